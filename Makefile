@@ -1,0 +1,36 @@
+# ArbitrageVault: `make run` starts everything, `make test` tests everything.
+# Both install into ./.venv first (idempotent: re-runs only when requirements change).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := -e shared -e services/gateway -e services/batch-service -e services/analysis-service -e tools
+
+.PHONY: install run test test-fast lint bench bench-load clean asyncapi
+
+$(STAMP): requirements.txt shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt $(PACKAGES)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m devstack.run
+
+test: install
+	$(BIN)/python -m devstack.testrun
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared/av_shared services/gateway/gateway services/batch-service/batch_service services/analysis-service/analysis_service tools/keepa_sim tools/devstack
+
+bench: install
+	$(BIN)/python -m devstack.bench
+
+asyncapi: install
+	$(BIN)/python -m av_shared.asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .devstack
