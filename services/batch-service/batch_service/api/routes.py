@@ -1,0 +1,78 @@
+"""Internal HTTP API: reads of the `batch` schema for the gateway. Always filtered by owner."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+
+from ..db.tables import batch_items, batches
+from .models import BatchItemView, BatchView
+
+router = APIRouter(prefix="/internal")
+PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return request.app.state.runtime.sessions  # type: ignore[no-any-return]
+
+
+def _owned(owner_id: uuid.UUID | None) -> ColumnElement[bool]:
+    # owner_id None is the admin view (every owner); the gateway decides who may ask for it.
+    visible = batches.c.header_received.is_(True)
+    return and_(visible, batches.c.owner_id == owner_id) if owner_id else and_(visible, true())
+
+
+@router.get("/batches", response_model=Page[BatchView])
+async def list_batches(
+    request: Request, page: PageNo = 1, size: PageSize = 50, owner_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    where = _owned(owner_id)
+    if status:
+        where = and_(where, batches.c.status == status)
+    async with _sessions(request)() as session:
+        total = await session.scalar(select(func.count()).select_from(batches).where(where))
+        rows = (await session.execute(
+            select(batches).where(where)
+            .order_by(batches.c.created_at.desc(), batches.c.id.desc())
+            .offset(offset_of(page, size)).limit(size)
+        )).mappings().all()
+    return {"items": [dict(r) for r in rows], "total": total or 0, "page": page, "size": size}
+
+
+@router.get("/batches/{batch_id}", response_model=BatchView)
+async def get_batch(
+    request: Request, batch_id: uuid.UUID, owner_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    async with _sessions(request)() as session:
+        row = (await session.execute(
+            select(batches).where(batches.c.id == batch_id, _owned(owner_id))
+        )).mappings().first()
+    if row is None:
+        raise HTTPException(404, "batch not found")
+    return dict(row)
+
+
+@router.get("/batches/{batch_id}/items", response_model=Page[BatchItemView])
+async def list_items(
+    request: Request, batch_id: uuid.UUID, page: PageNo = 1, size: PageSize = 100,
+    owner_id: uuid.UUID | None = None, status: str | None = None,
+) -> dict[str, Any]:
+    await get_batch(request, batch_id, owner_id)  # 404 for another owner's batch
+    where = batch_items.c.batch_id == batch_id
+    if status:
+        where = and_(where, batch_items.c.status == status)
+    async with _sessions(request)() as session:
+        total = await session.scalar(select(func.count()).select_from(batch_items).where(where))
+        rows = (await session.execute(
+            select(batch_items).where(where).order_by(batch_items.c.item_no)
+            .offset(offset_of(page, size)).limit(size)
+        )).mappings().all()
+    return {"items": [dict(r) for r in rows], "total": total or 0, "page": page, "size": size}

@@ -1,0 +1,41 @@
+"""The seller's strategy and costs, snapshotted into every batch when it is submitted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StrategyName = Literal["balanced", "textbook", "velocity"]
+
+
+class StrategyThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrategyName = "balanced"
+    min_roi_percent: Decimal = Field(Decimal("30"), ge=0, le=10_000, max_digits=9, decimal_places=2)
+    min_profit: Decimal = Field(Decimal("3.00"), ge=0, le=100_000, max_digits=9, decimal_places=2)
+    min_velocity_score: int = Field(30, ge=0, le=100)
+    max_sales_rank: int | None = Field(1_000_000, ge=1, le=100_000_000)
+    max_competing_fba_offers: int | None = Field(30, ge=0, le=10_000)
+
+
+class SellerCosts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inbound_shipping_per_lb: Decimal = Field(
+        Decimal("0.50"), ge=0, le=1_000, max_digits=9, decimal_places=2
+    )
+    prep_per_unit: Decimal = Field(Decimal("0.35"), ge=0, le=1_000, max_digits=9, decimal_places=2)
+    sales_tax_percent: Decimal = Field(Decimal("0"), ge=0, le=100, max_digits=6, decimal_places=3)
+
+
+class BusinessConfigSnapshot(BaseModel):
+    """What a batch was analysed with; later config changes never alter it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config_version: int = Field(0, ge=0)
+    strategy: StrategyThresholds = Field(default_factory=StrategyThresholds)
+    seller_costs: SellerCosts = Field(default_factory=SellerCosts)
