@@ -1,0 +1,104 @@
+"""The engine's input and output types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from .strategy import SellerCosts, Strategy
+
+ENGINE_VERSION = "2026.11.1"
+
+
+@dataclass(frozen=True)
+class ItemToAnalyse:
+    identifier: str  # what the seller typed (ISBN-10, ISBN-13 or ASIN)
+    asin: str
+    buy_cost: Decimal
+    condition: str  # "new" | "used"
+
+
+class Recommendation(StrEnum):
+    BUY = "BUY"
+    WATCH = "WATCH"
+    PASS = "PASS"
+
+
+class Outcome(StrEnum):
+    ANALYSED = "analysed"
+    NO_MARKET_DATA = "no_market_data"
+    NOT_A_BOOK = "not_a_book"
+
+
+@dataclass(frozen=True)
+class FeeBreakdown:
+    """Every amount taken from the sale price, in dollars and cents."""
+
+    referral_fee: Decimal
+    closing_fee: Decimal
+    fulfillment_fee: Decimal  # including fuel_surcharge
+    storage_fee: Decimal
+    inbound_shipping: Decimal
+    prep: Decimal
+    sales_tax: Decimal
+    total: Decimal
+    keepa_pick_and_pack_fee: Decimal | None  # Keepa's figure, beside ours, never used in total
+    fuel_surcharge: Decimal = Decimal("0.00")
+    fulfillment_basis: str = "rate_card"  # | "keepa_pick_and_pack" | "assumed_package"
+    size_tier: str | None = None
+    price_band: str | None = None
+    billable_weight_lb: Decimal | None = None
+    storage_days: int | None = None
+
+    @property
+    def amazon_fees(self) -> Decimal:
+        return self.referral_fee + self.closing_fee + self.fulfillment_fee + self.storage_fee
+
+    @property
+    def seller_costs(self) -> Decimal:
+        return self.inbound_shipping + self.prep + self.sales_tax
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    rule: str
+    threshold: str
+    actual: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    outcome: str  # Outcome value
+    recommendation: Recommendation
+    sell_price: Decimal | None
+    price_basis: str | None
+    fees: FeeBreakdown | None
+    profit: Decimal | None
+    roi_percent: Decimal | None
+    margin_percent: Decimal | None
+    break_even_buy_cost: Decimal | None
+    max_buy_cost_for_target_roi: Decimal | None
+    velocity_score: int | None
+    estimated_monthly_sales: Decimal | None
+    expected_days_to_sell: int | None
+    sales_rank: int | None
+    risk_flags: tuple[str, ...]
+    reasons: tuple[RuleCheck, ...]
+    engine_version: str
+    fee_schedule_id: str
+    # What is needed to reproduce this analysis (with the market snapshot it was given).
+    asin: str = ""
+    identifier: str = ""
+    condition: str = ""
+    buy_cost: Decimal | None = None
+    as_of: datetime | None = None
+    strategy: Strategy | None = None
+    seller_costs: SellerCosts | None = None
+    sales_estimate_basis: str | None = None
+    competing_offers: int | None = None
+    competing_fba_offers: int | None = None
+    summary: str = ""

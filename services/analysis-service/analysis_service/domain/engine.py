@@ -1,0 +1,237 @@
+"""``analyse``: one correct, explainable answer per book. Pure: the same inputs always give the
+same output; time comes in as ``as_of`` (naive datetimes are taken as UTC)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from . import fees as f
+from .analysis import (
+    ENGINE_VERSION,
+    Analysis,
+    FeeBreakdown,
+    ItemToAnalyse,
+    Outcome,
+    Recommendation,
+    RuleCheck,
+)
+from .fee_tables import FeeSchedule
+from .market import MarketSnapshot, MarketUsability
+from .pricing import SalePrice, break_even_buy_cost, choose_sale_price, max_buy_cost_for_roi
+from .risk import risk_flags
+from .rules import check_rules, dollars, recommend
+from .strategy import SellerCosts, Strategy
+from .velocity import estimate_monthly_sales, expected_days_to_sell, velocity_score
+
+PERCENT = Decimal("0.01")
+# When Keepa has no package data: a typical trade paperback/hardcover, on the heavy side.
+ASSUMED_PACKAGE = f.PackageSize(Decimal(9), Decimal(6), Decimal("1.5"), Decimal(2))
+STORAGE_DAYS_WHEN_UNKNOWN = 180  # no sales estimate: assume half a year on the shelf
+
+
+def analyse(
+    item: ItemToAnalyse,
+    market: MarketSnapshot,
+    strategy: Strategy,
+    seller_costs: SellerCosts,
+    *,
+    as_of: datetime,
+) -> Analysis:
+    as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+    schedule = f.schedule_in_force(as_of)
+    used = _is_used(item.condition)
+    context = _Context(item, strategy, seller_costs, as_of, schedule.id)
+    if market.usability is not MarketUsability.USABLE:
+        check = RuleCheck(
+            "market_data", "usable market data", market.usability.value, False,
+            market.usability_reason or "No usable market data.",
+        )  # fmt: skip
+        return context.without_price(Outcome(market.usability.value), market, check)
+    sale = choose_sale_price(market, used=used)
+    if sale is None:
+        condition = "used" if used else "new"
+        check = RuleCheck(
+            "sell_price", f"a current or 90-day {condition} price", "none", False,
+            f"Keepa has no {condition} price for this book, so it cannot be priced.",
+        )  # fmt: skip
+        return context.without_price(Outcome.NO_MARKET_DATA, market, check)
+
+    estimate = estimate_monthly_sales(market)
+    competing = market.used_offer_count if used else market.new_offer_count
+    competing_fba = market.used_fba_offer_count if used else market.new_fba_offer_count
+    days = expected_days_to_sell(estimate.monthly_sales, competing)
+    score = velocity_score(estimate.monthly_sales)
+    fee_lines, tier, billable, rate_card_fee = _fees(
+        schedule, market, sale, seller_costs, item.buy_cost, as_of, days
+    )
+    profit = sale.amount - fee_lines.total - item.buy_cost
+    cost_basis = item.buy_cost + fee_lines.sales_tax + fee_lines.inbound_shipping + fee_lines.prep
+    roi = _percent(profit, cost_basis)
+    proceeds = sale.amount - fee_lines.amazon_fees
+    fixed = fee_lines.inbound_shipping + fee_lines.prep
+    tax = seller_costs.sales_tax_percent
+    reasons = check_rules(
+        strategy, profit=profit, roi_percent=roi, velocity=score,
+        sales_rank=market.sales_rank, competing_fba=competing_fba,
+    )  # fmt: skip
+    recommendation = recommend(reasons)
+    flags = risk_flags(
+        market, used=used, as_of=as_of, size_tier=tier, billable_weight_lb=billable,
+        rate_card_fulfillment_fee=rate_card_fee, competing_offers=competing,
+    )  # fmt: skip
+    analysis = Analysis(
+        outcome=Outcome.ANALYSED.value,
+        recommendation=recommendation,
+        sell_price=sale.amount,
+        price_basis=sale.basis,
+        fees=fee_lines,
+        profit=profit,
+        roi_percent=roi,
+        margin_percent=_percent(profit, sale.amount),
+        break_even_buy_cost=break_even_buy_cost(proceeds, fixed, tax),
+        max_buy_cost_for_target_roi=max_buy_cost_for_roi(
+            proceeds, fixed, tax, strategy.min_roi_percent
+        ),
+        velocity_score=score,
+        estimated_monthly_sales=estimate.monthly_sales,
+        expected_days_to_sell=days,
+        sales_rank=market.sales_rank,
+        risk_flags=flags,
+        reasons=reasons,
+        sales_estimate_basis=estimate.basis,
+        competing_offers=competing,
+        competing_fba_offers=competing_fba,
+        summary=_summary(recommendation, sale, profit, roi),
+        engine_version=ENGINE_VERSION,
+        fee_schedule_id=schedule.id,
+    )
+    return context.stamp(analysis)
+
+
+def _is_used(condition: str) -> bool:
+    value = condition.strip().lower()
+    if value == "new":
+        return False
+    if value.startswith("used"):
+        return True
+    raise ValueError(f"unknown condition {condition!r}; expected 'new' or 'used'")
+
+
+@dataclass(frozen=True)
+class _Context:
+    item: ItemToAnalyse
+    strategy: Strategy
+    seller_costs: SellerCosts
+    as_of: datetime
+    schedule_id: str
+
+    def stamp(self, analysis: Analysis) -> Analysis:
+        """Record the inputs, so a stored analysis can be reproduced."""
+        return replace(
+            analysis,
+            engine_version=ENGINE_VERSION,
+            fee_schedule_id=self.schedule_id,
+            asin=self.item.asin,
+            identifier=self.item.identifier,
+            condition=self.item.condition,
+            buy_cost=self.item.buy_cost,
+            as_of=self.as_of,
+            strategy=self.strategy,
+            seller_costs=self.seller_costs,
+        )
+
+    def without_price(self, outcome: Outcome, market: MarketSnapshot, check: RuleCheck) -> Analysis:
+        analysis = Analysis(
+            outcome=outcome.value, recommendation=Recommendation.PASS, sell_price=None,
+            price_basis=None, fees=None, profit=None, roi_percent=None, margin_percent=None,
+            break_even_buy_cost=None, max_buy_cost_for_target_roi=None, velocity_score=None,
+            estimated_monthly_sales=None, expected_days_to_sell=None,
+            sales_rank=market.sales_rank, risk_flags=(), reasons=(check,),
+            engine_version=ENGINE_VERSION, fee_schedule_id=self.schedule_id,
+            summary=f"PASS: {check.message}",
+        )  # fmt: skip
+        return self.stamp(analysis)
+
+
+def _fees(
+    schedule: FeeSchedule,
+    market: MarketSnapshot,
+    sale: SalePrice,
+    costs: SellerCosts,
+    buy_cost: Decimal,
+    as_of: datetime,
+    days: int | None,
+) -> tuple[FeeBreakdown, f.SizeTier | None, Decimal | None, Decimal | None]:
+    package = _package(market)
+    basis = "rate_card"
+    if package is None and market.keepa_pick_and_pack_fee is not None:
+        basis = "keepa_pick_and_pack"
+    elif package is None:
+        basis = "assumed_package"
+    priced = package or _assumed_package(market)
+    quote = f.fulfillment_fee(schedule, priced, sale.amount)
+    fulfillment, surcharge = quote.total, quote.fuel_surcharge
+    if basis == "keepa_pick_and_pack" and market.keepa_pick_and_pack_fee is not None:
+        surcharge = f.money(market.keepa_pick_and_pack_fee * schedule.fuel_surcharge_percent / 100)
+        fulfillment = market.keepa_pick_and_pack_fee + surcharge
+    storage_days = days if days is not None else STORAGE_DAYS_WHEN_UNKNOWN
+    lines = {
+        "referral_fee": f.referral_fee(schedule, sale.amount),
+        "closing_fee": schedule.variable_closing_fee,
+        "fulfillment_fee": fulfillment,
+        "storage_fee": f.storage_fee(schedule, priced, as_of.date(), storage_days),
+        "inbound_shipping": f.money(costs.inbound_shipping_per_lb * priced.weight_lb),
+        "prep": f.money(costs.prep_per_unit),
+        "sales_tax": f.money(buy_cost * costs.sales_tax_percent / 100),
+    }
+    breakdown = FeeBreakdown(
+        **lines,
+        total=sum(lines.values(), Decimal("0.00")),
+        keepa_pick_and_pack_fee=market.keepa_pick_and_pack_fee,
+        fuel_surcharge=surcharge,
+        fulfillment_basis=basis,
+        size_tier=quote.size_tier.value if package else None,
+        price_band=f.price_band(sale.amount).value,
+        billable_weight_lb=quote.billable_weight_lb.quantize(Decimal("0.01")) if package else None,
+        storage_days=storage_days,
+    )
+    tier = quote.size_tier if package else None
+    billable = quote.billable_weight_lb if package else None
+    return breakdown, tier, billable, quote.base_fee if package else None
+
+
+def _package(market: MarketSnapshot) -> f.PackageSize | None:
+    dims = (market.package_length_mm, market.package_width_mm, market.package_height_mm)
+    weight = market.package_weight_g
+    if weight is None or any(d is None for d in dims):
+        return None
+    length, width, height = (d or 0 for d in dims)
+    return f.PackageSize.from_metric(length, width, height, weight)
+
+
+def _assumed_package(market: MarketSnapshot) -> f.PackageSize:
+    """Typical book dimensions, with Keepa's weight when only the weight is known."""
+    if market.package_weight_g is None:
+        return ASSUMED_PACKAGE
+    weight_lb = Decimal(market.package_weight_g) / f.GRAMS_PER_POUND
+    return f.PackageSize(
+        ASSUMED_PACKAGE.length_in, ASSUMED_PACKAGE.width_in, ASSUMED_PACKAGE.height_in, weight_lb
+    )
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    if whole <= 0:
+        return None
+    return (part / whole * 100).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+def _summary(
+    recommendation: Recommendation, sale: SalePrice, profit: Decimal, roi: Decimal | None
+) -> str:
+    roi_text = "n/a" if roi is None else f"{roi}%"
+    return (
+        f"{recommendation.value}: sells for {dollars(sale.amount)} ({sale.basis}), "
+        f"profit {dollars(profit)}, ROI {roi_text}"
+    )

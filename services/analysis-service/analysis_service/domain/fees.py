@@ -1,0 +1,204 @@
+"""Amazon fees for one book sale: referral, closing, FBA fulfillment and monthly storage.
+
+Size tiers (Amazon US): small standard is at most 15 x 12 x 0.75 in and 16 oz of unit weight;
+large standard at most 18 x 14 x 8 in and 20 lb, weighed as the greater of unit weight and
+dimensional weight (L x W x H / 139). The fee tables themselves are data in ``fee_tables``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from .fee_tables import FEE_SCHEDULES, FeeSchedule, PriceBandFees, SteppedRate, WeightBand
+
+CENT = Decimal("0.01")
+MM_PER_INCH = Decimal("25.4")
+GRAMS_PER_POUND = Decimal("453.59237")
+OZ_PER_LB = Decimal(16)
+DIM_WEIGHT_DIVISOR = Decimal(139)
+CUBIC_INCHES_PER_FOOT = Decimal(1728)
+LOW_PRICE_LIMIT = Decimal(10)  # under $10: low-price rates
+HIGH_PRICE_LIMIT = Decimal(50)  # over $50: premium rates (2026)
+SMALL_STANDARD_MAX_IN = (Decimal(15), Decimal(12), Decimal("0.75"))
+SMALL_STANDARD_MAX_OZ = Decimal(16)
+LARGE_STANDARD_MAX_IN = (Decimal(18), Decimal(14), Decimal(8))
+LARGE_STANDARD_MAX_LB = Decimal(20)
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class SizeTier(StrEnum):
+    SMALL_STANDARD = "small_standard"
+    LARGE_STANDARD = "large_standard"
+    BULKY = "bulky"  # anything larger or heavier; charged at the large bulky rate
+
+
+@dataclass(frozen=True)
+class PackageSize:
+    """A package in inches and pounds, sides in any order."""
+
+    length_in: Decimal
+    width_in: Decimal
+    height_in: Decimal
+    weight_lb: Decimal
+
+    @classmethod
+    def from_metric(
+        cls, length_mm: int, width_mm: int, height_mm: int, weight_g: int
+    ) -> PackageSize:
+        return cls(
+            Decimal(length_mm) / MM_PER_INCH,
+            Decimal(width_mm) / MM_PER_INCH,
+            Decimal(height_mm) / MM_PER_INCH,
+            Decimal(weight_g) / GRAMS_PER_POUND,
+        )
+
+    @property
+    def sides_in(self) -> tuple[Decimal, Decimal, Decimal]:
+        longest, median, shortest = sorted(
+            (self.length_in, self.width_in, self.height_in), reverse=True
+        )
+        return longest, median, shortest
+
+    @property
+    def volume_cubic_feet(self) -> Decimal:
+        return self.length_in * self.width_in * self.height_in / CUBIC_INCHES_PER_FOOT
+
+    @property
+    def dimensional_weight_lb(self) -> Decimal:
+        return self.length_in * self.width_in * self.height_in / DIM_WEIGHT_DIVISOR
+
+
+def _fits(
+    sides: tuple[Decimal, Decimal, Decimal], limits: tuple[Decimal, Decimal, Decimal]
+) -> bool:
+    return all(side <= limit for side, limit in zip(sides, limits, strict=True))
+
+
+def size_tier(package: PackageSize) -> SizeTier:
+    sides = package.sides_in
+    if (
+        _fits(sides, SMALL_STANDARD_MAX_IN)
+        and package.weight_lb * OZ_PER_LB <= SMALL_STANDARD_MAX_OZ
+    ):
+        return SizeTier.SMALL_STANDARD
+    billable = max(package.weight_lb, package.dimensional_weight_lb)
+    if _fits(sides, LARGE_STANDARD_MAX_IN) and billable <= LARGE_STANDARD_MAX_LB:
+        return SizeTier.LARGE_STANDARD
+    return SizeTier.BULKY
+
+
+def billable_weight_lb(package: PackageSize, tier: SizeTier) -> Decimal:
+    """Small standard is charged on unit weight, larger tiers on max(unit, dimensional)."""
+    if tier is SizeTier.SMALL_STANDARD:
+        return package.weight_lb
+    return max(package.weight_lb, package.dimensional_weight_lb)
+
+
+class PriceBand(StrEnum):
+    UNDER_10 = "under_10"
+    FROM_10_TO_50 = "10_to_50"
+    OVER_50 = "over_50"
+
+
+def price_band(sale_price: Decimal) -> PriceBand:
+    if sale_price < LOW_PRICE_LIMIT:
+        return PriceBand.UNDER_10
+    if sale_price <= HIGH_PRICE_LIMIT:
+        return PriceBand.FROM_10_TO_50
+    return PriceBand.OVER_50
+
+
+def _pick(fees: PriceBandFees, band: PriceBand) -> Decimal:
+    if band is PriceBand.UNDER_10:
+        return fees.under_10
+    return fees.from_10_to_50 if band is PriceBand.FROM_10_TO_50 else fees.over_50
+
+
+def _banded(bands: tuple[WeightBand, ...], weight_oz: Decimal, band: PriceBand) -> Decimal | None:
+    for row in bands:
+        if weight_oz <= row.max_oz:
+            return _pick(row.fees, band)
+    return None
+
+
+def _stepped(rate: SteppedRate, weight_oz: Decimal, band: PriceBand) -> Decimal:
+    steps = max(Decimal(0), (weight_oz - rate.base_oz) / rate.step_oz).to_integral_value(
+        ROUND_CEILING
+    )
+    return _pick(rate.base, band) + steps * rate.step_fee
+
+
+@dataclass(frozen=True)
+class FulfillmentFee:
+    size_tier: SizeTier
+    billable_weight_lb: Decimal
+    base_fee: Decimal
+    fuel_surcharge: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.base_fee + self.fuel_surcharge
+
+
+def fulfillment_fee(
+    schedule: FeeSchedule, package: PackageSize, sale_price: Decimal
+) -> FulfillmentFee:
+    tier = size_tier(package)
+    weight_lb = billable_weight_lb(package, tier)
+    weight_oz = weight_lb * OZ_PER_LB
+    band = price_band(sale_price)
+    if tier is SizeTier.SMALL_STANDARD:
+        base = _banded(schedule.small_standard, weight_oz, band)
+    elif tier is SizeTier.LARGE_STANDARD:
+        base = _banded(schedule.large_standard, weight_oz, band)
+        if base is None:
+            base = _stepped(schedule.large_standard_over_3_lb, weight_oz, band)
+    else:
+        base = None
+    if base is None:
+        base = _stepped(schedule.bulky, weight_oz, band)
+    surcharge = money(base * schedule.fuel_surcharge_percent / 100)
+    return FulfillmentFee(tier, weight_lb, base, surcharge)
+
+
+def referral_fee(schedule: FeeSchedule, sale_price: Decimal) -> Decimal:
+    """Books: a percentage of the item price. An FBA seller's sale price is the item price
+    (shipping is free), so the whole sale price is the base."""
+    return money(sale_price * schedule.referral_percent / 100)
+
+
+def storage_fee(schedule: FeeSchedule, package: PackageSize, start: date, days: int) -> Decimal:
+    """Monthly storage for ``days`` from ``start``: each day costs its month's rate / days."""
+    off_peak, peak = (
+        schedule.storage_oversize
+        if size_tier(package) is SizeTier.BULKY
+        else schedule.storage_standard
+    )
+    volume = package.volume_cubic_feet
+    total = Decimal(0)
+    for offset in range(max(days, 0)):
+        day = start + timedelta(days=offset)
+        rate = peak if day.month >= 10 else off_peak
+        total += rate / calendar.monthrange(day.year, day.month)[1]
+    return money(total * volume)
+
+
+def schedule_in_force(as_of: datetime | date) -> FeeSchedule:
+    """The newest schedule effective on ``as_of``; before the first one, the first one."""
+    day = as_of.date() if isinstance(as_of, datetime) else as_of
+    in_force = [s for s in FEE_SCHEDULES if s.effective_from <= day]
+    return in_force[-1] if in_force else FEE_SCHEDULES[0]
+
+
+def schedule_by_id(schedule_id: str) -> FeeSchedule:
+    for schedule in FEE_SCHEDULES:
+        if schedule.id == schedule_id:
+            return schedule
+    raise ValueError(f"unknown fee schedule {schedule_id!r}")

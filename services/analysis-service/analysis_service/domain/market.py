@@ -1,0 +1,148 @@
+"""The market snapshot: everything the engine knows about one book's Amazon market.
+
+Built from one Keepa product object by ``keepa_product.parse_keepa_product``. Unknown values are
+None, never 0: a seller must be able to tell "no offers" from "we don't know". Money is Decimal
+dollars. ``sources`` says, per field, where the value came from: "stats" (Keepa's computed
+statistics), "csv" (the newest point of a history series), "offers" (the live marketplace
+offers) or "product" (a top-level product field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+
+CONDITION_NAMES: Mapping[int, str] = MappingProxyType(
+    {
+        1: "new",
+        2: "used_like_new",
+        3: "used_very_good",
+        4: "used_good",
+        5: "used_acceptable",
+    }
+)
+USED_CONDITIONS: tuple[int, ...] = (2, 3, 4, 5)
+
+
+class MarketUsability(StrEnum):
+    USABLE = "usable"
+    NO_MARKET_DATA = "no_market_data"
+    NOT_A_BOOK = "not_a_book"
+
+
+class Fulfillment(StrEnum):
+    FBA = "fba"
+    FBM = "fbm"
+
+
+@dataclass(frozen=True)
+class LowestOffer:
+    """The cheapest live offer (price + shipping) of one condition and fulfilment channel."""
+
+    condition: int  # Keepa offer condition, 1 new .. 5 used acceptable
+    fulfillment: Fulfillment
+    price: Decimal
+    shipping: Decimal | None  # None: Keepa -1, shipping unspecified
+    seller_id: str | None
+    is_amazon: bool
+    seen_at: datetime | None  # time of the newest offerCSV entry
+
+    @property
+    def condition_name(self) -> str:
+        return CONDITION_NAMES.get(self.condition, f"condition_{self.condition}")
+
+    @property
+    def landed(self) -> Decimal:
+        return self.price + (self.shipping or Decimal(0))
+
+
+def _no_sources() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    asin: str
+    usability: MarketUsability
+    usability_reason: str | None = None
+    title: str | None = None
+    binding: str | None = None
+    product_group: str | None = None
+    root_category: int | None = None
+    last_update: datetime | None = None
+
+    # Current prices. "with_shipping" prices are landed (price + shipping), as a buyer pays.
+    amazon_price: Decimal | None = None
+    new_price: Decimal | None = None  # lowest new, shipping excluded
+    used_price: Decimal | None = None  # lowest used, shipping excluded
+    new_fba_price: Decimal | None = None  # lowest 3rd-party new FBA (Amazon excluded)
+    new_fbm_with_shipping: Decimal | None = None
+    buy_box_new_with_shipping: Decimal | None = None
+    buy_box_used_with_shipping: Decimal | None = None
+    used_like_new_with_shipping: Decimal | None = None
+    used_very_good_with_shipping: Decimal | None = None
+    used_good_with_shipping: Decimal | None = None
+    used_acceptable_with_shipping: Decimal | None = None
+    lowest_new_with_shipping: Decimal | None = None
+    lowest_used_with_shipping: Decimal | None = None
+    lowest_fba_used_with_shipping: Decimal | None = None
+    lowest_offers: tuple[LowestOffer, ...] = ()
+
+    # Offer counts (live offers).
+    new_offer_count: int | None = None
+    used_offer_count: int | None = None
+    new_fba_offer_count: int | None = None
+    new_fbm_offer_count: int | None = None
+    used_fba_offer_count: int | None = None
+    used_fbm_offer_count: int | None = None
+
+    # Demand.
+    sales_rank: int | None = None
+    sales_rank_avg30: int | None = None
+    sales_rank_avg90: int | None = None
+    sales_rank_drops30: int | None = None
+    sales_rank_drops90: int | None = None
+    sales_rank_drops180: int | None = None
+    monthly_sold: int | None = None  # Amazon's "N+ bought in past month"
+
+    # 90-day history.
+    avg90_amazon: Decimal | None = None
+    avg90_new: Decimal | None = None
+    avg90_used: Decimal | None = None
+    avg90_buy_box_new: Decimal | None = None
+    avg90_buy_box_used: Decimal | None = None
+    price_spread90_new: Decimal | None = None  # (max - min) / average over 90 days
+    price_spread90_used: Decimal | None = None
+
+    # Package and Amazon's own fee data.
+    package_weight_g: int | None = None
+    package_length_mm: int | None = None
+    package_width_mm: int | None = None
+    package_height_mm: int | None = None
+    keepa_pick_and_pack_fee: Decimal | None = None
+    referral_fee_percentage: Decimal | None = None
+    variable_closing_fee: Decimal | None = None
+
+    # Risk inputs.
+    amazon_on_listing: bool | None = None
+    is_hazmat: bool | None = None
+    sales_rank_points: int | None = None  # history points in csv, a data-depth measure
+    new_price_points: int | None = None
+    used_price_points: int | None = None
+
+    sources: Mapping[str, str] = field(default_factory=_no_sources)
+
+    def lowest_offer(
+        self, condition: int, fulfillment: Fulfillment | None = None
+    ) -> LowestOffer | None:
+        """Cheapest live offer (landed) of a condition, optionally of one channel only."""
+        matches = [
+            o
+            for o in self.lowest_offers
+            if o.condition == condition and (fulfillment is None or o.fulfillment == fulfillment)
+        ]
+        return min(matches, key=lambda o: o.landed, default=None)
