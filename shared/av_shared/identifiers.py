@@ -4,7 +4,8 @@ Shared by the gateway (which rejects bad input with a reason the seller can act 
 analysis service (which needs the ASIN to look a book up on Keepa). Pure stdlib, no I/O.
 
 Rules:
-- normalise by removing spaces and hyphens and upper-casing (so a trailing ``x`` becomes ``X``);
+- normalise by removing spaces and hyphens and upper-casing (so a trailing ``x`` becomes ``X``),
+  and drop a leading "ISBN"/"ISBN-13:" label;
 - ISBN-10: 9 digits and a check character, weighted sum (10..1) divisible by 11, ``X`` = 10,
   allowed only as the last character;
 - ISBN-13: 13 digits starting 978 or 979, alternating 1/3 weights, sum divisible by 10;
@@ -39,6 +40,7 @@ __all__ = [
 _SEPARATORS = re.compile(r"[\s\-\u2010\u2011\u2012\u2013\u2014]+")
 _ISBN10_SHAPE = re.compile(r"^[0-9]{9}[0-9X]$")
 _DIGITS_AND_X = re.compile(r"^[0-9X]+$")
+_ISBN_LABEL = re.compile(r"^ISBN(?:10|13)?:?")  # "ISBN-13: 978..." pasted from a listing
 
 
 class IdentifierKind(StrEnum):
@@ -79,7 +81,7 @@ class Identifier:
 
 
 def normalize_identifier(raw: str) -> str:
-    return _SEPARATORS.sub("", raw).upper()
+    return _ISBN_LABEL.sub("", _SEPARATORS.sub("", raw).upper())
 
 
 def isbn10_check_digit(first9: str) -> str:

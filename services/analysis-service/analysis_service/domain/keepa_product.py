@@ -315,14 +315,14 @@ def _hazmat(raw: Mapping[str, Any]) -> bool | None:
 
 
 def _spread90(p: KeepaProduct, index: int, avg90: Decimal | None) -> Decimal | None:
-    """(max - min) / average of a price series over the 90 days before its newest point."""
+    """(max - min) / 90-day average of the prices registered in the 90 days up to the product's
+    last update (as Keepa's ``stats.minInInterval``/``maxInInterval`` for a 90-day interval)."""
     points = p.csv_points(index)
     if not points:
         return None
-    end = max(minute for minute, _ in points)
+    end = positive(p.raw.get("lastUpdate")) or max(minute for minute, _ in points)
     start = end - int(timedelta(days=90).total_seconds() // 60)
-    in_force = [v for minute, v in points if minute <= start][-1:]  # value at window start
-    values = [v for v in in_force + [v for minute, v in points if minute > start] if v and v > 0]
+    values = [v for minute, v in points if start < minute <= end and v is not None and v > 0]
     if not values:
         return None
     average = avg90 * 100 if avg90 is not None else Decimal(sum(values)) / len(values)

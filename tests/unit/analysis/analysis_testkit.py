@@ -1,0 +1,62 @@
+"""Helpers shared by the analysis engine tests (a plain module, no conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis_service.domain import ItemToAnalyse, SellerCosts
+
+
+def repo_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "services").is_dir():
+            return parent
+    return here.parents[3]
+
+
+def samples_dir() -> Path:
+    """``shared/keepa-samples`` next to the repository directory (override: KEEPA_SAMPLES_DIR)."""
+    override = os.environ.get("KEEPA_SAMPLES_DIR")
+    return Path(override) if override else repo_root().parent / "shared" / "keepa-samples"
+
+
+def sample_files() -> list[str]:
+    folder = samples_dir()
+    return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+@cache
+def load_product(name: str) -> dict[str, Any]:
+    """The product object of a sample: ``products[0]`` of an envelope, else the file itself."""
+    path = samples_dir() / name
+    if not path.is_file():
+        pytest.skip(f"Keepa sample {path} not available")
+    data: dict[str, Any] = json.loads(path.read_text())
+    if "products" in data:
+        products: list[dict[str, Any]] = data["products"]
+        return products[0]
+    return data
+
+
+def product_copy(name: str) -> dict[str, Any]:
+    """A deep copy, for tests that remove or alter parts of a sample."""
+    copied: dict[str, Any] = json.loads(json.dumps(load_product(name)))
+    return copied
+
+
+NO_COSTS = SellerCosts(Decimal(0), Decimal(0), Decimal(0))
+TYPICAL_COSTS = SellerCosts(Decimal("0.50"), Decimal("0.25"), Decimal(0))
+AS_OF_2026_05 = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def item(asin: str, buy_cost: str, condition: str = "used") -> ItemToAnalyse:
+    return ItemToAnalyse(identifier=asin, asin=asin, buy_cost=Decimal(buy_cost), condition=condition)

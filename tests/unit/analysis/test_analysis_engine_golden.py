@@ -1,0 +1,156 @@
+"""Golden analyses of the recorded samples, worked out by hand from the raw JSON.
+
+Book: product-0593655036-offers.json, package 599 g (1.3206 lb), 244 x 166 x 36 mm
+(9.61 x 6.54 x 1.42 in: thicker than 0.75 in, so large standard; dimensional weight
+9.61 x 6.54 x 1.42 / 139 = 0.64 lb < 1.32 lb, so billed at 1.32 lb, the 1.25-1.5 lb band).
+Seller: $5.00 buy cost, $0.50/lb inbound, $0.25 prep, no sales tax; balanced strategy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product
+
+from analysis_service.domain import (
+    ENGINE_VERSION,
+    Recommendation,
+    analyse,
+    analysis_to_json,
+    parse_keepa_product,
+    strategy_preset,
+)
+
+D = Decimal
+OFFERS = "product-0593655036-offers.json"
+BALANCED = strategy_preset("balanced")
+
+
+def test_used_copy_of_the_offers_sample() -> None:
+    market = parse_keepa_product(load_product(OFFERS))
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    assert a.outcome == "analysed"
+    # No used buy box (stats.current[32] = -1); the lowest live FBA used offer is offers[542],
+    # newest offerCSV triple [7792720, 2035, 0].
+    assert (a.sell_price, a.price_basis) == (D("20.35"), "lowest_fba_used")
+    assert a.fee_schedule_id == "us-fba-2026-04-17"  # 2026-05-01: fuel surcharge in force
+    fees = a.fees
+    assert fees is not None
+    assert fees.referral_fee == D("3.05")  # 15% x 20.35 = 3.0525
+    assert fees.closing_fee == D("1.80")
+    assert fees.fulfillment_fee == D("5.61")  # 2026 large standard 1.25-1.5 lb $5.42 + 3.5% (0.19)
+    assert fees.fuel_surcharge == D("0.19")
+    assert fees.keepa_pick_and_pack_fee == D("5.68")  # fbaFees.pickAndPackFee, recorded beside
+    # 0.0515 cu ft x $0.78 (May, off-peak) x 26/31 of a month
+    assert (fees.storage_fee, fees.storage_days) == (D("0.03"), 26)
+    assert fees.inbound_shipping == D("0.66")  # 1.3206 lb x $0.50
+    assert (fees.prep, fees.sales_tax) == (D("0.25"), D("0.00"))
+    assert fees.total == D("11.40")
+    assert a.profit == D("3.95")  # 20.35 - 11.40 - 5.00
+    assert a.roi_percent == D("66.84")  # 3.95 / (5.00 + 0.66 + 0.25)
+    assert a.margin_percent == D("19.41")  # 3.95 / 20.35
+    assert a.break_even_buy_cost == D("8.95")  # 20.35 - 10.49 Amazon fees - 0.91 inbound/prep
+    assert a.max_buy_cost_for_target_roi == D("6.67")  # (9.86 - 1.3 x 0.91) / 1.3
+    # stats.salesRankDrops30 = 45 -> 45 sales/month; 38 used offers (current[12]) + ours share it
+    assert (a.estimated_monthly_sales, a.sales_estimate_basis) == (D(45), "sales_rank_drops30")
+    assert a.expected_days_to_sell == 26  # ceil(30 x 39 / 45)
+    assert a.velocity_score == 55  # 100 x log10(46) / log10(1001)
+    assert a.sales_rank == 63
+    assert a.competing_fba_offers == 3
+    assert a.recommendation is Recommendation.BUY
+    assert [r.rule for r in a.reasons] == [
+        "min_profit", "min_roi_percent", "min_velocity_score", "max_sales_rank",
+        "max_competing_fba_offers",
+    ]  # fmt: skip
+    assert all(r.passed for r in a.reasons)
+    # Amazon sells it (current[0] 1523); 90-day used spread 0.81; data from October 2025.
+    assert a.risk_flags == ("amazon_on_listing", "volatile_price", "stale_data")
+    assert a.engine_version == ENGINE_VERSION
+
+
+def test_new_copy_of_the_offers_sample_loses_money() -> None:
+    market = parse_keepa_product(load_product(OFFERS))
+    a = analyse(
+        item("0593655036", "5.00", "new"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
+    )
+    assert (a.sell_price, a.price_basis) == (D("15.23"), "buy_box_new")  # stats.current[18]
+    assert a.fees is not None and a.fees.referral_fee == D("2.28")  # 15% x 15.23 = 2.2845
+    assert a.profit == D("-0.41")
+    assert a.recommendation is Recommendation.PASS
+    failed = [r.rule for r in a.reasons if not r.passed]
+    assert failed == ["min_profit", "min_roi_percent"]
+
+
+def test_fee_schedule_follows_as_of() -> None:
+    market = parse_keepa_product(load_product(OFFERS))
+    when = datetime(2025, 10, 26, 4, 0, tzinfo=UTC)  # the day the sample was recorded
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=when)
+    assert a.fee_schedule_id == "us-fba-2024-02-05"
+    assert a.fees is not None
+    # $5.37 = Keepa's pickAndPackFee 537 in envelope-0593655036.json (recorded before the
+    # holiday peak); the offers sample's 568 includes the peak surcharge we do not model.
+    assert a.fees.fulfillment_fee == D("5.37")
+    assert "stale_data" not in a.risk_flags
+    assert analyse(
+        item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS,
+        as_of=datetime(2026, 2, 1, tzinfo=UTC),
+    ).fees.fulfillment_fee == D("5.42")  # type: ignore[union-attr]  # fmt: skip
+
+
+def test_envelope_sample_without_offers() -> None:
+    market = parse_keepa_product(load_product("envelope-0593655036.json"))
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    # No used buy box, no offers: lowest used is the USED price stats.current[2] = 1449.
+    assert (a.sell_price, a.price_basis) == (D("14.49"), "lowest_offer_plus_shipping")
+    # No offers, so used FBA competition is unknown: the rule fails as "unknown".
+    fba_rule = next(r for r in a.reasons if r.rule == "max_competing_fba_offers")
+    assert (fba_rule.actual, fba_rule.passed) == ("unknown", False)
+    assert a.estimated_monthly_sales == D(46)  # stats.salesRankDrops30
+    new = analyse(
+        item("0593655036", "5.00", "new"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
+    )
+    # Only landed new price known: Amazon's, stats.current[0] = 1698.
+    assert (new.sell_price, new.price_basis) == (D("16.98"), "lowest_offer_plus_shipping")
+
+
+@pytest.mark.parametrize(
+    ("name", "asin", "outcome"),
+    [
+        ("product-1492056200-untracked.json", "1492056200", "no_market_data"),
+        ("envelope-B08N5WRWNW-nonbook.json", "B08N5WRWNW", "not_a_book"),
+    ],
+)
+def test_unusable_samples_pass_with_a_reason(name: str, asin: str, outcome: str) -> None:
+    market = parse_keepa_product(load_product(name))
+    for condition in ("new", "used"):
+        a = analyse(
+            item(asin, "1.00", condition), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
+        )
+        assert a.outcome == outcome
+        assert a.recommendation is Recommendation.PASS
+        assert a.sell_price is None and a.profit is None and a.fees is None
+        assert a.reasons[0].rule == "market_data" and not a.reasons[0].passed
+        assert a.reasons[0].message
+        assert analysis_to_json(a)["outcome"] == outcome
+
+
+def test_analysis_json_is_json_safe_and_in_cents() -> None:
+    import json
+
+    market = parse_keepa_product(load_product(OFFERS))
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    data = json.loads(json.dumps(analysis_to_json(a)))
+    assert data["recommendation"] == "BUY"
+    assert data["sell_price"] == 20.35
+    assert data["fees"]["total"] == 11.4
+    assert data["fees"]["keepa_pick_and_pack_fee"] == 5.68
+    assert data["price_basis"] == "lowest_fba_used"
+    assert data["estimated_monthly_sales"] == 45.0
+    assert data["fee_schedule"]["id"] == "us-fba-2026-04-17"
+    assert data["strategy"]["name"] == "balanced"
+    assert data["reasons"][0] == {
+        "rule": "min_profit", "threshold": ">= $3.00", "actual": "$3.95", "passed": True,
+        "message": "Profit $3.95 meets the $3.00 minimum.",
+    }  # fmt: skip
