@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from analysis_service.domain import ItemToAnalyse, SellerCosts
 
 
@@ -59,4 +58,6 @@ AS_OF_2026_05 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def item(asin: str, buy_cost: str, condition: str = "used") -> ItemToAnalyse:
-    return ItemToAnalyse(identifier=asin, asin=asin, buy_cost=Decimal(buy_cost), condition=condition)
+    return ItemToAnalyse(
+        identifier=asin, asin=asin, buy_cost=Decimal(buy_cost), condition=condition
+    )

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee, schedule_in_force
 from analysis_service.domain.fee_tables import US_2024, US_2026, US_2026_FUEL
 from analysis_service.domain.fees import price_band, referral_fee, storage_fee
@@ -149,7 +148,9 @@ def test_fuel_surcharge_from_2026_04_17() -> None:
 )
 def test_schedule_in_force(day: date, schedule_id: str) -> None:
     assert schedule_in_force(day).id == schedule_id
-    assert schedule_in_force(datetime(day.year, day.month, day.day, 12, tzinfo=UTC)).id == schedule_id
+    assert (
+        schedule_in_force(datetime(day.year, day.month, day.day, 12, tzinfo=UTC)).id == schedule_id
+    )
 
 
 @pytest.mark.parametrize(

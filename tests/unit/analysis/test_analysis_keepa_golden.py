@@ -12,8 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from analysis_testkit import load_product, sample_files
-
 from analysis_service.domain import (
     Fulfillment,
     MarketSnapshot,
@@ -22,13 +20,17 @@ from analysis_service.domain import (
     market_snapshot_to_json,
     parse_keepa_product,
 )
+from analysis_testkit import load_product, sample_files
 
 D = Decimal
 ENVELOPE = "envelope-0593655036.json"
 OFFERS = "product-0593655036-offers.json"
 UNTRACKED = "product-1492056200-untracked.json"
 NONBOOK = "envelope-B08N5WRWNW-nonbook.json"
-TITLE = "The Anxious Generation: How the Great Rewiring of Childhood Is Causing an Epidemic of Mental Illness"
+TITLE = (
+    "The Anxious Generation: How the Great Rewiring of Childhood Is Causing an Epidemic of "
+    "Mental Illness"
+)
 
 GOLDEN: dict[str, dict[str, Any]] = {
     ENVELOPE: {

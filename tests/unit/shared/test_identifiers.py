@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from av_shared.identifiers import (
     Identifier,
     IdentifierKind,
@@ -18,6 +15,8 @@ from av_shared.identifiers import (
     isbn13_to_isbn10,
     parse_identifier,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -26,7 +25,8 @@ from av_shared.identifiers import (
         # The Anxious Generation: asin 0593655036, eanList ["9780593655030"] in the Keepa sample
         ("0593655036", IdentifierKind.ISBN10, "0593655036", "0593655036", "9780593655030"),
         ("9780593655030", IdentifierKind.ISBN13, "9780593655030", "0593655036", "9780593655030"),
-        ("978-0-593-65503-0", IdentifierKind.ISBN13, "9780593655030", "0593655036", "9780593655030"),
+        ("978-0-593-65503-0", IdentifierKind.ISBN13, "9780593655030", "0593655036",
+         "9780593655030"),
         (" 0 593 65503 6 ", IdentifierKind.ISBN10, "0593655036", "0593655036", "9780593655030"),
         ("ISBN-13: 978-0-593-65503-0", IdentifierKind.ISBN13, "9780593655030", "0593655036",
          "9780593655030"),
