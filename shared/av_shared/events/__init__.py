@@ -12,7 +12,13 @@ from .batch_cancel_requested import BatchCancelRequested
 from .batch_chunk_submitted import BatchChunkSubmitted
 from .batch_status_changed import TERMINAL_STATUSES, BatchStatus, BatchStatusChanged
 from .batch_submitted import BatchSubmitted
-from .business_config import BusinessConfigSnapshot, SellerCosts, StrategyName, StrategyThresholds
+from .business_config import (
+    STRATEGY_PRESETS,
+    BusinessConfigSnapshot,
+    SellerCosts,
+    StrategyName,
+    StrategyThresholds,
+)
 from .chunk_analysed import ChunkAnalysed, ItemFailure
 from .chunk_item import ChunkItem, Condition
 from .chunk_redispatched import ChunkRedispatched
@@ -40,6 +46,7 @@ def serialize_event(event: Event) -> bytes:
 
 
 __all__ = [
+    "STRATEGY_PRESETS",
     "TERMINAL_STATUSES",
     "AnyEvent",
     "BatchAcknowledged",

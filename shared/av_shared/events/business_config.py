@@ -16,9 +16,9 @@ class StrategyThresholds(BaseModel):
     name: StrategyName = "balanced"
     min_roi_percent: Decimal = Field(Decimal("30"), ge=0, le=10_000, max_digits=9, decimal_places=2)
     min_profit: Decimal = Field(Decimal("3.00"), ge=0, le=100_000, max_digits=9, decimal_places=2)
-    min_velocity_score: int = Field(30, ge=0, le=100)
+    min_velocity_score: int = Field(40, ge=0, le=100)
     max_sales_rank: int | None = Field(1_000_000, ge=1, le=100_000_000)
-    max_competing_fba_offers: int | None = Field(30, ge=0, le=10_000)
+    max_competing_fba_offers: int | None = Field(15, ge=0, le=10_000)
 
 
 class SellerCosts(BaseModel):
@@ -39,3 +39,15 @@ class BusinessConfigSnapshot(BaseModel):
     config_version: int = Field(0, ge=0)
     strategy: StrategyThresholds = Field(default_factory=StrategyThresholds)
     seller_costs: SellerCosts = Field(default_factory=SellerCosts)
+
+
+# The named strategies (the same presets as the analysis engine's domain; a test keeps them equal).
+STRATEGY_PRESETS: dict[str, StrategyThresholds] = {
+    "balanced": StrategyThresholds(),
+    "textbook": StrategyThresholds(
+        name="textbook", min_roi_percent=Decimal(40), min_profit=Decimal("10.00"),
+        min_velocity_score=20, max_sales_rank=2_000_000, max_competing_fba_offers=10),
+    "velocity": StrategyThresholds(
+        name="velocity", min_roi_percent=Decimal(20), min_profit=Decimal("2.00"),
+        min_velocity_score=60, max_sales_rank=200_000, max_competing_fba_offers=25),
+}

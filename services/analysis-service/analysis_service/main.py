@@ -1,0 +1,116 @@
+"""Composition root of the analysis service: consumers, workers, Keepa, internal API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
+from av_shared.logging import configure_logging
+from av_shared.runtime import ServiceRuntime
+from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
+
+from .adapters.keepa_client import KeepaClient
+from .adapters.market_data import MarketData
+from .adapters.token_budget import TokenBudget
+from .api.routes import router
+from .db.tables import SCHEMA, dead_letters, outbox
+from .eta import EtaEstimator
+from .handlers import AnalysisHandlers
+from .processor import ChunkProcessor, WorkerPool
+from .settings import AnalysisServiceSettings
+from .work_queue import WorkQueue
+
+
+def build_keepa_client(settings: AnalysisServiceSettings) -> KeepaClient:
+    return KeepaClient(
+        base_url=settings.keepa_base_url,
+        api_key=settings.keepa_api_key.get_secret_value(),
+        domain=settings.keepa_domain,
+        stats_days=settings.keepa_stats_days,
+        offers=settings.keepa_offers,
+        read_timeout_s=settings.keepa_timeout_seconds,
+        max_retries=settings.keepa_max_retries,
+        max_token_wait_s=settings.keepa_max_token_wait_seconds,
+    )
+
+
+class AnalysisService:
+    """Everything one analysis-service process runs, wired together."""
+
+    def __init__(self, settings: AnalysisServiceSettings) -> None:
+        self.settings = settings
+        self.runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="analysis-service",
+                                      outbox=outbox, dead_letters=dead_letters)
+        sessions = self.runtime.sessions
+        self.keepa = build_keepa_client(settings)
+        self.budget = TokenBudget(sessions, instant_reserve=settings.keepa_instant_reserve_tokens)
+        self.market = MarketData(sessions=sessions, client=self.keepa, budget=self.budget,
+                                 ttl=timedelta(seconds=settings.market_cache_ttl_seconds))
+        self.queue = WorkQueue(sessions, lease=timedelta(seconds=settings.chunk_lease_seconds),
+                               worker_id=settings.instance_id)
+        self.processor = ChunkProcessor(sessions, self.market, self.queue, settings.instance_id)
+        self.workers = WorkerPool(self.processor, size=settings.workers,
+                                  poll_seconds=settings.work_poll_seconds,
+                                  database_url=settings.database_url)
+        self.eta = EtaEstimator(self.queue, self.budget, self.keepa.tokens_per_product())
+        handlers = AnalysisHandlers(sessions)
+        self.runtime.subscribe(
+            [BATCH_SUBMISSIONS, CHUNK_DISPATCH, BATCH_STATUS], group=settings.consumer_group,
+            handlers={
+                BatchChunkSubmitted: handlers.chunk_submitted,
+                ChunkRedispatched: handlers.chunk_submitted,
+                BatchStatusChanged: handlers.batch_status_changed,
+            },
+        )
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        await self.budget.ensure_row()
+        self.runtime.spawn(self.workers.run(), "workers")
+
+    async def stop(self) -> None:
+        self.workers.stop()
+        await self.workers.hand_back()
+        await self.runtime.stop()
+        await self.keepa.aclose()
+
+
+def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
+    settings = settings or AnalysisServiceSettings()
+    configure_logging("analysis-service", settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = AnalysisService(settings)
+        app.state.runtime = service.runtime
+        app.state.market = service.market
+        app.state.eta = service.eta
+        app.state.instance_id = settings.instance_id
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="ArbitrageVault analysis service (internal)", lifespan=lifespan)
+    app.include_router(router)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> Any:
+        checks = await app.state.runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    return app

@@ -1,0 +1,132 @@
+"""The durable chunk queue in the `analysis` schema, shared by every instance.
+
+Fairness: the next chunk comes from the owner served longest ago (round-robin between owners),
+so one seller's 50,000-book batch does not starve another's 200-book batch. A worker holds a
+lease on its chunk and renews it; a crashed worker's chunk is taken again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from av_shared.events import BusinessConfigSnapshot, ChunkItem
+
+from .db.tables import owner_turns, work_chunks
+
+WORK_CHANNEL = "analysis_work"
+
+
+@dataclass(frozen=True)
+class ClaimedChunk:
+    batch_id: uuid.UUID
+    chunk_no: int
+    owner_id: uuid.UUID
+    items: tuple[ChunkItem, ...]
+    config: BusinessConfigSnapshot
+    correlation_id: str
+    attempts: int
+
+
+def _claimable(now: datetime) -> Any:
+    return and_(work_chunks.c.status == "QUEUED",
+                or_(work_chunks.c.lease_until.is_(None), work_chunks.c.lease_until < now))
+
+
+async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Queue a chunk once; False when it was already queued (or done) by an earlier delivery."""
+    result = await session.execute(
+        insert(work_chunks).values(**row)
+        .on_conflict_do_nothing(index_elements=["batch_id", "chunk_no"])
+        .returning(work_chunks.c.chunk_no)
+    )
+    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": WORK_CHANNEL})
+    return result.first() is not None
+
+
+class WorkQueue:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, lease: timedelta,
+                 worker_id: str) -> None:
+        self._sessions = sessions
+        self._lease = lease
+        self.worker_id = worker_id
+
+    async def claim(self) -> ClaimedChunk | None:
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            owner = await session.scalar(
+                select(work_chunks.c.owner_id)
+                .select_from(work_chunks.outerjoin(
+                    owner_turns, owner_turns.c.owner_id == work_chunks.c.owner_id))
+                .where(_claimable(now))
+                .group_by(work_chunks.c.owner_id, owner_turns.c.last_served_at)
+                .order_by(owner_turns.c.last_served_at.asc().nulls_first())
+                .limit(1)
+            )
+            if owner is None:
+                return None
+            row = await self._lock_next(session, now, owner) or await self._lock_next(session, now)
+            if row is None:
+                return None
+            await session.execute(
+                update(work_chunks)
+                .where(work_chunks.c.batch_id == row.batch_id, work_chunks.c.chunk_no == row.chunk_no)
+                .values(lease_owner=self.worker_id, lease_until=now + self._lease,
+                        attempts=work_chunks.c.attempts + 1)
+            )
+            turn = insert(owner_turns).values(owner_id=row.owner_id, last_served_at=now)
+            await session.execute(turn.on_conflict_do_update(
+                index_elements=["owner_id"], set_={"last_served_at": now}))
+        return ClaimedChunk(
+            batch_id=row.batch_id, chunk_no=row.chunk_no, owner_id=row.owner_id,
+            items=tuple(ChunkItem.model_validate(i) for i in row.items),
+            config=BusinessConfigSnapshot.model_validate(row.config),
+            correlation_id=row.correlation_id, attempts=row.attempts + 1,
+        )
+
+    async def _lock_next(self, session: AsyncSession, now: datetime,
+                         owner: uuid.UUID | None = None) -> Any:
+        where = _claimable(now)
+        if owner is not None:
+            where = and_(where, work_chunks.c.owner_id == owner)
+        return (await session.execute(
+            select(work_chunks).where(where)
+            .order_by(work_chunks.c.enqueued_at, work_chunks.c.chunk_no)
+            .limit(1).with_for_update(skip_locked=True)
+        )).first()
+
+    async def renew(self, chunk: ClaimedChunk) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(work_chunks)
+                .where(work_chunks.c.batch_id == chunk.batch_id,
+                       work_chunks.c.chunk_no == chunk.chunk_no,
+                       work_chunks.c.lease_owner == self.worker_id)
+                .values(lease_until=datetime.now(UTC) + self._lease)
+            )
+
+    async def release(self, chunk: ClaimedChunk) -> None:
+        """Hand the chunk back at once (graceful shutdown): another instance takes it."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(work_chunks)
+                .where(work_chunks.c.batch_id == chunk.batch_id,
+                       work_chunks.c.chunk_no == chunk.chunk_no,
+                       work_chunks.c.status == "QUEUED")
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def queued_items(self) -> dict[uuid.UUID, int]:
+        """Items still queued per owner (for the ETA of a batch)."""
+        async with self._sessions() as session:
+            rows = (await session.execute(
+                select(work_chunks.c.owner_id, func.sum(work_chunks.c.item_count))
+                .where(work_chunks.c.status == "QUEUED").group_by(work_chunks.c.owner_id)
+            )).all()
+        return {r[0]: int(r[1]) for r in rows}

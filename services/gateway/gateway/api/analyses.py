@@ -1,0 +1,72 @@
+"""Analyses: list with filters and sorting, read one, and the instant single-book analysis."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+
+from av_shared.events import BusinessConfigSnapshot, ChunkItem
+from av_shared.identifiers import parse_identifier
+from av_shared.pagination import MAX_PAGE_SIZE, Page
+from av_shared.views import AnalysisView
+
+from ..adapters.internal import owner_param
+from ..business_config import apply_override
+from .deps import CurrentUser, ServicesDep, SettingsDep
+from .problems import ProblemError
+from .schemas import InstantAnalysisIn
+
+router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
+SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
+                  "-velocity"]
+
+
+@router.get("", response_model=Page[AnalysisView])
+async def list_analyses(
+    user: CurrentUser, services: ServicesDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    batch_id: uuid.UUID | None = None,
+    recommendation: Literal["BUY", "WATCH", "PASS"] | None = None,
+    min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
+    min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
+    sort: Annotated[SortKey, Query(description="field, '-' for descending")] = "-created",
+) -> Any:
+    params = {"page": page, "size": size, "batch_id": batch_id, "recommendation": recommendation,
+              "min_roi": min_roi, "min_velocity": min_velocity, "sort": sort,
+              **owner_param(None if user.is_admin else user.id)}
+    return await services.analysis("/internal/analyses", params)
+
+
+@router.get("/{analysis_id}", response_model=AnalysisView)
+async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: ServicesDep) -> Any:
+    found = await services.analysis(f"/internal/analyses/{analysis_id}",
+                                    owner_param(None if user.is_admin else user.id))
+    if found is None:
+        raise ProblemError(404, "not-found", "Not found", "no such analysis")
+    return found
+
+
+@router.post("", status_code=201, response_model=AnalysisView)
+async def instant_analysis(
+    body: InstantAnalysisIn, user: CurrentUser, services: ServicesDep, settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Analyse one book now (a seller scanning a book in a shop); served before batch work."""
+    config = apply_override(BusinessConfigSnapshot(), body.strategy)
+    item = ChunkItem(item_no=0, identifier=body.identifier,
+                     asin=parse_identifier(body.identifier).asin, buy_cost=body.cost(),
+                     condition=body.condition)
+    response = await services.analysis_post("/internal/analyses", {
+        "owner_id": str(user.id), "item": item.model_dump(mode="json"),
+        "config": config.model_dump(mode="json"), "request_id": idempotency_key,
+    }, timeout=settings.instant_analysis_timeout_seconds)
+    if response.status_code == 503:
+        raise ProblemError(503, "market-data-unavailable", "Market data unavailable",
+                           response.json().get("detail"), headers={"Retry-After": "30"})
+    if response.status_code != 201:
+        raise ProblemError(502, "analysis-failed", "Analysis failed",
+                           f"the analysis service answered {response.status_code}")
+    return response.json()

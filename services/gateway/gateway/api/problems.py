@@ -1,0 +1,103 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), naming the offending field."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://arbitragevault.dev/problems/"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    def __init__(self, status: int, slug: str, title: str, detail: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(request: Request, status: int, slug: str, title: str,
+                     detail: str | None = None, headers: dict[str, str] | None = None,
+                     **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
+                            "instance": request.url.path}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """('body', 'items', 3, 'identifier') -> 'items[3].identifier'."""
+    path = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body"
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": field_path(e["loc"]), "message": _clean(str(e["msg"]))}
+                  for e in exc.errors()[:100]]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        return problem_response(request, 422, "validation", "Request validation failed",
+                                f"{first['field']}: {first['message']}{more}", errors=errors)
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail,
+                                exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+                  405: "Method not allowed", 409: "Conflict", 413: "Request too large",
+                  415: "Unsupported media type", 429: "Too many requests",
+                  503: "Service unavailable"}
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(request, exc.status_code, f"http-{exc.status_code}",
+                                titles.get(exc.status_code, "Error"), detail,
+                                dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "internal", "Internal error",
+                                "The error was logged; the request changed nothing it reported.")
+
+    _ = HTTPException

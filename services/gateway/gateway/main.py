@@ -1,0 +1,97 @@
+"""Composition root of the gateway: the only public API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from av_shared.events import BatchAcknowledged
+from av_shared.logging import configure_logging
+from av_shared.runtime import ServiceRuntime
+from av_shared.topics import BATCH_STATUS
+
+from .adapters.internal import InternalServices
+from .api import analyses, auth, batches
+from .api.problems import install_problem_handlers, problem_response
+from .db.tables import SCHEMA, dead_letters, outbox
+from .reconciler import SubmissionReconciler
+from .settings import GatewaySettings
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM_PATHS = {"/api/v1/auth/token"}
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="gateway",
+                                 outbox=outbox, dead_letters=dead_letters)
+        app.state.runtime = runtime
+        reconciler = SubmissionReconciler(
+            runtime.sessions, timedelta(seconds=settings.ack_deadline_seconds),
+            timedelta(seconds=settings.republish_max_backoff_seconds),
+            settings.reconcile_interval_seconds)
+        runtime.subscribe([BATCH_STATUS], group=settings.consumer_group,
+                          handlers={BatchAcknowledged: reconciler.acknowledged})
+        app.state.services = InternalServices(
+            batch_url=settings.batch_service_url, analysis_urls=settings.analysis_urls,
+            timeout=settings.internal_http_timeout_seconds)
+        await runtime.start()
+        runtime.spawn(reconciler.run(), "submission-reconciler")
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await app.state.services.aclose()
+
+    app = FastAPI(
+        title="ArbitrageVault API",
+        version="1.0.0",
+        description="Decide which books to buy for Amazon resale: submit ISBNs/ASINs with what "
+                    "each copy costs, get fees, profit, ROI, sales velocity and BUY/WATCH/PASS.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(batches.router)
+    app.include_router(analyses.router)
+
+    @app.middleware("http")
+    async def require_json(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.method in BODY_METHODS:
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > settings.max_request_bytes:
+                return problem_response(request, 413, "too-large", "Request too large",
+                                        f"at most {settings.max_request_bytes} bytes")
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            expected = ("application/x-www-form-urlencoded" if request.url.path in FORM_PATHS
+                        else "application/json")
+            if kind != expected:
+                return problem_response(request, 415, "unsupported-media-type",
+                                        "Unsupported media type", f"send {expected}")
+        return await call_next(request)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready() -> Any:
+        """Readiness: PostgreSQL and the broker answer."""
+        checks = await app.state.runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    return app

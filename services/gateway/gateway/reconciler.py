@@ -1,0 +1,73 @@
+"""Until the batch service acknowledges a batch, the gateway re-publishes it (with backoff).
+
+The batch service and the analysis service deduplicate by batch id and chunk number, so a
+re-published batch can never produce a second analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from av_shared.events import BatchAcknowledged
+from av_shared.inbox import first_delivery
+
+from .db.tables import inbox, outbox, submissions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SubmissionReconciler:
+    sessions: async_sessionmaker[AsyncSession]
+    ack_deadline: timedelta
+    max_backoff: timedelta
+    interval_seconds: float
+    republished_total: int = 0
+
+    async def acknowledged(self, event: BatchAcknowledged) -> None:
+        async with self.sessions() as session, session.begin():
+            if not await first_delivery(session, inbox, event.event_id, event.event_type):
+                return
+            await session.execute(update(submissions).where(
+                submissions.c.batch_id == event.batch_id, submissions.c.acknowledged_at.is_(None)
+            ).values(acknowledged_at=datetime.now(UTC)))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.republish_overdue()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("submission reconciler: %r", exc)
+            await asyncio.sleep(self.interval_seconds)
+
+    async def republish_overdue(self) -> int:
+        now = datetime.now(UTC)
+        s = submissions.c
+        async with self.sessions() as session, session.begin():
+            overdue = (await session.execute(
+                select(s.batch_id, s.republish_count).where(
+                    s.acknowledged_at.is_(None), s.created_at < now - self.ack_deadline,
+                    or_(s.next_republish_at.is_(None), s.next_republish_at < now))
+                .limit(100).with_for_update(skip_locked=True)
+            )).all()
+            for batch_id, count in overdue:
+                # Mark the batch's outbox rows unsent: the relay publishes them again.
+                await session.execute(update(outbox).where(and_(
+                    outbox.c.aggregate_id == batch_id, outbox.c.sent_at.is_not(None),
+                    outbox.c.event_type.in_(["batch.submitted", "batch.chunk_submitted"]),
+                )).values(sent_at=None))
+                delay = min(self.ack_deadline * (2 ** count), self.max_backoff)
+                await session.execute(update(submissions).where(s.batch_id == batch_id).values(
+                    republish_count=s.republish_count + 1, next_republish_at=now + delay))
+                log.warning("batch %s not acknowledged after %s: re-published (#%d)",
+                            batch_id, self.ack_deadline, count + 1)
+        self.republished_total += len(overdue)
+        return len(overdue)

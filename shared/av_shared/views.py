@@ -1,0 +1,88 @@
+"""What the public API answers about batches and analyses: one model, used by the owning service
+to answer the gateway and by the gateway's OpenAPI schema, so the two never drift apart."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+BatchStatusName = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+RecommendationName = Literal["BUY", "WATCH", "PASS"]
+
+
+class FeesView(BaseModel):
+    """Every amount taken from the sale price, in dollars with cents."""
+
+    referral_fee: float
+    closing_fee: float
+    fulfillment_fee: float
+    storage_fee: float
+    inbound_shipping: float
+    prep: float
+    sales_tax: float
+    total: float
+    keepa_pick_and_pack_fee: float | None = Field(
+        None, description="Keepa's own FBA pick&pack figure, shown beside ours; not in the total")
+    fuel_surcharge: float | None = None
+    size_tier: str | None = None
+    price_band: str | None = None
+    billable_weight_lb: float | None = None
+    storage_days: int | None = None
+
+
+class RuleCheckView(BaseModel):
+    rule: str
+    threshold: str
+    actual: str
+    passed: bool
+    message: str = ""
+
+
+class AnalysisView(BaseModel):
+    id: uuid.UUID
+    batch_id: uuid.UUID | None = Field(None, description="None for an instant analysis")
+    item_no: int | None = Field(None, description="Position of the item in its batch (0-based)")
+    identifier: str
+    asin: str | None
+    title: str | None
+    condition: Literal["new", "used"]
+    buy_cost: float
+    outcome: Literal["analysed", "no_market_data", "not_a_book"]
+    recommendation: RecommendationName
+    sell_price: float | None
+    price_basis: str | None
+    fees: FeesView | None
+    profit: float | None
+    roi_percent: float | None
+    margin_percent: float | None
+    break_even_buy_cost: float | None
+    max_buy_cost_for_target_roi: float | None
+    velocity_score: int | None = Field(None, ge=0, le=100)
+    estimated_monthly_sales: float | None
+    expected_days_to_sell: int | None
+    sales_rank: int | None
+    risk_flags: list[str]
+    reasons: list[RuleCheckView]
+    summary: str = ""
+    fee_schedule: str | None
+    engine_version: str
+    market_snapshot_id: int | None
+    created_at: datetime
+
+
+class BatchView(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: BatchStatusName
+    items_total: int
+    items_processed: int
+    items_failed: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    eta_seconds: float | None = Field(
+        None, description="Estimated seconds to completion from the queue and Keepa's refill")
+    queued_items: int | None = None
