@@ -82,7 +82,11 @@ class KeepaEndpoints:
         }
         fault = self.state.next_fault()
         if fault is not None and fault.delay_ms:
+            epoch = self.state.epoch
             await asyncio.sleep(fault.delay_ms / 1000)
+            if epoch != self.state.epoch:
+                error = _error("simulatorReset", "reset while delayed")
+                return json_response({"error": error}, 503)
         started = time.perf_counter()
         status, body = self._serve(request, fault.status if fault else None, started)
         self.state.record(**entry, status=status, tokens_consumed=body.get("tokensConsumed", 0),

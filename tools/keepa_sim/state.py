@@ -26,6 +26,9 @@ class SimState:
     bucket: TokenBucket = field(init=False)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    # Bumped by reset(): a request still sleeping in an injected delay from before the reset
+    # must not charge or log into the fresh state (its client has usually timed out anyway).
+    epoch: int = 0
 
     def __post_init__(self) -> None:
         self.bucket = self._fresh_bucket()
@@ -46,6 +49,7 @@ class SimState:
         self.bucket = self._fresh_bucket()
         self.requests.clear()
         self.faults.clear()
+        self.epoch += 1
 
     def next_fault(self) -> Fault | None:
         if not self.faults:

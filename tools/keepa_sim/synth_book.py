@@ -83,13 +83,23 @@ def _pick_and_pack_fee(weight_g: int) -> int:
     return 505
 
 
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean > 30:  # normal approximation; Knuth's product underflows for large means
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
 def _drops(rng: random.Random, rank: int) -> tuple[int, int, int, int]:
-    # Rank drops ~ sales: ~100 a month at rank 1e3, ~6 at 1e5, ~0.5 at 3e6.
+    # Rank drops ~ sales: ~100 a month at rank 1e3, ~6 at 1e5, under 1 past ~2e6.
     monthly = 6300 * rank**-0.6
-    d30 = round(monthly * rng.uniform(0.7, 1.3))
-    d90 = max(d30, round(monthly * 3 * rng.uniform(0.75, 1.25)))
-    d180 = max(d90, round(monthly * 6 * rng.uniform(0.8, 1.2)))
-    d365 = max(d180, round(monthly * 12 * rng.uniform(0.8, 1.2)))
+    d30 = _poisson(rng, monthly)
+    d90 = d30 + _poisson(rng, 2 * monthly)
+    d180 = d90 + _poisson(rng, 3 * monthly)
+    d365 = d180 + _poisson(rng, 6.2 * monthly)
     return d30, d90, d180, d365
 
 
