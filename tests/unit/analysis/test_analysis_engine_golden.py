@@ -92,10 +92,9 @@ def test_fee_schedule_follows_as_of() -> None:
     # holiday peak); the offers sample's 568 includes the peak surcharge we do not model.
     assert a.fees.fulfillment_fee == D("5.37")
     assert "stale_data" not in a.risk_flags
-    assert analyse(
-        item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS,
-        as_of=datetime(2026, 2, 1, tzinfo=UTC),
-    ).fees.fulfillment_fee == D("5.42")  # type: ignore[union-attr]  # fmt: skip
+    february = datetime(2026, 2, 1, tzinfo=UTC)  # 2026 card, before the fuel surcharge
+    later = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=february)
+    assert later.fees is not None and later.fees.fulfillment_fee == D("5.42")
 
 
 def test_envelope_sample_without_offers() -> None:

@@ -189,9 +189,9 @@ def test_lowest_offers_use_newest_offer_csv_entry_and_keep_every_condition() -> 
         (5, Fulfillment.FBM): (D("14.45"), D("4.49")),  # offers[282]: oldest 846, newest 1445
     }
     # Stats agree with the offers: current[20] 1737 = 1238 + 499, current[21] 1639 = 1240 + 399.
-    assert snapshot.lowest_offer(3) is not None
-    assert snapshot.lowest_offer(3).landed == snapshot.used_very_good_with_shipping  # type: ignore[union-attr]
-    assert snapshot.lowest_offer(4).landed == snapshot.used_good_with_shipping  # type: ignore[union-attr]
+    very_good, good = snapshot.lowest_offer(3), snapshot.lowest_offer(4)
+    assert very_good is not None and very_good.landed == snapshot.used_very_good_with_shipping
+    assert good is not None and good.landed == snapshot.used_good_with_shipping
 
 
 def test_offers_sample_sources() -> None:

@@ -1,0 +1,188 @@
+"""The parser on products shaped unlike the samples: no stats, no csv, no offers, odd values."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from analysis_service.domain import (
+    MarketUsability,
+    analyse,
+    keepa_minutes_to_datetime,
+    market_snapshot_from_json,
+    market_snapshot_to_json,
+    parse_keepa_product,
+    strategy_preset,
+)
+from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, product_copy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+D = Decimal
+OFFERS = "product-0593655036-offers.json"
+
+
+def test_keepa_minutes() -> None:
+    assert keepa_minutes_to_datetime(0).isoformat() == "2011-01-01T00:00:00+00:00"
+    # README: unix_seconds = (keepa_minute + 21564000) * 60
+    assert keepa_minutes_to_datetime(7793516).timestamp() == (7793516 + 21564000) * 60
+
+
+def test_without_stats_values_come_from_the_newest_csv_points() -> None:
+    product = product_copy(OFFERS)
+    del product["stats"]
+    s = parse_keepa_product(product)
+    assert s.usability is MarketUsability.USABLE
+    assert s.amazon_price == D("15.23")  # csv[0] ends [..., 7783942, 1523]
+    assert s.new_price == D("14.00")  # csv[1] ends [..., 7792228, 1400]
+    assert s.used_price == D("12.38")  # csv[2] ends [..., 7793350, 1238]
+    assert s.sales_rank == 63  # csv[3] ends [..., 7793508, 63]
+    assert s.new_fba_price == D("15.21")  # csv[10] ends [..., 7793516, 1521]
+    assert s.buy_box_new_with_shipping == D("15.23")  # csv[18] ends [7783736, 1523, 0]
+    assert s.buy_box_used_with_shipping is None  # csv[32] ends [7793350, -1, -1]
+    assert s.used_like_new_with_shipping == D("25.14")  # csv[19] ends [7792720, 1999, 515]
+    assert s.used_acceptable_with_shipping == D("18.94")  # csv[22] ends [7793516, 1445, 449]
+    assert s.new_offer_count == 41  # csv[11] ends [..., 7792988, 41]
+    assert s.used_offer_count == 38  # csv[12] ends [..., 7793350, 38]
+    assert s.sales_rank_drops30 is None  # only in stats
+    assert s.sources["amazon_price"] == "csv"
+    assert s.sources["sales_rank"] == "csv"
+    assert s.sources["new_fba_offer_count"] == "offers"  # no stats, no csv[34]: live offers
+    assert s.new_fba_offer_count == 4
+
+
+def test_without_stats_and_csv_values_come_from_offers() -> None:
+    product = product_copy(OFFERS)
+    del product["stats"]
+    product["csv"] = None
+    s = parse_keepa_product(product)
+    assert s.usability is MarketUsability.USABLE
+    assert s.lowest_new_with_shipping == D("15.21")  # live offers[722]
+    assert s.lowest_used_with_shipping == D("16.39")  # live offers[1171] 1240 + 399
+    assert s.sources["lowest_used_with_shipping"] == "offers"
+    assert s.new_offer_count == 17  # live condition-1 offers
+    assert s.used_offer_count == 24
+    assert s.amazon_on_listing is True  # live offers[361] isAmazon
+    assert s.sales_rank is None and s.sales_rank_points is None
+    a = analyse(
+        item("0593655036", "5.00", "new"),
+        s,
+        strategy_preset("balanced"),
+        TYPICAL_COSTS,
+        as_of=AS_OF_2026_05,
+    )
+    assert (a.sell_price, a.price_basis) == (D("15.21"), "lowest_fba_new")
+    assert a.estimated_monthly_sales is None and a.velocity_score is None
+    assert "few_data_points" in a.risk_flags
+
+
+def test_offers_without_live_order_use_last_seen() -> None:
+    product = product_copy(OFFERS)
+    del product["liveOffersOrder"]
+    s = parse_keepa_product(product)
+    assert s.used_fba_offer_count == 3  # lastSeen >= stats.lastOffersUpdate 7793516
+    assert s.lowest_fba_used_with_shipping == D("20.35")
+
+
+def test_short_stats_arrays_and_empty_stats() -> None:
+    product = product_copy(OFFERS)
+    product["stats"]["current"] = product["stats"]["current"][:3]
+    s = parse_keepa_product(product)
+    assert s.used_price == D("12.38")
+    assert s.sales_rank == 63 and s.sources["sales_rank"] == "csv"
+    product["stats"] = {}
+    assert parse_keepa_product(product).new_price == D("14.00")
+
+
+def test_minus_two_and_zero_are_unknown() -> None:
+    product = product_copy(OFFERS)
+    product["stats"]["current"][1] = -2
+    product["csv"][1] = None
+    product["packageWeight"] = 0
+    product["fbaFees"] = {"pickAndPackFee": -1}
+    s = parse_keepa_product(product)
+    assert s.new_price is None
+    assert s.package_weight_g is None
+    assert s.keepa_pick_and_pack_fee is None
+
+
+def _book_like(**fields: Any) -> dict[str, Any]:
+    base = {"asin": "B0TEST0001", "stats": {"current": [-1, 1999, 1500]}, "csv": None}
+    base.update(fields)
+    return base
+
+
+def test_book_detection() -> None:
+    assert parse_keepa_product(_book_like(rootCategory=283155)).usability is MarketUsability.USABLE
+    assert parse_keepa_product(_book_like(productGroup="Book")).usability is MarketUsability.USABLE
+    ebook = _book_like(productType=2, productGroup="eBooks")
+    assert parse_keepa_product(ebook).usability is MarketUsability.NOT_A_BOOK
+    kindle = _book_like(rootCategory=283155, binding="Kindle Edition")
+    assert parse_keepa_product(kindle).usability is MarketUsability.NOT_A_BOOK
+    toy = _book_like(productGroup="Toy", rootCategory=165793011)
+    s = parse_keepa_product(toy)
+    assert s.usability is MarketUsability.NOT_A_BOOK and "Toy" in (s.usability_reason or "")
+    # No category data: an ISBN-10 ASIN is a book, anything else is not.
+    isbn = parse_keepa_product(_book_like(asin="0593655036"))
+    assert isbn.usability is MarketUsability.USABLE
+    assert parse_keepa_product(_book_like()).usability is MarketUsability.NOT_A_BOOK
+
+
+def test_book_with_no_prices_has_no_market_data() -> None:
+    s = parse_keepa_product({"asin": "0593655036", "productGroup": "Book", "stats": None})
+    assert s.usability is MarketUsability.NO_MARKET_DATA
+    assert parse_keepa_product({}).usability is MarketUsability.NOT_A_BOOK
+
+
+def test_hazmat_and_monthly_sold() -> None:
+    product = product_copy(OFFERS)
+    product["hazardousMaterials"] = [{"aspect": "ghs", "value": "flammable"}]
+    product["monthlySold"] = 300
+    s = parse_keepa_product(product)
+    assert s.is_hazmat is True
+    assert s.monthly_sold == 300
+    a = analyse(
+        item("0593655036", "5.00"), s, strategy_preset("balanced"), TYPICAL_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    assert "hazmat" in a.risk_flags
+    assert (a.estimated_monthly_sales, a.sales_estimate_basis) == (D(300), "monthly_sold")
+
+
+@cache
+def _trimmed_offers_sample() -> dict[str, Any]:
+    """The offers sample cut down (60 offers, last 60 numbers of each series) for speed."""
+    product: dict[str, Any] = product_copy(OFFERS)
+    product["offers"] = product["offers"][:60]  # liveOffersOrder indices past the end: ignored
+    product["csv"] = [None if s is None else s[-60:] for s in product["csv"]]
+    return product
+
+
+_ODD_VALUES: st.SearchStrategy[Any] = st.sampled_from(
+    [None, -1, -2, 0, [], {}, "", [None], [-1, -1], 1.5, True]
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_parser_never_raises_on_odd_but_well_formed_products(data: st.DataObject) -> None:
+    product = copy.deepcopy(_trimmed_offers_sample())
+    keys = data.draw(st.lists(st.sampled_from(sorted(product)), max_size=12, unique=True))
+    for key in keys:
+        if data.draw(st.booleans()):
+            del product[key]
+        else:
+            product[key] = data.draw(_ODD_VALUES)
+    stats = product.get("stats")
+    if isinstance(stats, dict) and stats:
+        for key in data.draw(st.lists(st.sampled_from(sorted(stats)), max_size=10, unique=True)):
+            stats[key] = data.draw(_ODD_VALUES)
+    snapshot = parse_keepa_product(product)
+    assert market_snapshot_from_json(market_snapshot_to_json(snapshot)) == snapshot
+    for condition in ("new", "used"):
+        analyse(
+            item(snapshot.asin or "0593655036", "3.00", condition), snapshot,
+            strategy_preset("textbook"), TYPICAL_COSTS, as_of=AS_OF_2026_05,
+        )  # fmt: skip
