@@ -46,6 +46,7 @@ class ServiceRuntime:
         self.broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=None)
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self.consumers_started = False
 
     def subscribe(
         self, topics: Sequence[TopicSpec], *, group: str,
@@ -70,7 +71,12 @@ class ServiceRuntime:
             self.settings.kafka_bootstrap_servers, self.settings.kafka_partitions))
         self.spawn(self.relay.run(), "outbox-relay")
         if self.consumers:
-            await self._retry("starting consumers", self.broker.start)
+            # Joining a consumer group can take a rebalance; the HTTP API need not wait for it.
+            self.spawn(self._retry("starting consumers", self._start_consumers), "consumers")
+
+    async def _start_consumers(self) -> None:
+        await self.broker.start()
+        self.consumers_started = True
 
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -81,7 +87,7 @@ class ServiceRuntime:
             await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
         self.relay.stop()
         for task in self._tasks:
-            if task.get_name() != "outbox-relay":
+            if task.get_name() not in ("outbox-relay",):
                 task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.publish_pending(), 5)
@@ -105,6 +111,8 @@ class ServiceRuntime:
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"unavailable: {type(exc).__name__}"
+        if self.consumers:
+            checks["consumers"] = "ok" if self.consumers_started else "joining"
         return checks
 
     async def _retry(self, what: str, action: Any) -> None:

@@ -27,6 +27,7 @@ class StackConfig:
     fast: bool = False  # test clusters: fsync off, fast Keepa refill
     echo: bool = False
     analysis_instances: int = 1
+    gateway_instances: int = 1
     gateway_port: int = 8000
     conventional_ports: bool = True  # prefer 8000, 8001... when free; tests use random ports
     partitions: int = 12
@@ -48,7 +49,9 @@ class Stack:
         self.pg = postgres.LocalPostgres(config.state_dir / "pgdata", pick(55432))
         self.broker_port = pick(19092)
         self.keepa_port = pick(8090)
-        self.gateway_port = pick(config.gateway_port)
+        self.gateway_ports = [pick(config.gateway_port + (i * 100 if i else 0))
+                              for i in range(config.gateway_instances)]
+        self.gateway_port = self.gateway_ports[0]
         self.batch_port = pick(8001)
         self.analysis_ports = [pick(8010 + i) for i in range(config.analysis_instances)]
 
@@ -69,6 +72,9 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    def gateway_instance_url(self, instance: int) -> str:
+        return f"http://127.0.0.1:{self.gateway_ports[instance]}"
 
     @property
     def batch_url(self) -> str:
@@ -127,14 +133,16 @@ class Stack:
             **self.config.extra_env,
         }
 
-    def gateway_spec(self) -> ProcessSpec:
-        env = self.common_env("gateway", "gateway-0") | {
-            "GATEWAY_PORT": str(self.gateway_port),
+    def gateway_spec(self, instance: int = 0) -> ProcessSpec:
+        port = self.gateway_ports[instance]
+        env = self.common_env("gateway", f"gateway-{instance}") | {
+            "GATEWAY_PORT": str(port),
             "BATCH_SERVICE_URL": self.batch_url,
             "ANALYSIS_SERVICE_URLS": ",".join(self.analysis_url(i) for i in
                                               range(len(self.analysis_ports))),
         }
-        return self._service_spec("gateway", "gateway", env, self.gateway_port)
+        name = "gateway" if instance == 0 else f"gateway-{instance}"
+        return self._service_spec(name, "gateway", env, port)
 
     def batch_spec(self) -> ProcessSpec:
         env = self.common_env("batch", "batch-0") | {"BATCH_SERVICE_PORT": str(self.batch_port)}
@@ -164,7 +172,8 @@ class Stack:
     async def start_services(self) -> None:
         await self.migrate()
         specs = [self.batch_spec(), *(self.analysis_spec(i) for i in
-                                      range(len(self.analysis_ports))), self.gateway_spec()]
+                                      range(len(self.analysis_ports))),
+                 *(self.gateway_spec(i) for i in range(len(self.gateway_ports)))]
         await asyncio.gather(*(self._start(spec) for spec in specs))
 
     async def _start(self, spec: ProcessSpec) -> ManagedProcess:

@@ -55,12 +55,14 @@ class TokenBudget:
         self._initial_rate = initial_rate_per_minute
 
     async def ensure_row(self) -> None:
-        # Until Keepa tells us, assume one minute of refill is available (a basic plan's 20).
+        # Until Keepa's first answer tells us, assume a full bucket (Keepa caps it at one hour of
+        # refill): the first request then probes, and a 429 is waited out like any other.
         async with self._sessions() as session, session.begin():
+            full = self._initial_rate * 60
             await session.execute(
                 insert(keepa_tokens).values(
-                    id=ROW_ID, tokens=self._initial_rate, refill_rate_per_minute=self._initial_rate,
-                    max_tokens=self._initial_rate * 60,
+                    id=ROW_ID, tokens=full, refill_rate_per_minute=self._initial_rate,
+                    max_tokens=full,
                 ).on_conflict_do_nothing(index_elements=["id"])
             )
 
@@ -73,10 +75,13 @@ class TokenBudget:
             tokens = refilled(row.tokens, row.refill_rate_per_minute, row.max_tokens, elapsed)
             in_flight = 0.0 if elapsed > IN_FLIGHT_EXPIRY_SECONDS else row.in_flight
             floor = 0 if instant else self._instant_reserve
+            # A request dearer than the whole bucket could never be covered: let it go at a
+            # full bucket (Keepa serves a request while the balance is positive).
+            cost_to_cover = min(float(cost), max(row.max_tokens - floor, 1.0))
             if not instant and row.instant_waiting_until and row.instant_waiting_until > now:
                 return 0.5  # an instant analysis is waiting: it goes first
-            if tokens - cost < floor:
-                wait = seconds_until(cost + floor, tokens, row.refill_rate_per_minute)
+            if tokens - cost_to_cover < floor:
+                wait = seconds_until(cost_to_cover + floor, tokens, row.refill_rate_per_minute)
                 return max(wait, 0.05)
             await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
                 tokens=tokens - cost, in_flight=in_flight + cost, updated_at=now,
@@ -105,7 +110,10 @@ class TokenBudget:
             rate = float(refill_rate) if refill_rate > 0 else row.refill_rate_per_minute
             await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
                 tokens=float(tokens_left) - row.in_flight, refill_rate_per_minute=rate,
-                max_tokens=max(rate * 60, float(tokens_left)), updated_at=datetime.now(UTC),
+                # The cap: a full bucket is an hour of refill at Keepa's nominal rate; a simulator
+                # under a time scale reports its rate per real minute, so trust what was seen.
+                max_tokens=max(float(tokens_left), min(row.max_tokens, rate * 60)),
+                updated_at=datetime.now(UTC),
             ))
 
     async def state(self) -> BucketState:

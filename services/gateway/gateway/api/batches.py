@@ -110,15 +110,16 @@ async def change_status(batch_id: uuid.UUID, body: StatusChangeIn, user: Current
                         services: ServicesDep, session: SessionDep) -> Any:
     owner = None if user.is_admin else user.id
     batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
-    if batch is None:
-        view = await _accepted_not_yet_recorded(session, batch_id, owner)
-        batch = view.model_dump(mode="json")
-    if batch["status"] in TERMINAL_STATUSES:
-        raise ProblemError(409, "batch-terminal", "Batch already finished",
-                           f"batch is {batch['status']}; only a running batch can be cancelled")
     async with session.begin():
-        owner_id = uuid.UUID(str(batch.get("owner_id") or user.id))
+        if batch is None:
+            view = await _accepted_not_yet_recorded(session, batch_id, owner)
+            batch = view.model_dump(mode="json")
+        if batch["status"] in TERMINAL_STATUSES:
+            raise ProblemError(409, "batch-terminal", "Batch already finished",
+                               f"batch is {batch['status']}; only a running batch can be cancelled")
+        owner_id = await session.scalar(
+            select(submissions.c.owner_id).where(submissions.c.batch_id == batch_id))
         await add_to_outbox(session, outbox, topic=BATCH_COMMANDS, aggregate_id=batch_id, events=[
-            BatchCancelRequested(batch_id=batch_id, owner_id=owner_id,
+            BatchCancelRequested(batch_id=batch_id, owner_id=owner_id or user.id,
                                  correlation_id=f"batch-{batch_id}")])
     return batch
