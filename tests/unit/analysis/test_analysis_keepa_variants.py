@@ -186,3 +186,16 @@ def test_parser_never_raises_on_odd_but_well_formed_products(data: st.DataObject
             item(snapshot.asin or "0593655036", "3.00", condition), snapshot,
             strategy_preset("textbook"), TYPICAL_COSTS, as_of=AS_OF_2026_05,
         )  # fmt: skip
+
+
+def test_a_used_offer_in_the_buy_box_is_not_a_new_price() -> None:
+    product = product_copy(OFFERS)
+    product["stats"]["buyBoxCondition"] = 4  # a "used - good" offer holds the buy box
+    product["stats"]["buyBoxIsUsed"] = True
+    s = parse_keepa_product(product)
+    assert s.buy_box_new_with_shipping is None
+    a = analyse(
+        item("0593655036", "5.00", "new"), s, strategy_preset("balanced"), TYPICAL_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    assert (a.sell_price, a.price_basis) == (D("15.21"), "lowest_fba_new")  # stats.current[10]

@@ -108,9 +108,9 @@ def parse_keepa_product(product: Mapping[str, Any]) -> MarketSnapshot:
     ]
     c.first(
         "buy_box_new_with_shipping",
-        ("stats", stat_cents("current", kf.BUY_BOX_SHIPPING)),
-        ("stats", lambda: _stats_buy_box(p, used=False)),
-        ("csv", csv_cents(kf.BUY_BOX_SHIPPING)),
+        ("stats", _if_new_buy_box(p, stat_cents("current", kf.BUY_BOX_SHIPPING))),
+        ("stats", _if_new_buy_box(p, lambda: _stats_buy_box(p, used=False))),
+        ("csv", _if_new_buy_box(p, csv_cents(kf.BUY_BOX_SHIPPING))),
     )
     c.first(
         "buy_box_used_with_shipping",
@@ -271,6 +271,23 @@ def _stat_reader(p: KeepaProduct, name: str) -> Callable[[], int | None]:
     return lambda: non_negative(p.stat(name))
 
 
+def _if_new_buy_box(
+    p: KeepaProduct, read: Callable[[], Decimal | None]
+) -> Callable[[], Decimal | None]:
+    """The BUY_BOX_SHIPPING series follows whoever holds the buy box. When Keepa says a used
+    offer holds it now (``buyBoxCondition`` 2-5, or ``buyBoxIsUsed``), it is not a new price."""
+
+    def guarded() -> Decimal | None:
+        condition = kf.as_int(p.stat("buyBoxCondition"))
+        if (condition is not None and condition != 1) or (
+            condition is None and p.stat("buyBoxIsUsed") is True
+        ):
+            return None
+        return read()
+
+    return guarded
+
+
 def _stats_buy_box(p: KeepaProduct, *, used: bool) -> Decimal | None:
     """``stats.buyBoxPrice`` + shipping (or the used equivalents), set with the offers request."""
     if used:
@@ -279,8 +296,6 @@ def _stats_buy_box(p: KeepaProduct, *, used: bool) -> Decimal | None:
             non_negative(p.stat("buyBoxUsedShipping")),
         )
     else:
-        if p.stat("buyBoxIsUsed") is True:  # the (new) buy box is currently held by a used offer
-            return None
         price, shipping = positive(p.stat("buyBoxPrice")), non_negative(p.stat("buyBoxShipping"))
     return None if price is None else cents_to_dollars(price + (shipping or 0))
 
