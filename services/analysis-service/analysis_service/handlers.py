@@ -13,6 +13,7 @@ from av_shared.events import (
     BatchStatusChanged,
     ChunkAnalysed,
     ChunkRedispatched,
+    ChunkStillQueued,
 )
 from av_shared.inbox import first_delivery
 from av_shared.outbox import add_to_outbox
@@ -39,16 +40,21 @@ class AnalysisHandlers:
             })
             if queued or not isinstance(event, ChunkRedispatched):
                 return
-            # Re-dispatched and already done here: the completion was lost on its way. Send it
-            # again (same content, new event id); the batch service counts a chunk once.
-            done = await session.scalar(select(work_chunks.c.completion).where(
-                work_chunks.c.batch_id == event.batch_id, work_chunks.c.chunk_no == event.chunk_no,
-                work_chunks.c.status == "DONE"))
-            if done is not None:
-                previous = ChunkAnalysed.model_validate(done)
-                again = previous.model_copy(update={"event_id": event.event_id})
-                await add_to_outbox(session, outbox, topic=CHUNK_RESULTS, events=[again],
-                                    aggregate_id=event.batch_id)
+            held = (await session.execute(select(work_chunks.c.status, work_chunks.c.completion)
+                                          .where(work_chunks.c.batch_id == event.batch_id,
+                                                 work_chunks.c.chunk_no == event.chunk_no))).one()
+            reply: ChunkAnalysed | ChunkStillQueued
+            if held.status == "DONE":
+                # The completion was lost on its way: send it again (a chunk counts once).
+                reply = ChunkAnalysed.model_validate(held.completion).model_copy(
+                    update={"event_id": event.event_id})
+            else:
+                # Queued here (waiting for tokens or a worker): alive, not lost.
+                reply = ChunkStillQueued(batch_id=event.batch_id, owner_id=event.owner_id,
+                                         chunk_no=event.chunk_no,
+                                         correlation_id=event.correlation_id)
+            await add_to_outbox(session, outbox, topic=CHUNK_RESULTS, events=[reply],
+                                aggregate_id=event.batch_id)
 
     async def batch_status_changed(self, event: BatchStatusChanged) -> None:
         if event.status != "CANCELLED":

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
 from av_shared.logging import configure_logging
+from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
 
@@ -101,6 +102,18 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="ArbitrageVault analysis service (internal)", lifespan=lifespan)
     app.include_router(router)
+
+    async def extra_metrics() -> dict[str, float]:
+        service: AnalysisService = app.state.service
+        queued = await service.queue.queued_items()
+        bucket = await service.budget.state()
+        return {"queued_items": sum(queued.values()), "owners_waiting": len(queued),
+                "items_analysed_total": service.processor.items_analysed,
+                "keepa_products_fetched_total": service.market.fetched_products,
+                "keepa_tokens_estimated": round(bucket.tokens, 1),
+                "keepa_refill_rate_per_minute": bucket.refill_rate_per_minute}
+
+    app.include_router(metrics_router("analysis-service", extra_metrics))
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -23,6 +23,7 @@ from av_shared.events import (
     BatchStatusChanged,
     BatchSubmitted,
     ChunkAnalysed,
+    ChunkStillQueued,
 )
 from av_shared.inbox import first_delivery
 from av_shared.outbox import add_to_outbox
@@ -125,6 +126,16 @@ class BatchHandlers:
                 )
             )
             await _settle(session, event.batch_id, event.correlation_id)
+
+    async def chunk_still_queued(self, event: ChunkStillQueued) -> None:
+        """The analysis service holds the chunk: give it a new deadline, count no lost dispatch."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(batch_chunks).where(
+                    batch_chunks.c.batch_id == event.batch_id,
+                    batch_chunks.c.chunk_no == event.chunk_no, batch_chunks.c.status == "WAITING")
+                .values(deadline_at=datetime.now(UTC) + self.chunk_deadline, dispatches=1)
+            )
 
     async def cancel_requested(self, event: BatchCancelRequested) -> None:
         async with self.sessions() as session, session.begin():

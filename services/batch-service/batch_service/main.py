@@ -9,22 +9,34 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 
-from av_shared.events import BatchCancelRequested, BatchChunkSubmitted, BatchSubmitted, ChunkAnalysed
+from av_shared.events import (
+    BatchCancelRequested,
+    BatchChunkSubmitted,
+    BatchSubmitted,
+    ChunkAnalysed,
+    ChunkStillQueued,
+)
 from av_shared.logging import configure_logging
+from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS, CHUNK_RESULTS
 
 from .api.routes import router
-from .db.tables import SCHEMA, dead_letters, outbox
+from .db.tables import SCHEMA, batch_chunks, dead_letters, outbox
 from .handlers import BatchHandlers
+from .reconciler import ChunkReconciler
 from .settings import BatchServiceSettings
 
 
-def build_runtime(settings: BatchServiceSettings) -> ServiceRuntime:
+def build_runtime(settings: BatchServiceSettings) -> tuple[ServiceRuntime, ChunkReconciler]:
     runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="batch-service",
                              outbox=outbox, dead_letters=dead_letters)
-    handlers = BatchHandlers(runtime.sessions, timedelta(seconds=settings.chunk_deadline_seconds))
+    deadline = timedelta(seconds=settings.chunk_deadline_seconds)
+    handlers = BatchHandlers(runtime.sessions, deadline)
+    reconciler = ChunkReconciler(runtime.sessions, deadline, settings.chunk_max_dispatches,
+                                 settings.reconcile_interval_seconds, handlers.chunk_analysed)
     runtime.subscribe(
         [BATCH_SUBMISSIONS, BATCH_COMMANDS, CHUNK_RESULTS], group=settings.consumer_group,
         handlers={
@@ -32,9 +44,10 @@ def build_runtime(settings: BatchServiceSettings) -> ServiceRuntime:
             BatchChunkSubmitted: handlers.chunk_submitted,
             ChunkAnalysed: handlers.chunk_analysed,
             BatchCancelRequested: handlers.cancel_requested,
+            ChunkStillQueued: handlers.chunk_still_queued,
         },
     )
-    return runtime
+    return runtime, reconciler
 
 
 def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
@@ -43,9 +56,11 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(settings)
+        runtime, reconciler = build_runtime(settings)
         app.state.runtime = runtime
+        app.state.reconciler = reconciler
         await runtime.start()
+        runtime.spawn(reconciler.run(), "chunk-reconciler")
         try:
             yield
         finally:
@@ -53,6 +68,19 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="ArbitrageVault batch service (internal)", lifespan=lifespan)
     app.include_router(router)
+
+    async def extra_metrics() -> dict[str, float]:
+        reconciler: ChunkReconciler = app.state.reconciler
+        async with app.state.runtime.sessions() as session:
+            overdue = await session.scalar(select(func.count()).select_from(batch_chunks).where(
+                batch_chunks.c.status == "WAITING", batch_chunks.c.deadline_at < func.now()))
+            waiting = await session.scalar(select(func.count()).select_from(batch_chunks).where(
+                batch_chunks.c.status == "WAITING"))
+        return {"chunks_waiting": waiting or 0, "chunks_awaiting_redispatch": overdue or 0,
+                "chunks_redispatched_total": reconciler.redispatched_total,
+                "chunks_given_up_total": reconciler.failed_chunks_total}
+
+    app.include_router(metrics_router("batch-service", extra_metrics))
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -22,6 +22,7 @@ from .business_config import (
 from .chunk_analysed import ChunkAnalysed, ItemFailure
 from .chunk_item import ChunkItem, Condition
 from .chunk_redispatched import ChunkRedispatched
+from .chunk_still_queued import ChunkStillQueued
 
 AnyEvent = Annotated[
     BatchSubmitted
@@ -30,7 +31,8 @@ AnyEvent = Annotated[
     | BatchAcknowledged
     | BatchStatusChanged
     | ChunkRedispatched
-    | ChunkAnalysed,
+    | ChunkAnalysed
+    | ChunkStillQueued,
     Field(discriminator="event_type"),
 ]
 _any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
@@ -59,6 +61,7 @@ __all__ = [
     "ChunkAnalysed",
     "ChunkItem",
     "ChunkRedispatched",
+    "ChunkStillQueued",
     "Condition",
     "Event",
     "ItemFailure",
