@@ -199,3 +199,15 @@ def test_a_used_offer_in_the_buy_box_is_not_a_new_price() -> None:
         as_of=AS_OF_2026_05,
     )  # fmt: skip
     assert (a.sell_price, a.price_basis) == (D("15.21"), "lowest_fba_new")  # stats.current[10]
+
+
+def test_unshippable_offers_do_not_set_the_lowest_price() -> None:
+    product = product_copy(OFFERS)
+    product["offers"][1171]["isShippable"] = False  # the 12.40 + 3.99 "used - good" offer
+    del product["offers"][542]["isFBA"]  # no isFBA: isPrime (true here) marks FBA
+    s = parse_keepa_product(product)
+    good = s.lowest_by_condition[4]
+    assert (good.price, good.shipping) == (D("16.75"), D("0.00"))  # offers[435] [.., 1675, 0]
+    assert s.used_offer_count == 38  # still counted (stats.current[12])
+    assert s.lowest_fba_used_with_shipping == D("20.35")
+    assert sorted(s.lowest_by_condition) == [1, 2, 3, 4, 5]

@@ -50,6 +50,7 @@ class LowestOffer:
     seller_id: str | None
     is_amazon: bool
     seen_at: datetime | None  # time of the newest offerCSV entry
+    is_shippable: bool = True  # False: listed but not orderable now (out of stock, pre-order)
 
     @property
     def condition_name(self) -> str:
@@ -135,6 +136,16 @@ class MarketSnapshot:
     used_price_points: int | None = None
 
     sources: Mapping[str, str] = field(default_factory=_no_sources)
+
+    @property
+    def lowest_by_condition(self) -> Mapping[int, LowestOffer]:
+        """The cheapest live offer (landed, FBA or FBM) of each condition present, 1-5."""
+        result: dict[int, LowestOffer] = {}
+        for offer in self.lowest_offers:
+            best = result.get(offer.condition)
+            if best is None or offer.landed < best.landed:
+                result[offer.condition] = offer
+        return MappingProxyType(dict(sorted(result.items())))
 
     def lowest_offer(
         self, condition: int, fulfillment: Fulfillment | None = None

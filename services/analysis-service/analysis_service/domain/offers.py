@@ -66,19 +66,26 @@ def _current(entry: Mapping[str, Any]) -> LowestOffer | None:
         return None
     return LowestOffer(
         condition=condition,
-        fulfillment=Fulfillment.FBA if entry.get("isFBA") is True else Fulfillment.FBM,
+        fulfillment=Fulfillment.FBA if _is_fba(entry) else Fulfillment.FBM,
         price=(Decimal(price) / 100).quantize(kf.CENT),
         shipping=None if shipping is None or shipping < 0 else kf.cents_to_dollars(shipping),
         seller_id=kf.text(entry.get("sellerId")),
         is_amazon=entry.get("isAmazon") is True,
         seen_at=None if minute is None else kf.keepa_time(minute),
+        is_shippable=entry.get("isShippable") is not False,
     )
 
 
+def _is_fba(entry: Mapping[str, Any]) -> bool:
+    """``isFBA``; older offer objects lack it, and Keepa documents ``isPrime`` as the FBA sign."""
+    flag = entry.get("isFBA")
+    return flag if isinstance(flag, bool) else entry.get("isPrime") is True
+
+
 def lowest_offers(offers: Sequence[LowestOffer]) -> tuple[LowestOffer, ...]:
-    """The cheapest (landed) live offer for each condition and channel, new first."""
+    """The cheapest (landed) orderable live offer for each condition and channel, new first."""
     best: dict[tuple[int, Fulfillment], LowestOffer] = {}
-    for offer in offers:
+    for offer in (o for o in offers if o.is_shippable):
         key = (offer.condition, offer.fulfillment)
         if key not in best or offer.landed < best[key].landed:
             best[key] = offer
