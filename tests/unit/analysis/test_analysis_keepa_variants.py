@@ -211,3 +211,12 @@ def test_unshippable_offers_do_not_set_the_lowest_price() -> None:
     assert s.used_offer_count == 38  # still counted (stats.current[12])
     assert s.lowest_fba_used_with_shipping == D("20.35")
     assert sorted(s.lowest_by_condition) == [1, 2, 3, 4, 5]
+
+
+def test_snapshot_json_from_an_older_format_uses_defaults() -> None:
+    snapshot = parse_keepa_product(product_copy(OFFERS))
+    data = market_snapshot_to_json(snapshot)
+    for offer in data["lowest_offers"]:
+        del offer["is_shippable"]  # field added after the first stored snapshots
+    del data["monthly_sold"]
+    assert market_snapshot_from_json(data) == snapshot

@@ -137,9 +137,9 @@ def _load(kind: Any, value: Any) -> Any:
 
 def _offer_from_json(d: Mapping[str, Any]) -> LowestOffer:
     values = {
-        name: _load(kind, d.get(name))
+        name: _load(kind, d[name])
         for name, kind in _OFFER_TYPES.items()
-        if name not in ("fulfillment", "condition")
+        if name not in ("fulfillment", "condition") and name in d  # absent: the default
     }
     return LowestOffer(
         condition=int(d["condition"]), fulfillment=Fulfillment(d["fulfillment"]), **values
