@@ -28,6 +28,8 @@ lint: install
 
 bench: install
 	$(BIN)/python -m devstack.bench
+	$(BIN)/python -m devstack.bench_keepa
+	$(BIN)/python -m devstack.bench_load
 
 asyncapi: install
 	$(BIN)/python -m av_shared.asyncapi > docs/asyncapi.json

@@ -1,0 +1,68 @@
+"""docker-compose.yml cannot run here (no Docker engine): check it against the code instead."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from analysis_service.settings import AnalysisServiceSettings
+from batch_service.settings import BatchServiceSettings
+from gateway.settings import GatewaySettings
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS: dict[str, type[Any]] = {"gateway": GatewaySettings, "batch-service": BatchServiceSettings,
+                                  "analysis-service": AnalysisServiceSettings}
+MODULES = {"gateway": "gateway", "batch-service": "batch_service",
+           "analysis-service": "analysis_service"}
+ROLES = {"gateway": "gateway_svc", "batch-service": "batch_svc", "analysis-service": "analysis_svc"}
+
+
+def with_defaults(value: str) -> str:
+    """What compose substitutes for ${NAME:-default} when NAME is not set."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_each_service_runs_its_module_with_known_settings(
+    compose: dict[str, Any], service: str
+) -> None:
+    spec = compose["services"][service]
+    assert spec["command"] == ["python", "-m", MODULES[service]]
+    importlib.import_module(f"{MODULES[service]}.main")
+    fields = set(SETTINGS[service].model_fields)
+    unknown = [name for name in spec["environment"] if name.lower() not in fields]
+    assert unknown == [], f"{service}: settings have no field for {unknown}"
+    assert f"{ROLES[service]}:" in spec["environment"]["DATABASE_URL"]  # its own role
+    settings = SETTINGS[service](**{k.lower(): with_defaults(v)
+                                     for k, v in spec["environment"].items()})
+    assert settings.kafka_bootstrap_servers == "kafka:9092"
+    assert "migrate" in spec["depends_on"]
+
+
+def test_migrations_and_database_init_match_the_code(compose: dict[str, Any]) -> None:
+    init = (REPO / "deploy" / "postgres" / "init.sql").read_text()
+    for role in ROLES.values():
+        assert f"CREATE ROLE {role}" in init
+    script = (REPO / "deploy" / "migrate.sh").read_text()
+    for module in MODULES.values():
+        assert f"python -m {module}.migrate" in script
+        importlib.import_module(f"{module}.migrate")
+    env = compose["services"]["migrate"]["environment"]
+    assert {k for k in env} == {"GATEWAY_DATABASE_URL", "BATCH_DATABASE_URL", "ANALYSIS_DATABASE_URL"}
+
+
+def test_kafka_is_a_single_kraft_node_without_topic_autocreation(compose: dict[str, Any]) -> None:
+    env = compose["services"]["kafka"]["environment"]
+    assert compose["services"]["kafka"]["image"].startswith("apache/kafka")
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the services create them

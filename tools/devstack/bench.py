@@ -1,0 +1,110 @@
+"""`make bench`: a 10,000-item batch through the gateway (Keepa simulator, tokens unlimited, so the
+pipeline itself is measured), items/s end to end, then p50/p99 of GET /api/v1/batches/{id}
+under 100 concurrent clients. A benchmark, not a test: it prints figures, it asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from av_shared.identifiers import isbn10_check_digit
+
+from .stack import REPO_ROOT, Stack, StackConfig
+
+
+def unique_isbns(count: int) -> list[str]:
+    return [f"{n:09d}" + isbn10_check_digit(f"{n:09d}") for n in range(100_000_000,
+                                                                       100_000_000 + count)]
+
+
+async def login(http: httpx.AsyncClient) -> dict[str, str]:
+    email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "benchmark-password"
+    await http.post("/api/v1/auth/register", json={"email": email, "password": password})
+    token = await http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def run_batch(http: httpx.AsyncClient, headers: dict[str, str], items: int) -> tuple[str, float]:
+    body = {"name": "bench", "items": [{"identifier": i, "buy_cost": 2.0}
+                                       for i in unique_isbns(items)]}
+    started = time.perf_counter()
+    accepted = await http.post("/api/v1/batches", json=body, headers=headers)
+    accepted.raise_for_status()
+    accept_s = time.perf_counter() - started
+    batch_id = accepted.json()["id"]
+    while True:
+        batch = (await http.get(f"/api/v1/batches/{batch_id}", headers=headers)).json()
+        if batch["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    print(f"batch of {items} items: {batch['status']} in {elapsed:.1f} s "
+          f"(202 after {accept_s * 1000:.0f} ms) -> {items / elapsed:.0f} items/s end to end; "
+          f"processed {batch['items_processed']}, failed {batch['items_failed']}")
+    return batch_id, elapsed
+
+
+async def poll_latency(base_url: str, headers: dict[str, str], batch_id: str, clients: int,
+                       seconds: float) -> None:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits,
+                                 timeout=30) as http:
+        async def client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                response = await http.get(f"/api/v1/batches/{batch_id}")
+                latencies.append(time.perf_counter() - t0)
+                errors += response.status_code != 200
+        await asyncio.gather(*(client() for _ in range(clients)))
+    q = statistics.quantiles(latencies, n=100)
+    print(f"GET /api/v1/batches/{{id}}, {clients} concurrent clients, {seconds:.0f} s: "
+          f"{len(latencies)} requests ({len(latencies) / seconds:.0f}/s), p50 {q[49] * 1000:.1f} ms, "
+          f"p99 {q[98] * 1000:.1f} ms, errors {errors}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--analysis-instances", type=int, default=2)
+    args = parser.parse_args()
+    stack = Stack(StackConfig(
+        state_dir=Path(REPO_ROOT / ".devstack" / "bench"), fast=True, conventional_ports=False,
+        analysis_instances=args.analysis_instances, keepa_refill_rate=1_000_000,
+        keepa_time_scale=60, extra_env={"LOG_LEVEL": "WARNING"}))
+    try:
+        await stack.start_infra()
+        await stack.start_services()
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=120) as http:
+            await wait_ready(http)
+            headers = await login(http)
+            batch_id, _ = await run_batch(http, headers, args.items)
+        await poll_latency(stack.gateway_url, headers, batch_id, args.clients, args.seconds)
+    finally:
+        await stack.stop()
+
+
+async def wait_ready(http: httpx.AsyncClient) -> None:
+    for _ in range(600):
+        try:
+            if (await http.get("/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise TimeoutError("gateway not ready")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
