@@ -1,4 +1,5 @@
-"""Settings every service shares. Each service extends `CommonSettings` with its own fields."""
+"""Settings every service shares. Each service extends `CommonSettings` with its own fields;
+every field reads the environment variable of its name in capitals (README lists them all)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,30 @@ DEV_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/arbitragevault"
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
-    database_url: str = DEV_DATABASE_URL
-    database_pool_size: int = Field(10, ge=1, le=200)
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    # aiokafka's idempotent producer needs InitProducerId v1+; Tansu only speaks v0.
-    kafka_enable_idempotence: bool = False
-    kafka_partitions: int = Field(12, ge=1, le=1000)
-    log_level: str = "INFO"
-    log_json: bool = True
-    instance_id: str = Field(default_factory=socket.gethostname)
-    # Consumers: attempts on a failing event before it goes to the dead-letter topic.
-    consumer_max_attempts: int = Field(5, ge=1, le=100)
-    consumer_retry_base_seconds: float = Field(0.2, gt=0)
-    consumer_retry_max_seconds: float = Field(30.0, gt=0)
-    outbox_poll_seconds: float = Field(1.0, gt=0)
-    outbox_batch_size: int = Field(500, ge=1, le=10_000)
-    shutdown_grace_seconds: float = Field(20.0, ge=0)
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="`production` refuses unsafe defaults (e.g. the JWT secret)")
+    database_url: str = Field(
+        DEV_DATABASE_URL, description="PostgreSQL URL with the service's own role")
+    database_pool_size: int = Field(10, ge=1, le=200, description="connections kept per process")
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="broker addresses")
+    kafka_enable_idempotence: bool = Field(
+        False, description="idempotent producer: `true` on real Kafka (Tansu lacks InitProducerId v1)")
+    kafka_partitions: int = Field(
+        12, ge=1, le=1000, description="partitions of topics the services create (consumer scale)")
+    log_level: str = Field("INFO", description="Python log level")
+    log_json: bool = Field(True, description="one JSON object per log line (with correlation_id)")
+    instance_id: str = Field(default_factory=socket.gethostname,
+                             description="names this process in logs, leases and results")
+    consumer_max_attempts: int = Field(
+        5, ge=1, le=100, description="tries of a failing event before it is dead-lettered")
+    consumer_retry_base_seconds: float = Field(
+        0.2, gt=0, description="first retry delay (exponential backoff with jitter)")
+    consumer_retry_max_seconds: float = Field(30.0, gt=0, description="longest retry delay")
+    outbox_poll_seconds: float = Field(
+        1.0, gt=0, description="relay's fallback poll; it wakes on NOTIFY at once")
+    outbox_batch_size: int = Field(500, ge=1, le=10_000, description="outbox rows per publish")
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="SIGTERM: time to finish in-flight work before exiting")
 
     @field_validator("database_url")
     @classmethod

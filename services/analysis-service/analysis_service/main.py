@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,6 +28,8 @@ from .handlers import AnalysisHandlers
 from .processor import ChunkProcessor, WorkerPool
 from .settings import AnalysisServiceSettings
 from .work_queue import WorkQueue
+
+log = logging.getLogger(__name__)
 
 
 def build_keepa_client(settings: AnalysisServiceSettings) -> KeepaClient:
@@ -74,6 +78,16 @@ class AnalysisService:
         await self.runtime.start()
         await self.budget.ensure_row()
         self.runtime.spawn(self.workers.run(), "workers")
+        self.runtime.spawn(self._purge_old_snapshots(), "snapshot-retention")
+
+    async def _purge_old_snapshots(self) -> None:
+        """History is kept for the retention period, then dropped (hourly, any instance)."""
+        while True:
+            try:
+                await self.market.purge_older_than(self.settings.market_snapshot_retention_days)
+            except Exception as exc:  # the database may be away; next hour will do
+                log.warning("snapshot retention: %r", exc)
+            await asyncio.sleep(3600)
 
     async def stop(self) -> None:
         self.workers.stop()
