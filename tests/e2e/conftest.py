@@ -50,18 +50,30 @@ async def wait_ready(system: Stack, timeout: float = 90.0) -> None:
 class Seller:
     """A registered user talking to the gateway over HTTP."""
 
-    def __init__(self, http: httpx.AsyncClient, email: str, token: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, email: str, token: str,
+                 refresh_token: str | None = None, password: str | None = None) -> None:
         self.http, self.email, self.token = http, email, token
+        self.refresh_token, self.password = refresh_token, password
         self.headers = {"Authorization": f"Bearer {token}"}
 
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return await self.http.request(method, path, headers=headers, **kw)
+
     async def get(self, path: str, **kw: Any) -> httpx.Response:
-        return await self.http.get(path, headers=self.headers, **kw)
+        return await self.request("GET", path, **kw)
 
     async def post(self, path: str, **kw: Any) -> httpx.Response:
-        return await self.http.post(path, headers=self.headers, **kw)
+        return await self.request("POST", path, **kw)
 
     async def patch(self, path: str, **kw: Any) -> httpx.Response:
-        return await self.http.patch(path, headers=self.headers, **kw)
+        return await self.request("PATCH", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kw)
 
     async def submit(self, items: list[dict[str, Any]], name: str = "test batch",
                      **extra: Any) -> dict[str, Any]:
@@ -91,14 +103,15 @@ class Seller:
             page += 1
 
 
-async def register(http: httpx.AsyncClient) -> Seller:
-    email = f"seller-{uuid.uuid4().hex[:12]}@example.com"
+async def register(http: httpx.AsyncClient, email: str | None = None) -> Seller:
+    email = email or f"seller-{uuid.uuid4().hex[:12]}@example.com"
     password = "correct horse battery"
     created = await http.post("/api/v1/auth/register", json={"email": email, "password": password})
     assert created.status_code == 201, created.text
     token = await http.post("/api/v1/auth/token", data={"username": email, "password": password})
     assert token.status_code == 200, token.text
-    return Seller(http, email, token.json()["access_token"])
+    tokens = token.json()
+    return Seller(http, email, tokens["access_token"], tokens.get("refresh_token"), password)
 
 
 @pytest.fixture

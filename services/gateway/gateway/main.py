@@ -7,18 +7,18 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-
-from av_shared.events import BatchAcknowledged
+from av_shared.events import BatchAcknowledged, BatchStatusChanged
 from av_shared.logging import configure_logging
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from .adapters.internal import InternalServices
-from .api import analyses, auth, batches
+from .api import admin, analyses, api_keys, auth, batches, config
 from .api.problems import install_problem_handlers, problem_response
 from .db.tables import SCHEMA, dead_letters, outbox
+from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
 from .settings import GatewaySettings
 
@@ -40,12 +40,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timedelta(seconds=settings.republish_max_backoff_seconds),
             settings.reconcile_interval_seconds)
         runtime.subscribe([BATCH_STATUS], group=settings.consumer_group,
-                          handlers={BatchAcknowledged: reconciler.acknowledged})
+                          handlers={BatchAcknowledged: reconciler.acknowledged,
+                                    BatchStatusChanged: reconciler.status_changed})
         app.state.services = InternalServices(
             batch_url=settings.batch_service_url, analysis_urls=settings.analysis_urls,
             timeout=settings.internal_http_timeout_seconds)
         await runtime.start()
         runtime.spawn(reconciler.run(), "submission-reconciler")
+        runtime.spawn(run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds),
+                      "housekeeping")
         try:
             yield
         finally:
@@ -61,9 +64,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    app.include_router(auth.router)
-    app.include_router(batches.router)
-    app.include_router(analyses.router)
+    for router in (auth.router, api_keys.router, config.router, batches.router,
+                   analyses.router, admin.router):
+        app.include_router(router)
 
     @app.middleware("http")
     async def require_json(request: Request,
@@ -76,10 +79,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
             expected = ("application/x-www-form-urlencoded" if request.url.path in FORM_PATHS
                         else "application/json")
-            if kind != expected:
+            if kind != expected and _has_body(request):
                 return problem_response(request, 415, "unsupported-media-type",
                                         "Unsupported media type", f"send {expected}")
-        return await call_next(request)
+        response = await call_next(request)
+        rate_limit = getattr(request.state, "rate_limit", None)
+        if rate_limit is not None:  # counted by the authentication dependency
+            for name, value in rate_limit.headers().items():
+                response.headers.setdefault(name, value)
+        return response
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -95,3 +103,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                             status_code=200 if ok else 503)
 
     return app
+
+
+def _has_body(request: Request) -> bool:
+    """A POST without a body (log out) needs no content type."""
+    length = request.headers.get("content-length")
+    return "transfer-encoding" in request.headers or (length is not None and length != "0")

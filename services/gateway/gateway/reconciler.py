@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from av_shared.events import TERMINAL_STATUSES, BatchAcknowledged, BatchStatusChanged
+from av_shared.inbox import first_delivery
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from av_shared.events import BatchAcknowledged
-from av_shared.inbox import first_delivery
-
 from .db.tables import inbox, outbox, submissions
+from .quotas import record_finished
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,14 @@ class SubmissionReconciler:
             await session.execute(update(submissions).where(
                 submissions.c.batch_id == event.batch_id, submissions.c.acknowledged_at.is_(None)
             ).values(acknowledged_at=datetime.now(UTC)))
+
+    async def status_changed(self, event: BatchStatusChanged) -> None:
+        """A finished batch no longer counts against the seller's open batches (idempotent)."""
+        if event.status not in TERMINAL_STATUSES:
+            return
+        async with self.sessions() as session, session.begin():
+            await record_finished(session, event.batch_id, event.status,
+                                  event.finished_at or event.occurred_at)
 
     async def run(self) -> None:
         while True:

@@ -1,7 +1,13 @@
-"""Password hashing (argon2) and signed access tokens (JWT, HS256)."""
+"""Password hashing (argon2), signed access tokens (JWT, HS256), refresh tokens and API keys.
+
+Refresh tokens and API keys are 256-bit random strings: a fast SHA-256 of them is what is stored
+(guessing is hopeless, unlike passwords), so a lookup is one indexed equality.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,23 +18,34 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"
+API_KEY_PREFIX = "avk_"  # tells an API key from a JWT in `Authorization: Bearer`
+REFRESH_PREFIX = "avr_"
+API_KEY_SHOWN_CHARS = 12  # "avk_" and 8 characters, kept to let a seller recognise the key
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+_UNKNOWN_ACCOUNT_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """False for a wrong password; an unknown account (None) takes as long, hiding it exists."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _UNKNOWN_ACCOUNT_HASH, password) \
+            and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
-def create_access_token(user_id: uuid.UUID, role: str, secret: str, minutes: int) -> str:
+def create_access_token(user_id: uuid.UUID, role: str, secret: str, minutes: int,
+                        session_id: uuid.UUID | None = None) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + timedelta(minutes=minutes),
-              "typ": "access"}
+    claims: dict[str, Any] = {"sub": str(user_id), "role": role, "iat": now,
+                              "exp": now + timedelta(minutes=minutes), "typ": "access"}
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -38,3 +55,19 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
     except jwt.PyJWTError:
         return None
     return claims if claims.get("typ") == "access" else None
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return REFRESH_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_api_key(credential: str) -> bool:
+    return credential.startswith(API_KEY_PREFIX)

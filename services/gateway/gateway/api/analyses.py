@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
-
-from av_shared.events import BusinessConfigSnapshot, ChunkItem
+from av_shared.events import ChunkItem
 from av_shared.identifiers import parse_identifier
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.views import AnalysisView
+from fastapi import APIRouter, Header, Query
 
+from .. import business_config, quotas
 from ..adapters.internal import owner_param
 from ..business_config import apply_override
-from .deps import CurrentUser, ServicesDep, SettingsDep
+from .deps import CurrentUser, ServicesDep, SessionDep, SettingsDep
 from .problems import ProblemError
 from .schemas import InstantAnalysisIn
 
@@ -52,21 +52,37 @@ async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: Serv
 @router.post("", status_code=201, response_model=AnalysisView)
 async def instant_analysis(
     body: InstantAnalysisIn, user: CurrentUser, services: ServicesDep, settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    session: SessionDep, idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    """Analyse one book now (a seller scanning a book in a shop); served before batch work."""
-    config = apply_override(BusinessConfigSnapshot(), body.strategy)
+    """Analyse one book now (a seller scanning a book in a shop); served before batch work.
+    Counts one item against your items per day."""
+    async with session.begin():
+        await quotas.reserve_items(session, user.id, 1, quotas.quotas_of(user, settings))
+        current = await business_config.latest(session, user.id)
+    config = apply_override(current.snapshot(), body.strategy)
     item = ChunkItem(item_no=0, identifier=body.identifier,
                      asin=parse_identifier(body.identifier).asin, buy_cost=body.cost(),
-                     condition=body.condition)
-    response = await services.analysis_post("/internal/analyses", {
-        "owner_id": str(user.id), "item": item.model_dump(mode="json"),
-        "config": config.model_dump(mode="json"), "request_id": idempotency_key,
-    }, timeout=settings.instant_analysis_timeout_seconds)
+                     condition=body.condition or current.document.batch_defaults.condition)
+    try:
+        response = await services.analysis_post("/internal/analyses", {
+            "owner_id": str(user.id), "item": item.model_dump(mode="json"),
+            "config": config.model_dump(mode="json"), "request_id": idempotency_key,
+        }, timeout=settings.instant_analysis_timeout_seconds)
+    except ProblemError:
+        await _refund(session, user.id)
+        raise
     if response.status_code == 503:
+        await _refund(session, user.id)
         raise ProblemError(503, "market-data-unavailable", "Market data unavailable",
                            response.json().get("detail"), headers={"Retry-After": "30"})
     if response.status_code != 201:
+        await _refund(session, user.id)
         raise ProblemError(502, "analysis-failed", "Analysis failed",
                            f"the analysis service answered {response.status_code}")
     return response.json()
+
+
+async def _refund(session: SessionDep, user_id: uuid.UUID) -> None:
+    """Nothing was analysed: the item does not count."""
+    async with session.begin():
+        await quotas.refund_items(session, user_id, 1)

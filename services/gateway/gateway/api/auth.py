@@ -1,21 +1,26 @@
-"""Accounts and tokens: register, then log in with the OAuth2 password flow."""
+"""Accounts and tokens: register, log in (OAuth2 password flow), refresh, revoke, log out."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from ..db.tables import users
+from ..logins import RefreshRefused, login_of, revoke_login, rotate, start_login
 from ..security import create_access_token, hash_password, verify_password
-from .deps import CurrentUser, SessionDep, SettingsDep, unauthorized
+from ..settings import GatewaySettings
+from .deps import CurrentUser, SessionDep, SettingsDep, limit_by_client, unauthorized
 from .problems import ProblemError
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+ByClient = [Depends(limit_by_client)]
 
 
 class RegisterIn(BaseModel):
@@ -34,36 +39,93 @@ class UserOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds the access token is valid")
+    refresh_token: str = Field(description="Single use: POST it to /api/v1/auth/refresh")
+    refresh_expires_in: int
 
 
-@router.post("/auth/register", status_code=201, response_model=UserOut)
-async def register(body: RegisterIn, session: SessionDep) -> UserOut:
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/auth/register", status_code=201, response_model=UserOut, dependencies=ByClient)
+async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
+    """Create an account. Emails listed in the ADMIN_EMAILS setting become admins."""
     user_id = uuid.uuid4()
     email = body.email.lower()
+    role = "admin" if email in settings.admin_email_set else "user"
+    password_hash = await asyncio.to_thread(hash_password, body.password)  # ~50 ms of CPU
     async with session.begin():
         created = (await session.execute(
-            insert(users).values(id=user_id, email=email,
-                                 password_hash=hash_password(body.password))
+            insert(users).values(id=user_id, email=email, role=role,
+                                 password_hash=password_hash)
             .on_conflict_do_nothing(index_elements=["email"]).returning(users.c.id)
         )).first()
     if created is None:
         raise ProblemError(409, "email-taken", "Email already registered",
                            "an account with this email exists; log in instead")
-    return UserOut(id=user_id, email=email, role="user")
+    return UserOut(id=user_id, email=email, role=role)
 
 
-@router.post("/auth/token", response_model=TokenOut)
+def _tokens(user_id: uuid.UUID, role: str, session_id: uuid.UUID, refresh_token: str,
+            settings: GatewaySettings) -> TokenOut:
+    minutes = settings.access_token_minutes
+    access = create_access_token(user_id, role, settings.jwt_secret.get_secret_value(), minutes,
+                                 session_id)
+    return TokenOut(access_token=access, expires_in=minutes * 60, refresh_token=refresh_token,
+                    refresh_expires_in=settings.refresh_token_days * 86_400)
+
+
+@router.post("/auth/token", response_model=TokenOut, dependencies=ByClient)
 async def token(
     username: Annotated[str, Form(max_length=320)], password: Annotated[str, Form(max_length=256)],
     session: SessionDep, settings: SettingsDep,
 ) -> TokenOut:
-    row = (await session.execute(select(users).where(users.c.email == username.lower()))).first()
-    if row is None or row.disabled or not verify_password(row.password_hash, password):
-        raise unauthorized("wrong email or password")
-    minutes = settings.access_token_minutes
-    access = create_access_token(row.id, row.role, settings.jwt_secret.get_secret_value(), minutes)
-    return TokenOut(access_token=access, expires_in=minutes * 60)
+    """Log in: an access token (short-lived) and a refresh token (single use, rotated)."""
+    async with session.begin():
+        row = (await session.execute(
+            select(users).where(users.c.email == username.lower()))).first()
+        known = await asyncio.to_thread(
+            verify_password, row.password_hash if row else None, password)
+        if row is None or row.disabled or not known:
+            raise unauthorized("wrong email or password")
+        issued = await start_login(session, row.id, timedelta(days=settings.refresh_token_days))
+    return _tokens(row.id, row.role, issued.session_id, issued.refresh_token, settings)
+
+
+@router.post("/auth/refresh", response_model=TokenOut, dependencies=ByClient)
+async def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
+    """A new access token and a new refresh token; the one sent is spent. Sending a spent refresh
+    token again revokes its login (every token of it)."""
+    try:
+        done = await rotate(session, body.refresh_token,
+                            timedelta(days=settings.refresh_token_days))
+    except RefreshRefused as exc:
+        raise unauthorized(str(exc)) from None
+    return _tokens(done.user.id, done.user.role, done.issued.session_id,
+                   done.issued.refresh_token, settings)
+
+
+@router.post("/auth/revoke", status_code=204, response_class=Response)
+async def revoke(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke the login a refresh token of yours belongs to: its refresh and access tokens stop
+    working. Unknown tokens are ignored (RFC 7009)."""
+    async with session.begin():
+        login = await login_of(session, body.refresh_token)
+        if login is not None:
+            await revoke_login(session, login, "revoked", user_id=user.id)
+    return Response(status_code=204)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+async def logout(user: CurrentUser, session: SessionDep) -> Response:
+    """End the login of the access token used (an API key has none: delete the key instead)."""
+    if user.session_id is not None:
+        async with session.begin():
+            await revoke_login(session, user.session_id, "logout", user_id=user.id)
+    return Response(status_code=204)
 
 
 @router.get("/users/me", response_model=UserOut)

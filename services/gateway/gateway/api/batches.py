@@ -6,16 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
-
-from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, BusinessConfigSnapshot, ChunkItem
+from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
 from av_shared.identifiers import parse_identifier
 from av_shared.outbox import add_to_outbox
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
 from av_shared.views import BatchView
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+from sqlalchemy import select
 
+from .. import business_config, quotas
 from ..adapters.internal import owner_param
 from ..business_config import apply_override
 from ..db.tables import outbox, submissions
@@ -30,7 +31,8 @@ PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 
 class BatchAccepted(BatchView):
-    pass
+    config_version: int = Field(description="The version of your config the batch is analysed "
+                                            "with (0: the defaults)")
 
 
 def _not_found() -> ProblemError:
@@ -39,22 +41,32 @@ def _not_found() -> ProblemError:
 
 @router.post("", status_code=202, response_model=BatchAccepted)
 async def submit_batch(body: BatchIn, user: CurrentUser, session: SessionDep,
-                       settings: SettingsDep, response: Response) -> BatchAccepted:
+                       settings: SettingsDep, services: ServicesDep,
+                       response: Response) -> BatchAccepted:
+    """Accept a list for analysis with your current config (snapshotted: later changes do not
+    alter it). Quotas: 429 past your items per day, 409 past your open batches."""
     if len(body.items) > settings.max_batch_items:
         raise ProblemError(422, "too-many-items", "Batch too large",
                            f"items: {len(body.items)} lines, at most {settings.max_batch_items}",
                            errors=[{"field": "items", "message":
                                     f"at most {settings.max_batch_items} items"}])
-    config = apply_override(BusinessConfigSnapshot(), body.strategy)
+    limits = quotas.quotas_of(user, settings)
+    await quotas.settle_finished(session, services, user.id, limits)
     batch_id, now = uuid.uuid4(), datetime.now(UTC)
     correlation_id = f"batch-{batch_id}"
-    items = [ChunkItem(item_no=n, identifier=item.identifier,
-                       asin=parse_identifier(item.identifier).asin, buy_cost=item.cost(),
-                       condition=item.condition) for n, item in enumerate(body.items)]
-    events = build_submission(batch_id=batch_id, owner_id=user.id, name=body.name, items=items,
-                              config=config, chunk_size=settings.chunk_size, submitted_at=now,
-                              correlation_id=correlation_id)
-    async with session.begin():  # the submission and its events commit together
+    async with session.begin():  # the quota use, the submission and its events commit together
+        await quotas.reserve_items(session, user.id, len(body.items), limits)
+        await quotas.require_open_slot(session, user.id, limits)
+        current = await business_config.latest(session, user.id)
+        config = apply_override(current.snapshot(), body.strategy)
+        condition = current.document.batch_defaults.condition
+        items = [ChunkItem(item_no=n, identifier=item.identifier,
+                           asin=parse_identifier(item.identifier).asin, buy_cost=item.cost(),
+                           condition=item.condition or condition)
+                 for n, item in enumerate(body.items)]
+        events = build_submission(batch_id=batch_id, owner_id=user.id, name=body.name,
+                                  items=items, config=config, chunk_size=settings.chunk_size,
+                                  submitted_at=now, correlation_id=correlation_id)
         await session.execute(submissions.insert().values(
             batch_id=batch_id, owner_id=user.id, name=body.name, items_total=len(items),
             chunk_count=len(events.chunks), config=config.model_dump(mode="json"),
@@ -65,7 +77,7 @@ async def submit_batch(body: BatchIn, user: CurrentUser, session: SessionDep,
     response.headers["Location"] = f"/api/v1/batches/{batch_id}"
     return BatchAccepted(id=batch_id, name=body.name, status="PENDING", items_total=len(items),
                          items_processed=0, items_failed=0, created_at=now, started_at=None,
-                         finished_at=None)
+                         finished_at=None, config_version=config.config_version)
 
 
 @router.get("", response_model=Page[BatchView])

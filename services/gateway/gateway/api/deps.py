@@ -1,24 +1,35 @@
-"""Dependencies of the routes: the database session, the current user, the internal services."""
+"""Dependencies of the routes: the database session, the current user, the internal services.
+
+A caller authenticates with a JWT access token (`Authorization: Bearer`) or an API key
+(`Authorization: Bearer avk_...` or `X-API-Key`). Every authenticated request is counted against
+the caller's rate limit, shared by all gateway instances through PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..adapters.internal import InternalServices
-from ..db.tables import users
-from ..security import decode_access_token
+from ..db.tables import api_keys, auth_sessions, users
+from ..ratelimit import count_request, too_many_requests
+from ..security import decode_access_token, is_api_key, token_digest
 from ..settings import GatewaySettings
 from .problems import ProblemError
 
-oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False,
+                              description="An access token, or an API key (avk_...)")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="An API key from POST /api/v1/api-keys")
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per key and minute
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,10 @@ class CurrentUserInfo:
     id: uuid.UUID
     email: str
     role: str
+    max_items_per_day: int | None = None  # None: the default setting
+    max_open_batches: int | None = None
+    session_id: uuid.UUID | None = None  # the login an access token belongs to
+    api_key_id: uuid.UUID | None = None  # the API key the request came with
 
     @property
     def is_admin(self) -> bool:
@@ -55,27 +70,95 @@ def unauthorized(detail: str = "missing or invalid credentials") -> ProblemError
                         headers={"WWW-Authenticate": "Bearer"})
 
 
-async def get_current_user(
-    request: Request, settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2)],
-) -> CurrentUserInfo:
-    if not token:
-        raise unauthorized()
+def _user_info(row: Any, **extra: Any) -> CurrentUserInfo:
+    if row is None or row.disabled:
+        raise unauthorized("account unknown or disabled")
+    return CurrentUserInfo(row.id, row.email, row.role, row.max_items_per_day,
+                           row.max_open_batches, **extra)
+
+
+async def _by_access_token(session: AsyncSession, token: str,
+                           settings: GatewaySettings) -> CurrentUserInfo:
     claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
     if claims is None:
         raise unauthorized("invalid or expired access token")
     try:
         user_id = uuid.UUID(str(claims.get("sub")))
+        session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
     except ValueError:
         raise unauthorized() from None
+    row = (await session.execute(
+        select(users, auth_sessions.c.revoked_at.label("session_revoked_at"),
+               auth_sessions.c.id.label("known_session"))
+        .outerjoin(auth_sessions, and_(auth_sessions.c.id == session_id,
+                                       auth_sessions.c.user_id == users.c.id))
+        .where(users.c.id == user_id))).first()
+    if row is not None and session_id is not None and (
+            row.known_session is None or row.session_revoked_at is not None):
+        raise unauthorized("this login was signed out or revoked; log in again")
+    return _user_info(row, session_id=session_id)
+
+
+async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
+    row = (await session.execute(
+        select(users, api_keys.c.id.label("key_id"))
+        .join(api_keys, api_keys.c.user_id == users.c.id).where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None)))).first()
+    if row is None:
+        raise unauthorized("unknown or revoked API key")
+    user = _user_info(row, api_key_id=row.key_id)
+    now = datetime.now(UTC)
+    await session.execute(update(api_keys).where(
+        api_keys.c.id == row.key_id,
+        or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - LAST_USED_PRECISION),
+    ).values(last_used_at=now))
+    await session.commit()
+    return user
+
+
+async def get_current_user(
+    request: Request, settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> CurrentUserInfo:
+    credential = api_key or token
+    if not credential:
+        raise unauthorized()
     # Its own short session: the route's session stays free for the route's own transaction.
     async with request.app.state.runtime.sessions() as session:
-        row = (await session.execute(select(users).where(users.c.id == user_id))).first()
-    if row is None or row.disabled:
-        raise unauthorized("account unknown or disabled")
-    user = CurrentUserInfo(row.id, row.email, row.role)
-    request.state.user = user
+        if is_api_key(credential):
+            user = await _by_api_key(session, credential)
+        else:
+            user = await _by_access_token(session, credential, settings)
+        request.state.user = user
+        if settings.rate_limit_requests:
+            state = await count_request(session, f"user:{user.id}", settings.rate_limit_requests,
+                                        settings.rate_limit_window_seconds)
+            request.state.rate_limit = state
+            if state.exceeded:
+                raise too_many_requests(state, "your account")
     return user
 
 
 CurrentUser = Annotated[CurrentUserInfo, Depends(get_current_user)]
+
+
+async def get_admin(user: CurrentUser) -> CurrentUserInfo:
+    if not user.is_admin:
+        raise ProblemError(403, "forbidden", "Admins only", "this needs the admin role")
+    return user
+
+
+AdminUser = Annotated[CurrentUserInfo, Depends(get_admin)]
+
+
+async def limit_by_client(request: Request, settings: SettingsDep) -> None:
+    """Register, token and refresh: counted per client address (slows password guessing)."""
+    if not settings.auth_rate_limit_requests:
+        return
+    address = request.client.host if request.client else "unknown"
+    async with request.app.state.runtime.sessions() as session:
+        state = await count_request(session, f"ip:{address}", settings.auth_rate_limit_requests,
+                                    settings.rate_limit_window_seconds)
+    request.state.rate_limit = state
+    if state.exceeded:
+        raise too_many_requests(state, "sign-in requests from your address")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from av_shared.messaging_tables import define_messaging_tables
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -18,8 +21,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from av_shared.messaging_tables import define_messaging_tables
-
 SCHEMA = "gateway"
 metadata = MetaData(schema=SCHEMA)
 
@@ -32,6 +33,77 @@ users = Table(
     Column("role", Text, nullable=False, server_default="user"),  # user | admin
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Quotas an admin set for this seller; NULL: the gateway's default setting.
+    Column("max_items_per_day", Integer, nullable=True),
+    Column("max_open_batches", Integer, nullable=True),
+)
+
+# A login: its refresh tokens rotate, its access tokens carry its id (`sid`). Revoking it (logout,
+# revoke, or a rotated refresh token used again) ends every token of the login at once.
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoke_reason", Text, nullable=True),
+)
+
+# Refresh tokens, stored as SHA-256 of the token; each is used once (then `used_at` is set).
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("session_id", Uuid, ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+# API keys for scripts: shown once, stored as SHA-256; `prefix` lets the seller recognise one.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every version of a seller's business config (strategy, seller costs, batch defaults).
+business_configs = Table(
+    "business_configs",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Requests per subject (a user, or a client IP on the auth endpoints) per fixed window.
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("hits", BigInteger, nullable=False),
+    Index("ix_rate_limit_counters_window", "window_start"),
+)
+
+# Items a seller submitted per UTC day (batch lines and instant analyses), for the daily quota.
+daily_usage = Table(
+    "daily_usage",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("item_count", BigInteger, nullable=False),
 )
 
 # Every accepted batch: the gateway re-publishes it until the batch service acknowledges it.
@@ -49,9 +121,13 @@ submissions = Table(
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
     Column("republish_count", Integer, nullable=False, server_default=text("0")),
     Column("next_republish_at", DateTime(timezone=True), nullable=True),
+    # Set from the batch service's terminal BatchStatusChanged: the batch is no longer open.
+    Column("final_status", Text, nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_submissions_owner_created", "owner_id", text("created_at DESC")),
     Index("ix_submissions_unacked", "next_republish_at",
           postgresql_where=text("acknowledged_at IS NULL")),
+    Index("ix_submissions_owner_open", "owner_id", postgresql_where=text("finished_at IS NULL")),
 )
 
 outbox, inbox, dead_letters = define_messaging_tables(metadata)

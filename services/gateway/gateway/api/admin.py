@@ -1,0 +1,110 @@
+"""Administration (admins only, 403 otherwise): list sellers, disable one, set their quotas.
+
+A disabled seller's access tokens, refresh tokens and API keys stop working at once (every
+request checks the account); enabling the account again restores them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import quotas
+from ..db.tables import users
+from ..settings import GatewaySettings
+from .deps import AdminUser, SessionDep, SettingsDep
+from .problems import ProblemError
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+class QuotasOut(BaseModel):
+    max_items_per_day: int
+    max_open_batches: int
+    custom: bool = Field(description="False: the gateway's defaults apply")
+    items_today: int = Field(description="Items submitted today (UTC)")
+    open_batches: int
+
+
+class AdminUserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    quotas: QuotasOut
+
+
+class UserChangeIn(BaseModel):
+    """Only the fields sent change. A quota set to null returns to the gateway's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: bool | None = None
+    role: Literal["user", "admin"] | None = None
+    max_items_per_day: int | None = Field(None, ge=0, le=100_000_000)
+    max_open_batches: int | None = Field(None, ge=0, le=100_000)
+
+
+async def _view(session: AsyncSession, row: Any, settings: GatewaySettings) -> AdminUserOut:
+    limits = quotas.quotas_of(row, settings)
+    return AdminUserOut(
+        id=row.id, email=row.email, role=row.role, disabled=row.disabled,
+        created_at=row.created_at, quotas=QuotasOut(
+            max_items_per_day=limits.max_items_per_day, max_open_batches=limits.max_open_batches,
+            custom=row.max_items_per_day is not None or row.max_open_batches is not None,
+            items_today=await quotas.items_today(session, row.id),
+            open_batches=await quotas.open_batches(session, row.id)))
+
+
+@router.get("/users", response_model=Page[AdminUserOut])
+async def list_users(
+    admin: AdminUser, session: SessionDep, settings: SettingsDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    email: Annotated[str | None, Query(max_length=320, description="Part of the email")] = None,
+) -> Any:
+    query = select(users)
+    if email:
+        query = query.where(users.c.email.contains(email.lower(), autoescape=True))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = (await session.execute(query.order_by(users.c.created_at, users.c.id)
+                                  .offset(offset_of(page, size)).limit(size))).all()
+    return Page[AdminUserOut](items=[await _view(session, r, settings) for r in rows],
+                              total=total or 0, page=page, size=size)
+
+
+@router.get("/users/{user_id}", response_model=AdminUserOut)
+async def get_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep,
+                   settings: SettingsDep) -> Any:
+    row = (await session.execute(select(users).where(users.c.id == user_id))).first()
+    if row is None:
+        raise ProblemError(404, "not-found", "Not found", "no such user")
+    return await _view(session, row, settings)
+
+
+@router.patch("/users/{user_id}", response_model=AdminUserOut)
+async def change_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
+                      session: SessionDep, settings: SettingsDep) -> Any:
+    """Disable or enable a seller, change their role, set their quotas."""
+    changes = body.model_dump(exclude_unset=True)
+    for flag in ("disabled", "role"):
+        if flag in changes and changes[flag] is None:
+            del changes[flag]
+    if user_id == admin.id and (changes.get("disabled") or changes.get("role") == "user"):
+        raise ProblemError(409, "own-account", "Not on your own account",
+                           "an admin cannot disable or demote themself; ask another admin")
+    async with session.begin():
+        query = update(users).where(users.c.id == user_id)
+        row = (await session.execute((query.values(**changes) if changes else
+                                      query.values(id=users.c.id)).returning(users))).first()
+    if row is None:
+        raise ProblemError(404, "not-found", "Not found", "no such user")
+    return await _view(session, row, settings)

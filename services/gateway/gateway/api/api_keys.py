@@ -1,0 +1,81 @@
+"""API keys for scripts and integrations: created (shown once), listed, deleted.
+
+Send a key as `Authorization: Bearer avk_...` or `X-API-Key: avk_...`. Only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import func, select, update
+
+from ..db.tables import api_keys, users
+from ..security import API_KEY_SHOWN_CHARS, new_api_key, token_digest
+from .deps import CurrentUser, SessionDep, SettingsDep
+from .problems import ProblemError
+
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: KeyName = Field(description="What the key is for, e.g. 'repricer script'")
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it")
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown only now, store it safely")
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated)
+async def create_api_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep,
+                         settings: SettingsDep) -> ApiKeyCreated:
+    key, key_id, now = new_api_key(), uuid.uuid4(), datetime.now(UTC)
+    async with session.begin():
+        # Lock the account row: concurrent creations cannot pass the per-user cap together.
+        await session.execute(select(users.c.id).where(users.c.id == user.id).with_for_update())
+        active = await session.scalar(select(func.count()).select_from(api_keys).where(
+            api_keys.c.user_id == user.id, api_keys.c.revoked_at.is_(None)))
+        if (active or 0) >= settings.max_api_keys_per_user:
+            raise ProblemError(409, "too-many-api-keys", "Too many API keys",
+                               f"at most {settings.max_api_keys_per_user} keys; delete one first")
+        await session.execute(api_keys.insert().values(
+            id=key_id, user_id=user.id, name=body.name, prefix=key[:API_KEY_SHOWN_CHARS],
+            key_hash=token_digest(key), created_at=now))
+    return ApiKeyCreated(id=key_id, name=body.name, prefix=key[:API_KEY_SHOWN_CHARS],
+                         created_at=now, key=key)
+
+
+@router.get("", response_model=list[ApiKeyOut])
+async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyOut]:
+    rows = (await session.execute(select(api_keys).where(
+        api_keys.c.user_id == user.id, api_keys.c.revoked_at.is_(None)
+    ).order_by(api_keys.c.created_at))).all()
+    return [ApiKeyOut(id=r.id, name=r.name, prefix=r.prefix, created_at=r.created_at,
+                      last_used_at=r.last_used_at) for r in rows]
+
+
+@router.delete("/{key_id}", status_code=204, response_class=Response)
+async def delete_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """The key stops working at once."""
+    async with session.begin():
+        deleted = (await session.execute(update(api_keys).where(
+            api_keys.c.id == key_id, api_keys.c.user_id == user.id,
+            api_keys.c.revoked_at.is_(None),
+        ).values(revoked_at=datetime.now(UTC)).returning(api_keys.c.id))).first()
+    if deleted is None:
+        raise ProblemError(404, "not-found", "Not found", "no such API key")
+    return Response(status_code=204)

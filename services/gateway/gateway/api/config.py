@@ -1,0 +1,79 @@
+"""Your business config: strategy thresholds, seller costs and batch defaults, versioned.
+
+Each batch is analysed with the version that was current when it was submitted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from fastapi import APIRouter, Header, Query, Response
+
+from .. import business_config
+from ..business_config import ConfigVersion
+from .deps import CurrentUser, SessionDep
+from .problems import ProblemError
+from .schemas import BusinessConfigIn, BusinessConfigOut
+
+router = APIRouter(prefix="/api/v1/config", tags=["business config"])
+
+
+def _out(found: ConfigVersion) -> BusinessConfigOut:
+    doc = found.document
+    return BusinessConfigOut.model_validate({
+        "version": found.version, "created_at": found.created_at,
+        "strategy": doc.strategy.model_dump(), "seller_costs": doc.seller_costs.model_dump(),
+        "batch_defaults": doc.batch_defaults})
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise ProblemError(400, "bad-if-match", "Bad If-Match",
+                           'If-Match takes the ETag of GET /api/v1/config, e.g. "3"') from None
+
+
+@router.get("", response_model=BusinessConfigOut)
+async def get_config(user: CurrentUser, session: SessionDep, response: Response) -> Any:
+    """The latest version (version 0, the defaults, until you change it)."""
+    found = await business_config.latest(session, user.id)
+    response.headers["ETag"] = _etag(found.version)
+    return _out(found)
+
+
+@router.put("", response_model=BusinessConfigOut)
+async def put_config(
+    body: BusinessConfigIn, user: CurrentUser, session: SessionDep, response: Response,
+    if_match: Annotated[str | None, Header(max_length=40,
+                                           description="Only if still this version")] = None,
+) -> Any:
+    """Replace the config; saved as a new version. Batches already submitted keep theirs."""
+    expected = _expected_version(if_match)
+    async with session.begin():
+        saved = await business_config.save(session, user.id, business_config.document_of(body),
+                                           expected)
+    if saved is None:
+        raise ProblemError(412, "config-changed", "Config changed meanwhile",
+                           "your config has a newer version: GET it and apply your change again")
+    response.headers["ETag"] = _etag(saved.version)
+    return _out(saved)
+
+
+@router.get("/history", response_model=Page[BusinessConfigOut])
+async def config_history(
+    user: CurrentUser, session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> Any:
+    """Every saved version, newest first, with the time it was saved."""
+    versions, total = await business_config.history(session, user.id, offset_of(page, size), size)
+    return Page[BusinessConfigOut](items=[_out(v) for v in versions], total=total, page=page,
+                                   size=size)

@@ -1,0 +1,32 @@
+"""Deletes what no request needs any more: ended rate-limit windows, expired logins."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .db.tables import auth_sessions
+from .ratelimit import forget_old_windows
+
+log = logging.getLogger(__name__)
+EXPIRED_LOGINS_KEPT = timedelta(days=7)  # a reused old token is still recognised for a while
+
+
+async def run_housekeeping(sessions: async_sessionmaker[AsyncSession], window_seconds: int,
+                           interval_seconds: float = 300.0) -> None:
+    while True:
+        try:
+            async with sessions() as session:
+                await forget_old_windows(session, 2 * window_seconds)
+                await session.execute(delete(auth_sessions).where(
+                    auth_sessions.c.expires_at < datetime.now(UTC) - EXPIRED_LOGINS_KEPT))
+                await session.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("housekeeping: %r", exc)
+        await asyncio.sleep(interval_seconds)

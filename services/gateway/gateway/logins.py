@@ -1,0 +1,111 @@
+"""Logins: a login holds one live refresh token at a time, rotated on every refresh.
+
+Using a refresh token a second time (it was stolen, or replayed) revokes the whole login: the
+thief's and the seller's tokens stop working together, and the seller logs in again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .db.tables import auth_sessions, refresh_tokens, users
+from .security import new_refresh_token, token_digest
+
+
+@dataclass(frozen=True)
+class Issued:
+    session_id: uuid.UUID
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    user: Any  # the users row
+    issued: Issued
+
+
+class RefreshRefused(Exception):
+    """The refresh token is unknown, expired, revoked or reused (then its login is revoked)."""
+
+
+async def start_login(session: AsyncSession, user_id: uuid.UUID, lifetime: timedelta) -> Issued:
+    """A new login and its first refresh token (the caller commits)."""
+    session_id, expires = uuid.uuid4(), datetime.now(UTC) + lifetime
+    await session.execute(auth_sessions.insert().values(id=session_id, user_id=user_id,
+                                                        expires_at=expires))
+    return await _issue(session, session_id, expires)
+
+
+async def _issue(session: AsyncSession, session_id: uuid.UUID, expires: datetime) -> Issued:
+    token = new_refresh_token()
+    await session.execute(refresh_tokens.insert().values(
+        token_hash=token_digest(token), session_id=session_id, expires_at=expires))
+    return Issued(session_id, token)
+
+
+async def rotate(session: AsyncSession, token: str, lifetime: timedelta) -> Refreshed:
+    """Spend `token` for a new one of the same login. Commits; raises RefreshRefused."""
+    now = datetime.now(UTC)
+    async with session.begin():  # commits in every case: a reuse must leave the login revoked
+        refused, result = await _rotate(session, token, lifetime, now)
+    if refused:
+        raise RefreshRefused(refused)
+    assert result is not None
+    return result
+
+
+async def _rotate(session: AsyncSession, token: str, lifetime: timedelta,
+                  now: datetime) -> tuple[str | None, Refreshed | None]:
+    row = (await session.execute(
+        select(refresh_tokens.c.used_at, refresh_tokens.c.expires_at,
+               auth_sessions.c.id.label("session_id"), auth_sessions.c.revoked_at,
+               auth_sessions.c.user_id)
+        .join(auth_sessions, auth_sessions.c.id == refresh_tokens.c.session_id)
+        .where(refresh_tokens.c.token_hash == token_digest(token))
+        .with_for_update(of=refresh_tokens))).first()
+    if row is None:
+        return "unknown refresh token", None
+    if row.revoked_at is not None:
+        return "this login was signed out or revoked; log in again", None
+    if row.used_at is not None:
+        await _revoke(session, row.session_id, "refresh token reused", now)
+        return "refresh token already used: the login is revoked; log in again", None
+    if row.expires_at <= now:
+        return "refresh token expired; log in again", None
+    user = (await session.execute(select(users).where(users.c.id == row.user_id))).one()
+    if user.disabled:
+        return "account disabled", None
+    await session.execute(update(refresh_tokens).where(
+        refresh_tokens.c.token_hash == token_digest(token)).values(used_at=now))
+    expires = now + lifetime
+    await session.execute(update(auth_sessions).where(auth_sessions.c.id == row.session_id)
+                          .values(expires_at=expires))
+    return None, Refreshed(user, await _issue(session, row.session_id, expires))
+
+
+async def revoke_login(session: AsyncSession, session_id: uuid.UUID, reason: str,
+                       user_id: uuid.UUID | None = None) -> bool:
+    """Revoke a login (only `user_id`'s, when given). The caller commits."""
+    return await _revoke(session, session_id, reason, datetime.now(UTC), user_id)
+
+
+async def login_of(session: AsyncSession, refresh_token: str) -> uuid.UUID | None:
+    return (await session.scalar(select(refresh_tokens.c.session_id).where(
+        refresh_tokens.c.token_hash == token_digest(refresh_token))))
+
+
+async def _revoke(session: AsyncSession, session_id: uuid.UUID, reason: str, now: datetime,
+                  user_id: uuid.UUID | None = None) -> bool:
+    query = update(auth_sessions).where(auth_sessions.c.id == session_id,
+                                        auth_sessions.c.revoked_at.is_(None))
+    if user_id is not None:
+        query = query.where(auth_sessions.c.user_id == user_id)
+    result = await session.execute(query.values(revoked_at=now, revoke_reason=reason)
+                                   .returning(auth_sessions.c.id))
+    return result.first() is not None

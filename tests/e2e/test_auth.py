@@ -1,0 +1,306 @@
+"""Accounts, tokens, API keys, admins, tenant isolation, business config and quotas, end to end
+on the shared stack (the rate limit across two gateways: test_rate_limit.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.stack import Stack
+from tests.e2e.conftest import Seller, register
+from tests.helpers import isbn10s, items_for
+
+SAMPLE_BOOK = "0593655036"
+PUBLIC = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token"),
+          ("POST", "/api/v1/auth/refresh")}
+
+
+def assert_unauthorized(response: httpx.Response) -> None:
+    assert response.status_code == 401, (response.request.url, response.text)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def promote(stack: Stack, email: str) -> None:
+    """The documented way to make the first admin: `python -m gateway.admin promote EMAIL`."""
+    env = {**os.environ, **stack.common_env("gateway", "gateway-admin")}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.admin", "promote",
+                                                email, env=env)
+    assert await proc.wait() == 0
+
+
+@pytest.fixture
+async def admin(http: httpx.AsyncClient, stack: Stack) -> Seller:
+    boss = await register(http)
+    await promote(stack, boss.email)
+    me = (await boss.get("/api/v1/users/me")).json()
+    assert me["role"] == "admin"  # the role is read on every request: no new token needed
+    return boss
+
+
+async def test_register_login_refresh_revoke_logout(http: httpx.AsyncClient) -> None:
+    seller = await register(http)
+    assert (await http.post("/api/v1/auth/register", json={
+        "email": seller.email.upper(), "password": "another password"})).status_code == 409
+    assert_unauthorized(await http.post("/api/v1/auth/token", data={
+        "username": seller.email, "password": "wrong password"}))
+    assert_unauthorized(await http.post("/api/v1/auth/token", data={
+        "username": "nobody@example.com", "password": "wrong password"}))
+    me = await seller.get("/api/v1/users/me")
+    assert me.status_code == 200 and me.json()["role"] == "user"
+
+    # Refresh rotates: a new pair, the old refresh token spent.
+    first = seller.refresh_token
+    rotated = await http.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200, rotated.text
+    pair = rotated.json()
+    assert pair["refresh_token"] != first and pair["token_type"] == "bearer"
+    fresh = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert (await http.get("/api/v1/users/me", headers=fresh)).status_code == 200
+    # The spent token used again (stolen?): the whole login is revoked, new tokens included.
+    assert_unauthorized(await http.post("/api/v1/auth/refresh", json={"refresh_token": first}))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": pair["refresh_token"]}))
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=fresh))
+    assert_unauthorized(await seller.get("/api/v1/users/me"))  # same login: revoked too
+
+    # Revoke: a login's refresh token sent to /auth/revoke ends that login only.
+    login_a, login_b = await _login(http, seller), await _login(http, seller)
+    revoked = await http.post("/api/v1/auth/revoke", json={"refresh_token": login_a["refresh"]},
+                              headers=login_b["headers"])
+    assert revoked.status_code == 204
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": login_a["refresh"]}))
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=login_a["headers"]))
+    assert (await http.get("/api/v1/users/me", headers=login_b["headers"])).status_code == 200
+
+    # Logout ends the login of the access token used.
+    assert (await http.post("/api/v1/auth/logout", headers=login_b["headers"])).status_code == 204
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=login_b["headers"]))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": login_b["refresh"]}))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": "avr_not-a-token"}))
+
+
+async def _login(http: httpx.AsyncClient, seller: Seller) -> dict[str, Any]:
+    response = await http.post("/api/v1/auth/token",
+                               data={"username": seller.email, "password": seller.password})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return {"headers": {"Authorization": f"Bearer {body['access_token']}"},
+            "refresh": body["refresh_token"]}
+
+
+async def test_every_endpoint_requires_authentication(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        concrete = path
+        for name in ("batch_id", "analysis_id", "key_id", "user_id"):
+            concrete = concrete.replace("{" + name + "}", str(uuid.uuid4()))
+        assert "{" not in concrete, path
+        for method in operations:
+            if (method.upper(), path) in PUBLIC:
+                continue
+            for headers in ({}, {"Authorization": "Bearer not-a-jwt"},
+                            {"X-API-Key": "avk_not-a-key"},
+                            {"Authorization": "Bearer avk_not-a-key"}):
+                body = {"json": {}} if method in ("post", "put", "patch") else {}
+                assert_unauthorized(await http.request(method.upper(), concrete, headers=headers,
+                                                       **body))
+            checked += 1
+    assert checked >= 18  # every authenticated operation of the API
+
+
+async def test_other_sellers_ids_answer_404(seller: Seller, other_seller: Seller) -> None:
+    batch = await seller.submit(items_for([SAMPLE_BOOK]))
+    done = await seller.wait_terminal(batch["id"])
+    assert done["status"] == "COMPLETED"
+    [analysis] = await seller.all_analyses(batch["id"])
+    key = (await seller.post("/api/v1/api-keys", json={"name": "script"})).json()
+
+    assert (await other_seller.get(f"/api/v1/batches/{batch['id']}")).status_code == 404
+    assert (await other_seller.patch(f"/api/v1/batches/{batch['id']}/status",
+                                     json={"status": "CANCELLED"})).status_code == 404
+    assert (await other_seller.get(f"/api/v1/analyses/{analysis['id']}")).status_code == 404
+    listed = (await other_seller.get("/api/v1/analyses", params={"batch_id": batch["id"]})).json()
+    assert listed["total"] == 0 and listed["items"] == []
+    assert batch["id"] not in [b["id"] for b in
+                               (await other_seller.get("/api/v1/batches")).json()["items"]]
+    assert (await other_seller.delete(f"/api/v1/api-keys/{key['id']}")).status_code == 404
+    assert key["id"] not in [k["id"] for k in
+                             (await other_seller.get("/api/v1/api-keys")).json()]
+    # The config is per seller: one seller's change is not the other's.
+    assert (await seller.put("/api/v1/config", json={
+        "strategy": {"name": "textbook"}})).status_code == 200
+    theirs = (await other_seller.get("/api/v1/config")).json()
+    assert theirs["version"] == 0 and theirs["strategy"]["name"] == "balanced"
+    assert (await other_seller.get("/api/v1/config/history")).json()["total"] == 0
+    # The owner still sees everything; the key still works.
+    assert (await seller.get(f"/api/v1/analyses/{analysis['id']}")).status_code == 200
+    assert (await seller.http.get("/api/v1/users/me",
+                                  headers={"X-API-Key": key["key"]})).status_code == 200
+
+
+async def test_api_keys_by_either_header(seller: Seller, http: httpx.AsyncClient) -> None:
+    created = await seller.post("/api/v1/api-keys", json={"name": "repricer"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    assert key["key"].startswith("avk_") and key["key"].startswith(key["prefix"])
+    listed = (await seller.get("/api/v1/api-keys")).json()
+    assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0]
+
+    for headers in ({"Authorization": f"Bearer {key['key']}"}, {"X-API-Key": key["key"]}):
+        me = await http.get("/api/v1/users/me", headers=headers)
+        assert me.status_code == 200 and me.json()["email"] == seller.email
+        batch = await http.post("/api/v1/batches", headers=headers, json={
+            "name": "by key", "items": items_for([SAMPLE_BOOK])})
+        assert batch.status_code == 202, batch.text
+        assert (await seller.get(f"/api/v1/batches/{batch.json()['id']}")).status_code == 200
+    assert (await seller.get("/api/v1/api-keys")).json()[0]["last_used_at"] is not None
+
+    assert (await seller.delete(f"/api/v1/api-keys/{key['id']}")).status_code == 204
+    assert_unauthorized(await http.get("/api/v1/users/me", headers={"X-API-Key": key["key"]}))
+    assert (await seller.delete(f"/api/v1/api-keys/{key['id']}")).status_code == 404
+
+
+async def test_config_is_validated_and_versioned(seller: Seller) -> None:
+    start = await seller.get("/api/v1/config")
+    assert start.status_code == 200 and start.headers["etag"] == '"0"'
+    assert start.json()["version"] == 0 and start.json()["strategy"]["min_roi_percent"] == 30
+
+    for body, field in (({"strategy": {"min_roi_percent": -5}}, "strategy.min_roi_percent"),
+                        ({"seller_costs": {"prep_per_unit": 0.123}}, "seller_costs.prep_per_unit"),
+                        ({"seller_costs": {"sales_tax_percent": 101}},
+                         "seller_costs.sales_tax_percent"),
+                        ({"strategy": {"name": "yolo"}}, "strategy.name"),
+                        ({"batch_defaults": {"condition": "mint"}}, "batch_defaults.condition")):
+        bad = await seller.put("/api/v1/config", json=body)
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.json()["errors"][0]["field"] == field, bad.json()
+
+    first = await seller.put("/api/v1/config", json={
+        "strategy": {"name": "velocity", "min_roi_percent": 25.5, "max_sales_rank": None},
+        "seller_costs": {"prep_per_unit": 1.0, "sales_tax_percent": 8.25}})
+    assert first.status_code == 200, first.text
+    saved = first.json()
+    assert saved["version"] == 1 and first.headers["etag"] == '"1"'
+    assert saved["strategy"] == {"name": "velocity", "min_roi_percent": 25.5, "min_profit": 2.0,
+                                 "min_velocity_score": 60, "max_sales_rank": None,
+                                 "max_competing_fba_offers": 25}
+    assert saved["seller_costs"] == {"inbound_shipping_per_lb": 0.5, "prep_per_unit": 1.0,
+                                     "sales_tax_percent": 8.25}
+    assert (await seller.get("/api/v1/config")).json() == saved
+
+    stale = await seller.put("/api/v1/config", json={}, headers={"If-Match": '"0"'})
+    assert stale.status_code == 412
+    second = await seller.put("/api/v1/config", json={"batch_defaults": {"condition": "new"}},
+                              headers={"If-Match": '"1"'})
+    assert second.status_code == 200 and second.json()["version"] == 2
+    history = (await seller.get("/api/v1/config/history")).json()
+    assert history["total"] == 2
+    assert [v["version"] for v in history["items"]] == [2, 1]
+    assert history["items"][1] == saved and history["items"][0]["created_at"] >= saved["created_at"]
+
+
+async def test_a_batch_keeps_the_config_it_was_submitted_with(seller: Seller) -> None:
+    lines = items_for([SAMPLE_BOOK, *isbn10s(4, seed=55)])
+    assert (await seller.put("/api/v1/config", json={
+        "strategy": {"min_roi_percent": 12.5},
+        "seller_costs": {"prep_per_unit": 1.25}})).status_code == 200
+    early = await seller.submit(lines, name="before the change")
+    assert early["config_version"] == 1
+    assert (await seller.put("/api/v1/config", json={
+        "strategy": {"min_roi_percent": 77},
+        "seller_costs": {"prep_per_unit": 0.1},
+        "batch_defaults": {"condition": "new"}})).status_code == 200
+    late = await seller.submit(lines, name="after the change")
+    assert late["config_version"] == 2
+    overridden = await seller.submit(lines, name="own strategy", strategy={"min_roi_percent": 5})
+
+    expected = {early["id"]: ("12.5", 1.25, "used"), late["id"]: ("77", 0.1, "new"),
+                overridden["id"]: ("5", 0.1, "new")}
+    for batch_id, (roi, prep, condition) in expected.items():
+        assert (await seller.wait_terminal(batch_id))["status"] == "COMPLETED"
+        analyses = await seller.all_analyses(batch_id)
+        assert len(analyses) == len(lines)
+        for analysis in analyses:
+            [rule] = [r for r in analysis["reasons"] if r["rule"] == "min_roi_percent"]
+            assert float(rule["threshold"].removeprefix(">= ").removesuffix("%")) == float(roi)
+            assert analysis["condition"] == condition
+            if analysis["fees"] is not None:
+                assert analysis["fees"]["prep"] == prep
+
+
+async def test_admin_lists_disables_and_sees_every_batch(
+    admin: Seller, seller: Seller, http: httpx.AsyncClient
+) -> None:
+    assert (await seller.get("/api/v1/admin/users")).status_code == 403
+    assert (await seller.patch(f"/api/v1/admin/users/{uuid.uuid4()}",
+                               json={"disabled": True})).status_code == 403
+    found = (await admin.get("/api/v1/admin/users", params={"email": seller.email})).json()
+    assert found["total"] == 1
+    [listed] = found["items"]
+    assert listed["email"] == seller.email and listed["role"] == "user"
+    assert listed["quotas"]["custom"] is False
+
+    batch = await seller.submit(items_for([SAMPLE_BOOK]))
+    assert (await admin.get(f"/api/v1/batches/{batch['id']}")).status_code == 200
+    key = (await seller.post("/api/v1/api-keys", json={"name": "cron"})).json()["key"]
+
+    off = await admin.patch(f"/api/v1/admin/users/{listed['id']}", json={"disabled": True})
+    assert off.status_code == 200 and off.json()["disabled"] is True
+    assert_unauthorized(await seller.get("/api/v1/users/me"))
+    assert_unauthorized(await http.get("/api/v1/users/me", headers={"X-API-Key": key}))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": seller.refresh_token}))
+    assert_unauthorized(await http.post("/api/v1/auth/token", data={
+        "username": seller.email, "password": seller.password}))
+    assert (await admin.patch(f"/api/v1/admin/users/{listed['id']}",
+                              json={"disabled": False})).status_code == 200
+    assert (await seller.get("/api/v1/users/me")).status_code == 200
+    own = (await admin.get("/api/v1/users/me")).json()["id"]
+    assert (await admin.patch(f"/api/v1/admin/users/{own}",
+                              json={"disabled": True})).status_code == 409
+    assert (await admin.get(f"/api/v1/admin/users/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_quotas_name_the_exceeded_limit(admin: Seller, seller: Seller) -> None:
+    me = (await seller.get("/api/v1/users/me")).json()
+    limits = await admin.patch(f"/api/v1/admin/users/{me['id']}", json={
+        "max_items_per_day": 60, "max_open_batches": 1})
+    assert limits.status_code == 200, limits.text
+    assert limits.json()["quotas"]["custom"] is True
+
+    first = await seller.submit(items_for(isbn10s(40, seed=77)), name="open one")
+    busy = await seller.post("/api/v1/batches", json={"name": "second",
+                                                      "items": items_for([SAMPLE_BOOK])})
+    assert busy.status_code == 409, busy.text
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert busy.json()["limit"] == "max_open_batches" and "max_open_batches" in busy.json()["detail"]
+
+    await seller.wait_terminal(first["id"])  # finished: no longer open
+    await seller.submit(items_for(isbn10s(15, seed=78)), name="second")  # 55 items today
+    over = await seller.post("/api/v1/batches", json={"name": "too many",
+                                                      "items": items_for(isbn10s(6, seed=79))})
+    assert over.status_code == 429, over.text
+    problem = over.json()
+    assert problem["limit"] == "max_items_per_day" and problem["used"] == 55
+    assert 0 < int(over.headers["retry-after"]) <= 86_400
+    assert (await admin.get(f"/api/v1/admin/users/{me['id']}")).json()["quotas"][
+        "items_today"] == 55
+
+    back = await admin.patch(f"/api/v1/admin/users/{me['id']}", json={
+        "max_items_per_day": None, "max_open_batches": None})
+    assert back.json()["quotas"]["custom"] is False
+    await seller.submit(items_for(isbn10s(6, seed=79)), name="defaults again")
