@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,6 +82,10 @@ class ServiceRuntime:
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
+    async def stop_consuming(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
+
     async def stop(self) -> None:
         """Graceful: stop consuming, let the relay flush what is committed, then close."""
         with contextlib.suppress(Exception):
@@ -125,3 +130,23 @@ class ServiceRuntime:
                 delay = backoff.next_delay()
                 log.warning("%s failed (%r); retrying in %.1fs", what, exc, delay)
                 await asyncio.sleep(delay)
+
+
+def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
+    """Run a service's ASGI app until SIGTERM/SIGINT, then shut down gracefully and exit 0.
+
+    uvicorn catches the signal, stops accepting, waits for open requests, runs the lifespan
+    shutdown (stop consuming, finish or hand back in-flight work, flush the outbox) and then
+    re-raises the signal it caught with the handler that was installed before it started: with
+    Python's defaults that would end the process *by* the signal (exit status -15). The handler
+    installed here turns it into a normal exit with status 0, as a supervisor expects.
+    """
+    import uvicorn
+
+    def _exit(signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
+    uvicorn.run(app, host=host, port=port, log_config=None,
+                timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))

@@ -35,16 +35,25 @@ class ManagedProcess:
         self.restarts = 0
         self._wanted = False
         self._watcher: asyncio.Task[None] | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc and self.proc.returncode is None else None
 
     async def start(self) -> None:
+        """Start (or start again after `kill`/`stop`) and supervise: restarted when it dies."""
+        if self.pid is not None:
+            return
         self._wanted = True
+        if self._watcher is not None and not self._watcher.done():
+            # A watcher of the previous process may not have seen it die yet: it must not
+            # restart it too (two processes for one name).
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self._spawn()
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._watch(), name=f"watch-{self.spec.name}")
+        self._watcher = asyncio.create_task(self._watch(), name=f"watch-{self.spec.name}")
 
     async def _spawn(self) -> None:
         env = {**os.environ, **self.spec.env}
@@ -54,7 +63,9 @@ class ManagedProcess:
             start_new_session=True,  # a Ctrl-C to `make run` reaches us, not the children
         )
         self.proc = out
-        asyncio.create_task(self._pump(out), name=f"pump-{self.spec.name}")
+        pump = asyncio.create_task(self._pump(out), name=f"pump-{self.spec.name}")
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
         if self.spec.after_start is not None:
             await self.spec.after_start()
 
@@ -81,7 +92,7 @@ class ManagedProcess:
             if proc is None:
                 return
             code = await proc.wait()
-            if not self._wanted or not self.spec.restart:
+            if not self._wanted or not self.spec.restart or self.proc is not proc:
                 return
             self.restarts += 1
             log.warning("%s exited with %s; restart #%d in %.1fs",
@@ -92,6 +103,7 @@ class ManagedProcess:
             try:
                 await self._spawn()
                 delay = 0.5 if self.restarts < 3 else min(delay * 2, 30.0)
+                log.warning("%s restarted (pid %s)", self.spec.name, self.pid)
             except Exception as exc:
                 log.error("%s failed to restart: %r", self.spec.name, exc)
                 delay = min(delay * 2, 30.0)

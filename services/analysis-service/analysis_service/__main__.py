@@ -1,9 +1,8 @@
-import uvicorn
+from av_shared.runtime import serve
 
 from .main import create_app
 from .settings import AnalysisServiceSettings
 
 settings = AnalysisServiceSettings()
-uvicorn.run(create_app(settings), host=settings.analysis_service_host,
-            port=settings.analysis_service_port, log_config=None,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
+serve(create_app(settings), host=settings.analysis_service_host,
+      port=settings.analysis_service_port, settings=settings)

@@ -9,14 +9,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-
 from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from .adapters.keepa_client import KeepaClient
 from .adapters.market_data import MarketData
@@ -90,8 +89,10 @@ class AnalysisService:
             await asyncio.sleep(3600)
 
     async def stop(self) -> None:
-        self.workers.stop()
-        await self.workers.hand_back()
+        """SIGTERM: stop fetching events, finish or hand back the chunks in progress, then flush
+        the outbox (their completions) and close."""
+        await self.runtime.stop_consuming()
+        await self.workers.shutdown(self.settings.shutdown_grace_seconds)
         await self.runtime.stop()
         await self.keepa.aclose()
 

@@ -129,23 +129,45 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = False
         self._current: dict[int, ClaimedChunk] = {}
+        self._workers: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen())
+        self._workers = [asyncio.create_task(self._work(n), name=f"worker-{n}")
+                         for n in range(self._size)]
         try:
-            await asyncio.gather(*(self._work(n) for n in range(self._size)))
+            await asyncio.gather(*self._workers)
         finally:
+            for worker in self._workers:
+                worker.cancel()
             listener.cancel()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
+    async def shutdown(self, grace_seconds: float) -> None:
+        """SIGTERM: claim nothing more; let the chunks in progress finish within the grace period
+        (their results and completions commit as usual); hand the others back to the queue, at
+        once, for another instance (not when their lease ends)."""
+        self.stop()
+        busy = [w for w in self._workers if not w.done()]
+        if busy:
+            _, late = await asyncio.wait(busy, timeout=grace_seconds)
+            for worker in late:
+                worker.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                log.warning("%d chunk(s) not finished in %.0fs: handed back", len(late),
+                            grace_seconds)
+        await self.hand_back()
+
     async def hand_back(self) -> None:
-        """On shutdown: chunks in progress go back to the queue for another instance."""
-        for chunk in list(self._current.values()):
+        """Chunks whose worker was cancelled go back to the queue for another instance."""
+        for n, chunk in list(self._current.items()):
             with contextlib.suppress(Exception):
                 await self._processor.queue.release(chunk)
+            self._current.pop(n, None)
 
     async def _work(self, n: int) -> None:
         backoff = Backoff(0.5, 15.0)
@@ -155,15 +177,18 @@ class WorkerPool:
                 if chunk is None:
                     await self._idle()
                     continue
-                self._current[n] = chunk
+                self._current[n] = chunk  # until done: a cancelled worker's chunk is handed back
                 try:
                     await self._processor.process(chunk)
+                except asyncio.CancelledError:
+                    raise
                 except Exception:
+                    self._current.pop(n, None)
                     await self._processor.queue.release(chunk)  # retried soon, not at lease end
                     raise
                 finally:
-                    self._current.pop(n, None)
                     correlation_id_var.set(None)
+                self._current.pop(n, None)
                 backoff.reset()
             except asyncio.CancelledError:
                 raise

@@ -1,8 +1,8 @@
-import uvicorn
+from av_shared.runtime import serve
 
 from .main import create_app
 from .settings import GatewaySettings
 
 settings = GatewaySettings()
-uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-            log_config=None, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
+serve(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
+      settings=settings)

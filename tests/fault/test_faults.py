@@ -1,0 +1,214 @@
+"""Issue 6: nothing lost, nothing done twice, under crashes, broker loss, database restarts and
+poison events. One stack for the module (see conftest); each test its own batch of 2,000 books."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from av_shared.topics import (
+    BATCH_COMMANDS,
+    BATCH_STATUS,
+    BATCH_SUBMISSIONS,
+    CHUNK_DISPATCH,
+    CHUNK_RESULTS,
+    DEAD_LETTERS,
+)
+from devstack.stack import Stack
+from tests.e2e.conftest import Seller, wait_ready
+
+from .conftest import SERVICES, FaultBatch, Probe
+
+pytestmark = pytest.mark.fault
+
+
+async def test_sigkill_an_analysis_instance_twice(stack: Stack, seller: Seller,
+                                                  probe: Probe) -> None:
+    batch = await FaultBatch(seller, probe, seed=601).submit()
+    await probe.wait_analysed(batch.id, 300)
+    instance = stack.processes["analysis-0"]
+    await instance.kill()  # SIGKILL: its leased chunks are retaken when the lease ends
+    await stack.start("analysis-0")
+    # Once the restarted instance works on this batch again, kill it a second time.
+    before = await _analysed_by(probe, batch.id, "analysis-0")
+    await _wait_for(lambda: _analysed_by(probe, batch.id, "analysis-0"), lambda n: n > before)
+    await instance.kill()
+    await stack.start("analysis-0")
+    await batch.assert_exactly_once()
+
+
+async def test_sigkill_the_batch_service(stack: Stack, seller: Seller, probe: Probe) -> None:
+    batch = await FaultBatch(seller, probe, seed=602).submit()
+    await probe.wait_analysed(batch.id, 500)
+    await stack.processes["batch-service"].kill()
+    await probe.wait_analysed(batch.id, 900)  # the analysis goes on meanwhile
+    await stack.start("batch-service")
+    await batch.assert_exactly_once()
+
+
+async def test_poison_events_are_dead_lettered_and_the_batch_completes(
+    stack: Stack, seller: Seller, probe: Probe
+) -> None:
+    batch = await FaultBatch(seller, probe, seed=603).submit()
+    await probe.wait_analysed(batch.id, 200)
+    # One malformed event on every consumed topic, each malformed differently. Every consumer
+    # group that reads the topic dead-letters it once.
+    marker = uuid.uuid4().hex
+    poison = {
+        BATCH_SUBMISSIONS.name: (b"{not json " + marker.encode(), 2),  # batch + analysis
+        BATCH_COMMANDS.name: (json.dumps({"event_type": "batch.exploded",
+                                          "marker": marker}).encode(), 1),
+        BATCH_STATUS.name: (json.dumps({"event_type": "batch.acknowledged", "batch_id": "x",
+                                        "marker": marker}).encode(), 2),  # gateway + analysis
+        CHUNK_DISPATCH.name: (json.dumps({"event_type": "chunk.redispatched",
+                                          "schema_version": 99, "marker": marker}).encode(), 1),
+        CHUNK_RESULTS.name: (b"\xff\xfe" + marker.encode(), 1),
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, (value, _) in poison.items():
+            await producer.send_and_wait(topic, value, key=marker.encode())
+    finally:
+        await producer.stop()
+    planted = sum(groups for _, groups in poison.values())
+    await batch.assert_exactly_once(planted_dead_letters=planted)
+    letters = await probe.fetch(
+        "SELECT consumer_group, topic, attempts, error FROM batch.dead_letters "
+        "WHERE payload LIKE $1 UNION ALL "
+        "SELECT consumer_group, topic, attempts, error FROM analysis.dead_letters "
+        "WHERE payload LIKE $1 UNION ALL "
+        "SELECT consumer_group, topic, attempts, error FROM gateway.dead_letters "
+        "WHERE payload LIKE $1", f"%{marker}%")
+    assert Counter(r["topic"] for r in letters) == {t: n for t, (_, n) in poison.items()}
+    assert all(r["attempts"] == 3 and r["error"] for r in letters)
+    # ...and on the dead-letter topic, with the original topic, partition and offset.
+    on_topic = await _dead_letter_topic(stack, marker, planted)
+    assert Counter(letter["topic"] for letter in on_topic) == Counter(r["topic"] for r in letters)
+    assert all({"partition", "offset", "attempts", "error"} <= set(letter) for letter in on_topic)
+
+
+async def test_dead_letter_replay_by_the_operator_command(stack: Stack, probe: Probe) -> None:
+    """`python -m av_shared.ops replay` publishes a dead letter to its topic again: the consumer
+    sees it again (still malformed, so it is dead-lettered again, at its new offset)."""
+    marker = uuid.uuid4().hex
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(BATCH_COMMANDS.name, b"[" + marker.encode(),
+                                     key=marker.encode())
+    finally:
+        await producer.stop()
+    sql = "SELECT id, \"offset\", replayed_at FROM batch.dead_letters WHERE payload LIKE $1 ORDER BY id"
+    await _wait_for(lambda: probe.fetch(sql, f"%{marker}%"), lambda rows: len(rows) == 1)
+    [first] = await probe.fetch(sql, f"%{marker}%")
+    listed = await _ops(stack, "dead-letters", "--schema", "batch")
+    assert any(json.loads(line)["id"] == first["id"] for line in listed.splitlines())
+    out = await _ops(stack, "replay", "batch", str(first["id"]))
+    assert f"replayed dead letter {first['id']}" in out
+    rows = await _wait_for(lambda: probe.fetch(sql, f"%{marker}%"), lambda rows: len(rows) == 2)
+    assert rows[0]["replayed_at"] is not None and rows[1]["offset"] > rows[0]["offset"]
+
+
+async def test_sigterm_every_service_then_start_them_again(
+    stack: Stack, seller: Seller, probe: Probe
+) -> None:
+    requests_before = len(await _keepa_requests(stack))
+    batch = await FaultBatch(seller, probe, seed=604).submit()
+    await probe.wait_analysed(batch.id, 500)
+    codes = await asyncio.gather(*(stack.processes[name].stop() for name in SERVICES))
+    assert codes == [0] * len(SERVICES), dict(zip(SERVICES, codes, strict=True))
+    await asyncio.gather(*(stack.start(name) for name in SERVICES))
+    await batch.assert_exactly_once()
+    # No work done twice: every book of the batch was asked of Keepa once, and stored once.
+    asked = Counter(asin for request in (await _keepa_requests(stack))[requests_before:]
+                    for asin in request.get("asins", []))
+    assert set(asked) == set(batch.identifiers)
+    assert max(asked.values()) == 1, [a for a, n in asked.items() if n > 1][:5]
+    snapshots = await probe.value(
+        "SELECT count(*) FROM analysis.market_snapshots WHERE asin = ANY($1::text[])",
+        batch.identifiers)
+    assert snapshots == len(batch.identifiers)
+
+
+async def test_restart_postgresql(stack: Stack, seller: Seller, probe: Probe) -> None:
+    batch = await FaultBatch(seller, probe, seed=605).submit()
+    await probe.wait_analysed(batch.id, 500)
+    await stack.processes["postgres"].stop()  # fast shutdown: every connection is cut
+    await asyncio.sleep(2)
+    await stack.start("postgres")
+    await batch.assert_exactly_once()
+
+
+async def test_kill_and_restart_the_broker(stack: Stack, seller: Seller, probe: Probe) -> None:
+    batch = await FaultBatch(seller, probe, seed=606).submit()
+    await probe.wait_analysed(batch.id, 500)
+    await stack.processes["broker"].kill()  # memory storage: every message and offset is lost
+    await asyncio.sleep(2)
+    await stack.start("broker")  # recreates the topics, empty
+    await batch.assert_exactly_once()
+    # The stack still works afterwards: a new batch goes through.
+    after = await FaultBatch(seller, probe, seed=607, items=200).submit()
+    await after.assert_exactly_once()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+async def _wait_for(read, accept, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await read()
+        if accept(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"still {value!r} after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def _analysed_by(probe: Probe, batch_id: str, instance: str) -> int:
+    return int(await probe.value(
+        "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1 AND processed_by = $2",
+        uuid.UUID(batch_id), instance))
+
+
+async def _keepa_requests(stack: Stack) -> list[dict]:  # type: ignore[type-arg]
+    async with httpx.AsyncClient(base_url=stack.keepa_base_url, timeout=10) as http:
+        return list((await http.get("/_sim/stats")).json()["requests"])
+
+
+async def _dead_letter_topic(stack: Stack, marker: str, expected: int) -> list[dict]:  # type: ignore[type-arg]
+    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=stack.bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict] = []  # type: ignore[type-arg]
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    letter = json.loads(record.value)
+                    if marker in letter.get("payload", ""):
+                        found.append(letter)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def _ops(stack: Stack, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": stack.admin_url, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "av_shared.ops", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
