@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from av_shared.events import TERMINAL_STATUSES
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,23 @@ def quotas_of(user: Any, settings: GatewaySettings) -> Quotas:
     batches = user.max_open_batches
     return Quotas(settings.default_max_items_per_day if items is None else items,
                   settings.default_max_open_batches if batches is None else batches)
+
+
+class QuotasOut(BaseModel):
+    max_items_per_day: int
+    max_open_batches: int
+    custom: bool = Field(description="False: the gateway's defaults apply")
+    items_today: int = Field(description="Items submitted today (UTC)")
+    open_batches: int
+
+
+async def quotas_view(session: AsyncSession, user: Any, settings: GatewaySettings) -> QuotasOut:
+    limits = quotas_of(user, settings)
+    return QuotasOut(
+        max_items_per_day=limits.max_items_per_day, max_open_batches=limits.max_open_batches,
+        custom=user.max_items_per_day is not None or user.max_open_batches is not None,
+        items_today=await items_today(session, user.id),
+        open_batches=await open_batches(session, user.id))
 
 
 def utc_today() -> date:

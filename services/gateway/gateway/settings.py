@@ -7,39 +7,57 @@ DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 
 
 class GatewaySettings(CommonSettings):
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = Field(8000, ge=1, le=65535)
-    consumer_group: str = "gateway"
-    batch_service_url: str = "http://127.0.0.1:8001"
-    analysis_service_urls: str = "http://127.0.0.1:8010"  # comma-separated: any instance answers
-    internal_http_timeout_seconds: float = Field(30.0, gt=0)
-    instant_analysis_timeout_seconds: float = Field(120.0, gt=0)
-    max_batch_items: int = Field(100_000, ge=1, le=1_000_000)
-    chunk_size: int = Field(100, ge=1, le=100)  # Keepa takes at most 100 ASINs a request
-    max_buy_cost: float = Field(10_000.0, gt=0)
-    max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    gateway_host: str = Field("127.0.0.1", description="address the public API listens on")
+    gateway_port: int = Field(8000, ge=1, le=65535, description="port of the public API")
+    consumer_group: str = Field("gateway", description="Kafka consumer group (batch status)")
+    batch_service_url: str = Field("http://127.0.0.1:8001",
+                                   description="internal API of the batch service")
+    analysis_service_urls: str = Field(
+        "http://127.0.0.1:8010", description="comma-separated analysis instances; any answers")
+    internal_http_timeout_seconds: float = Field(
+        30.0, gt=0, description="timeout of reads from the owning services")
+    instant_analysis_timeout_seconds: float = Field(
+        120.0, gt=0, description="how long an instant analysis may wait for market data")
+    max_batch_items: int = Field(100_000, ge=1, le=1_000_000, description="lines per batch")
+    chunk_size: int = Field(100, ge=1, le=100,
+                            description="items per chunk event (Keepa takes 100 ASINs a request)")
+    max_buy_cost: float = Field(10_000.0, gt=0, description="highest buy cost of one copy, USD")
+    max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body")
     # Auth
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
-    refresh_token_days: int = Field(30, ge=1, le=365)
-    # Comma-separated emails that get the admin role when they register (bootstrap the first
-    # admin); `python -m gateway.admin promote EMAIL` promotes an existing account instead.
-    admin_emails: str = ""
-    max_api_keys_per_user: int = Field(20, ge=1, le=1000)
-    # Rate limit: requests per user per fixed window, counted in PostgreSQL so that every
-    # gateway instance shares it. 0 turns it off.
-    rate_limit_requests: int = Field(1200, ge=0)
-    rate_limit_window_seconds: int = Field(60, ge=1, le=86_400)
-    # The same window for register/token/refresh, per client IP (slows password guessing).
-    auth_rate_limit_requests: int = Field(300, ge=0)
-    # Quotas; an admin can set other values for one user. Items count batch lines and instant
-    # analyses per UTC day; open batches are those not COMPLETED, FAILED or CANCELLED yet.
-    default_max_items_per_day: int = Field(200_000, ge=0)
-    default_max_open_batches: int = Field(20, ge=0)
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEV_JWT_SECRET), description="signs access tokens; >= 32 chars in production")
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60,
+                                      description="lifetime of an access token")
+    refresh_token_days: int = Field(
+        30, ge=1, le=365, description="lifetime of a refresh token (each refresh renews it)")
+    admin_emails: str = Field(
+        "", description="comma-separated emails made admin when they register (the first "
+                        "admin); or `python -m gateway.admin promote EMAIL` after registering")
+    max_api_keys_per_user: int = Field(20, ge=1, le=1000,
+                                       description="live API keys one seller may have")
+    # Rate limits: counted in PostgreSQL, so every gateway instance shares them.
+    rate_limit_requests: int = Field(
+        1200, ge=0, description="requests per seller per window, all instances together "
+                                "(429 beyond); 0 turns the limit off")
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="the rate limit's fixed window (also for sign-in)")
+    auth_rate_limit_requests: int = Field(
+        300, ge=0, description="register/token/refresh requests per client address per window "
+                               "(slows password guessing); 0 turns it off")
+    # Quotas: defaults for every seller; an admin can set other values for one seller.
+    default_max_items_per_day: int = Field(
+        200_000, ge=0, description="batch lines and instant analyses per seller per UTC day "
+                                   "(429 beyond)")
+    default_max_open_batches: int = Field(
+        20, ge=0, description="batches per seller not yet COMPLETED/FAILED/CANCELLED "
+                              "(409 beyond)")
     # Reconciliation (issue 6): re-publish a batch the batch service has not acknowledged.
-    ack_deadline_seconds: float = Field(60.0, gt=0)
-    republish_max_backoff_seconds: float = Field(900.0, gt=0)
-    reconcile_interval_seconds: float = Field(5.0, gt=0)
+    ack_deadline_seconds: float = Field(
+        60.0, gt=0, description="re-publish a batch not acknowledged by the batch service by then")
+    republish_max_backoff_seconds: float = Field(
+        900.0, gt=0, description="longest wait between re-publications of one batch")
+    reconcile_interval_seconds: float = Field(
+        5.0, gt=0, description="how often unacknowledged batches are looked for")
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> GatewaySettings:

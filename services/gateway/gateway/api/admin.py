@@ -16,21 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import quotas
 from ..db.tables import users
+from ..quotas import QuotasOut, quotas_view
 from ..settings import GatewaySettings
 from .deps import AdminUser, SessionDep, SettingsDep
 from .problems import ProblemError
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-
-
-class QuotasOut(BaseModel):
-    max_items_per_day: int
-    max_open_batches: int
-    custom: bool = Field(description="False: the gateway's defaults apply")
-    items_today: int = Field(description="Items submitted today (UTC)")
-    open_batches: int
 
 
 class AdminUserOut(BaseModel):
@@ -54,14 +46,9 @@ class UserChangeIn(BaseModel):
 
 
 async def _view(session: AsyncSession, row: Any, settings: GatewaySettings) -> AdminUserOut:
-    limits = quotas.quotas_of(row, settings)
-    return AdminUserOut(
-        id=row.id, email=row.email, role=row.role, disabled=row.disabled,
-        created_at=row.created_at, quotas=QuotasOut(
-            max_items_per_day=limits.max_items_per_day, max_open_batches=limits.max_open_batches,
-            custom=row.max_items_per_day is not None or row.max_open_batches is not None,
-            items_today=await quotas.items_today(session, row.id),
-            open_batches=await quotas.open_batches(session, row.id)))
+    return AdminUserOut(id=row.id, email=row.email, role=row.role, disabled=row.disabled,
+                        created_at=row.created_at,
+                        quotas=await quotas_view(session, row, settings))
 
 
 @router.get("/users", response_model=Page[AdminUserOut])

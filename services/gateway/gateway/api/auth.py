@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ..db.tables import users
 from ..logins import RefreshRefused, login_of, revoke_login, rotate, start_login
+from ..quotas import QuotasOut, quotas_view
 from ..security import create_access_token, hash_password, verify_password
 from ..settings import GatewaySettings
 from .deps import CurrentUser, SessionDep, SettingsDep, limit_by_client, unauthorized
@@ -131,3 +132,9 @@ async def logout(user: CurrentUser, session: SessionDep) -> Response:
 @router.get("/users/me", response_model=UserOut)
 async def me(user: CurrentUser) -> UserOut:
     return UserOut(id=user.id, email=user.email, role=user.role)
+
+
+@router.get("/users/me/quotas", response_model=QuotasOut)
+async def my_quotas(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> QuotasOut:
+    """Your limits and what you used of them (admins can change your limits)."""
+    return await quotas_view(session, user, settings)

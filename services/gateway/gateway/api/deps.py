@@ -102,7 +102,9 @@ async def _by_access_token(session: AsyncSession, token: str,
 async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
     row = (await session.execute(
         select(users, api_keys.c.id.label("key_id"))
-        .join(api_keys, api_keys.c.user_id == users.c.id).where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None)))).first()
+        .join(api_keys, api_keys.c.user_id == users.c.id)
+        .where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None))
+    )).first()
     if row is None:
         raise unauthorized("unknown or revoked API key")
     user = _user_info(row, api_key_id=row.key_id)

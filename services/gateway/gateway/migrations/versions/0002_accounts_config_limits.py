@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     schema='gateway'
     )
-    op.create_index(op.f('ix_auth_sessions_user_id'), 'auth_sessions', ['user_id'], unique=False,
+    op.create_index(op.f('ix_gateway_auth_sessions_user_id'), 'auth_sessions', ['user_id'], unique=False,
                     schema='gateway')
     op.create_table('refresh_tokens',
     sa.Column('token_hash', sa.Text(), nullable=False),
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('token_hash'),
     schema='gateway'
     )
-    op.create_index(op.f('ix_refresh_tokens_session_id'), 'refresh_tokens', ['session_id'],
+    op.create_index(op.f('ix_gateway_refresh_tokens_session_id'), 'refresh_tokens', ['session_id'],
                     unique=False, schema='gateway')
     op.create_table('api_keys',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('key_hash'),
     schema='gateway'
     )
-    op.create_index(op.f('ix_api_keys_user_id'), 'api_keys', ['user_id'], unique=False,
+    op.create_index(op.f('ix_gateway_api_keys_user_id'), 'api_keys', ['user_id'], unique=False,
                     schema='gateway')
     op.create_table('business_configs',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -101,12 +101,12 @@ def downgrade() -> None:
                   schema='gateway')
     op.drop_table('rate_limit_counters', schema='gateway')
     op.drop_table('business_configs', schema='gateway')
-    op.drop_index(op.f('ix_api_keys_user_id'), table_name='api_keys', schema='gateway')
+    op.drop_index(op.f('ix_gateway_api_keys_user_id'), table_name='api_keys', schema='gateway')
     op.drop_table('api_keys', schema='gateway')
-    op.drop_index(op.f('ix_refresh_tokens_session_id'), table_name='refresh_tokens',
+    op.drop_index(op.f('ix_gateway_refresh_tokens_session_id'), table_name='refresh_tokens',
                   schema='gateway')
     op.drop_table('refresh_tokens', schema='gateway')
-    op.drop_index(op.f('ix_auth_sessions_user_id'), table_name='auth_sessions', schema='gateway')
+    op.drop_index(op.f('ix_gateway_auth_sessions_user_id'), table_name='auth_sessions', schema='gateway')
     op.drop_table('auth_sessions', schema='gateway')
     op.drop_index('ix_submissions_owner_open', table_name='submissions', schema='gateway',
                   postgresql_where=sa.text('finished_at IS NULL'))
