@@ -1,0 +1,81 @@
+"""The gateway's pure rules: config documents, strategy overrides, tokens and API keys."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from av_shared.events import STRATEGY_PRESETS, BusinessConfigSnapshot
+from gateway.api.schemas import BusinessConfigIn, StrategyOverride
+from gateway.business_config import ConfigVersion, apply_override, document_of
+from gateway.security import (
+    create_access_token,
+    decode_access_token,
+    is_api_key,
+    new_api_key,
+    new_refresh_token,
+    token_digest,
+    verify_password,
+)
+from pydantic import ValidationError
+
+
+def test_unset_thresholds_come_from_the_named_preset() -> None:
+    doc = document_of(BusinessConfigIn.model_validate(
+        {"strategy": {"name": "textbook", "min_profit": 4.5, "max_sales_rank": None}}))
+    textbook = STRATEGY_PRESETS["textbook"]
+    assert doc.strategy.name == "textbook" and doc.strategy.min_profit == Decimal("4.5")
+    assert doc.strategy.min_roi_percent == textbook.min_roi_percent
+    assert doc.strategy.max_sales_rank is None  # null maximum: no limit
+    assert doc.strategy.max_competing_fba_offers == textbook.max_competing_fba_offers
+
+
+def test_a_null_minimum_keeps_the_preset() -> None:
+    doc = document_of(BusinessConfigIn.model_validate({"strategy": {"min_roi_percent": None}}))
+    assert doc.strategy.min_roi_percent == STRATEGY_PRESETS["balanced"].min_roi_percent
+    base = BusinessConfigSnapshot()
+    kept = apply_override(base, StrategyOverride.model_validate({"min_profit": None,
+                                                                 "max_sales_rank": None}))
+    assert kept.strategy.min_profit == base.strategy.min_profit
+    assert kept.strategy.max_sales_rank is None
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"strategy": {"min_roi_percent": -1}}, ("strategy", "min_roi_percent")),
+    ({"strategy": {"min_velocity_score": 101}}, ("strategy", "min_velocity_score")),
+    ({"seller_costs": {"prep_per_unit": 0.001}}, ("seller_costs", "prep_per_unit")),
+    ({"seller_costs": {"inbound_shipping_per_lb": 1001}},
+     ("seller_costs", "inbound_shipping_per_lb")),
+    ({"seller_costs": {"sales_tax_percent": -0.5}}, ("seller_costs", "sales_tax_percent")),
+    ({"colour": "red"}, ("colour",)),
+])
+def test_nonsense_is_rejected_naming_the_field(body: dict[str, object],
+                                               field: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError) as error:
+        BusinessConfigIn.model_validate(body)
+    assert error.value.errors()[0]["loc"] == field
+
+
+def test_the_snapshot_carries_the_version_and_the_override_changes_only_the_batch() -> None:
+    doc = document_of(BusinessConfigIn.model_validate(
+        {"strategy": {"min_roi_percent": 12.5}, "seller_costs": {"prep_per_unit": 1.25}}))
+    version = ConfigVersion(7, None, doc)
+    snapshot = version.snapshot()
+    assert snapshot.config_version == 7 and snapshot.seller_costs.prep_per_unit == Decimal("1.25")
+    batch = apply_override(snapshot, "velocity")
+    assert batch.strategy == STRATEGY_PRESETS["velocity"] and batch.config_version == 7
+    assert batch.seller_costs == snapshot.seller_costs
+    assert version.snapshot().strategy.min_roi_percent == Decimal("12.5")
+
+
+def test_tokens_and_keys() -> None:
+    secret = "x" * 40
+    user, login = uuid.uuid4(), uuid.uuid4()
+    claims = decode_access_token(create_access_token(user, "user", secret, 5, login), secret)
+    assert claims is not None and claims["sub"] == str(user) and claims["sid"] == str(login)
+    assert decode_access_token(create_access_token(user, "user", secret, 5), "y" * 40) is None
+    key, refresh = new_api_key(), new_refresh_token()
+    assert is_api_key(key) and not is_api_key(refresh) and len(key) > 40
+    assert token_digest(key) == token_digest(key) != token_digest(new_api_key())
+    assert verify_password(None, "anything") is False
