@@ -103,8 +103,21 @@ class EventConsumer:
         self._settings = settings
         self.dead_lettered_total = 0
         self.handled_total = 0
+        self._in_flight = 0
+
+    @property
+    def busy(self) -> bool:
+        """A handler is running (possibly waiting for the database to come back)."""
+        return self._in_flight > 0
 
     async def handle(self, msg: KafkaMessage) -> None:
+        self._in_flight += 1
+        try:
+            await self._handle(msg)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, msg: KafkaMessage) -> None:
         record = msg.raw_message
         attempts = 0
         backoff = Backoff(self._settings.consumer_retry_base_seconds, self._settings.consumer_retry_max_seconds)

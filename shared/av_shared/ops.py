@@ -1,7 +1,9 @@
 """Operator view: consumer lag, outbox backlog, dead letters (list and replay).
 
-    python -m av_shared.ops lag                  consumer lag per group, topic, partition
-    python -m av_shared.ops status               outbox backlog and dead letters per schema
+    python -m av_shared.ops lag [--partitions]   consumer lag per group and topic (or partition)
+    python -m av_shared.ops status               per schema: outbox backlog, dead letters, and
+                                                 what waits (unacknowledged submissions, chunks
+                                                 awaiting re-dispatch, queued chunks)
     python -m av_shared.ops dead-letters [--schema S]   list dead letters
     python -m av_shared.ops replay SCHEMA ID     publish a dead letter again to its topic
 
@@ -20,7 +22,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from .db import raw_dsn
 from .topics import ALL_TOPICS
@@ -30,35 +31,75 @@ GROUPS = ("gateway", "batch-service", "analysis-service")
 
 
 async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> list[dict[str, Any]]:
-    """Per group, topic and partition: committed offset, end offset and the lag between."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
+    """Per group, topic and partition: committed offset, end offset and the lag between.
+
+    Every partition of every topic a group reads counts, also one the group has not committed on
+    yet (a broker restart lost the offsets, say): its lag runs from the partition's start.
+    Committed offsets are read with a group-bound consumer that never subscribes (so it does not
+    join the group): aiokafka's admin OffsetFetch cannot parse Tansu's answer, this path can.
+    """
+    from .asyncapi import CHANNELS  # topic -> (event types, groups reading it)
+
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
     try:
         partitions = [TopicPartition(spec.name, p) for spec in ALL_TOPICS
-                      for p in sorted(consumer.partitions_for_topic(spec.name) or [])]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        rows: list[dict[str, Any]] = []
-        for group in groups:
-            committed = await admin.list_consumer_group_offsets(group)
-            for tp, meta in committed.items():
-                end = ends.get(tp)
-                if end is None:
-                    continue
-                offset = max(meta.offset, 0)
-                rows.append({"group": group, "topic": tp.topic, "partition": tp.partition,
-                             "committed": offset, "end": end, "lag": max(end - offset, 0)})
-        return rows
+                      for p in sorted(probe.partitions_for_topic(spec.name) or [])]
+        ends = await probe.end_offsets(partitions) if partitions else {}
+        starts = await probe.beginning_offsets(partitions) if partitions else {}
     finally:
-        await consumer.stop()
-        await admin.close()
+        await probe.stop()
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        read = {topic for topic, (_, readers) in CHANNELS.items() if group in readers}
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                  enable_auto_commit=False)
+        await reader.start()
+        try:
+            for tp in partitions:
+                committed = await reader.committed(tp)
+                if committed is None and tp.topic not in read:
+                    continue  # this group does not read this partition
+                offset = starts[tp] if committed is None else committed
+                end = ends[tp]
+                rows.append({"group": group, "topic": tp.topic, "partition": tp.partition,
+                             "committed": committed, "end": end, "lag": max(end - offset, 0)})
+        finally:
+            await reader.stop()
+    return rows
+
+
+def lag_per_topic(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-partition rows of `consumer_lag` summed per group and topic."""
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        total = totals.setdefault((row["group"], row["topic"]), {
+            "group": row["group"], "topic": row["topic"], "lag": 0, "partitions": 0})
+        total["lag"] += row["lag"]
+        total["partitions"] += 1
+    return list(totals.values())
+
+
+# What waits, per schema: a slow batch shows these moving, a stuck one shows them still.
+WAITING_SQL = {
+    "gateway": {"submissions_awaiting_ack":
+                "SELECT count(*) FROM gateway.submissions WHERE acknowledged_at IS NULL"},
+    "batch": {"chunks_waiting": "SELECT count(*) FROM batch.batch_chunks WHERE status = 'WAITING'",
+              "chunks_awaiting_redispatch":
+              "SELECT count(*) FROM batch.batch_chunks WHERE status = 'WAITING' "
+              "AND deadline_at < now()"},
+    "analysis": {"chunks_queued":
+                 "SELECT count(*) FROM analysis.work_chunks WHERE status = 'QUEUED'"},
+}
 
 
 async def backlog(conn: asyncpg.Connection, schema: str) -> dict[str, int]:
     outbox = await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
     letters = await conn.fetchval(f"SELECT count(*) FROM {schema}.dead_letters")
-    return {"outbox_unsent": int(outbox), "dead_letters": int(letters)}
+    found = {"outbox_unsent": int(outbox), "dead_letters": int(letters)}
+    for name, sql in WAITING_SQL.get(schema, {}).items():
+        found[name] = int(await conn.fetchval(sql))
+    return found
 
 
 async def dead_letters(conn: asyncpg.Connection, schema: str) -> list[dict[str, Any]]:
@@ -88,7 +129,8 @@ async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m av_shared.ops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("lag")
+    lag = sub.add_parser("lag")
+    lag.add_argument("--partitions", action="store_true", help="one line per partition")
     sub.add_parser("status")
     letters = sub.add_parser("dead-letters")
     letters.add_argument("--schema", choices=SCHEMAS)
@@ -98,7 +140,8 @@ async def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     if args.command == "lag":
-        _print(await consumer_lag(bootstrap))
+        rows = await consumer_lag(bootstrap)
+        _print(rows if args.partitions else lag_per_topic(rows))
         return
     conn = await asyncpg.connect(raw_dsn(os.environ["DATABASE_URL"]))
     try:

@@ -80,7 +80,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="outbox-listen")
-        backoff = Backoff(base=0.2, cap=10.0)
+        backoff = Backoff(base=0.2, cap=5.0)
         try:
             while not self._stopping:
                 try:
@@ -135,6 +135,13 @@ class OutboxRelay:
             )
         self.published_total += len(rows)
         return len(rows)
+
+    async def flush(self) -> int:
+        """Publish everything unsent (shutdown); returns how many were sent."""
+        total = 0
+        while (sent := await self.publish_pending()) > 0:
+            total += sent
+        return total
 
     async def backlog(self) -> int:
         o = self._outbox

@@ -1,5 +1,13 @@
 """What every service process runs besides its HTTP API: the database engine, the Kafka producer,
-the outbox relay and the event consumers. Started and stopped from the FastAPI lifespan."""
+the outbox relay and the event consumers. Started and stopped from the FastAPI lifespan.
+
+The consumers are supervised: aiokafka rejoins its group by itself when the broker comes back
+(a restarted broker that lost its memory answers "unknown member": the consumer resets and
+rejoins, and with no committed offset left starts from the earliest record). What it does not
+survive is a consume loop that ended or a consumer that stopped making progress while records
+wait; then the runtime throws the FastStream broker away and starts a new one (new consumers,
+a fresh join of the group), with backoff.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from sqlalchemy import Table, text
@@ -23,6 +34,15 @@ from .settings import CommonSettings
 from .topics import TopicSpec
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Subscription:
+    topics: tuple[str, ...]
+    group: str
+    consumer: EventConsumer
+    # partition -> (position, when it last moved): the stall detector's memory
+    progress: dict[TopicPartition, tuple[int, float]] = field(default_factory=dict)
 
 
 class ServiceRuntime:
@@ -44,10 +64,13 @@ class ServiceRuntime:
             poll_seconds=settings.outbox_poll_seconds,
         )
         self.dead_letters = dead_letters
-        self.broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=None)
+        self._subscriptions: list[_Subscription] = []
+        self.broker = self._new_broker()
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.consumers_started = False
+        self.consumer_restarts = 0
+        self._stopping = False
 
     def subscribe(
         self, topics: Sequence[TopicSpec], *, group: str,
@@ -57,13 +80,26 @@ class ServiceRuntime:
             group=group, handlers=handlers, sessions=self.sessions,
             dead_letters=self.dead_letters, producer=self.producer, settings=self.settings,
         )
-        self.broker.subscriber(
-            *(t.name for t in topics), group_id=group, ack_policy=AckPolicy.ACK,
-            auto_offset_reset="earliest", max_poll_interval_ms=600_000,
-            title=f"{group}:{','.join(t.name for t in topics)}",
-        )(consumer.handle)
+        subscription = _Subscription(tuple(t.name for t in topics), group, consumer)
+        self._subscriptions.append(subscription)
+        self._attach(self.broker, subscription)
         self.consumers.append(consumer)
         return consumer
+
+    def _new_broker(self) -> KafkaBroker:
+        broker = KafkaBroker(self.settings.kafka_bootstrap_servers, logger=None,
+                             graceful_timeout=self.settings.shutdown_grace_seconds)
+        for subscription in self._subscriptions:
+            self._attach(broker, subscription)
+        return broker
+
+    @staticmethod
+    def _attach(broker: KafkaBroker, subscription: _Subscription) -> None:
+        broker.subscriber(
+            *subscription.topics, group_id=subscription.group, ack_policy=AckPolicy.ACK,
+            auto_offset_reset="earliest", max_poll_interval_ms=600_000,
+            title=f"{subscription.group}:{','.join(subscription.topics)}",
+        )(subscription.consumer.handle)
 
     async def start(self) -> None:
         await wait_for_database(self.engine)
@@ -71,36 +107,130 @@ class ServiceRuntime:
         await self._retry("creating topics", lambda: ensure_topics(
             self.settings.kafka_bootstrap_servers, self.settings.kafka_partitions))
         self.spawn(self.relay.run(), "outbox-relay")
-        if self.consumers:
+        if self._subscriptions:
             # Joining a consumer group can take a rebalance; the HTTP API need not wait for it.
-            self.spawn(self._retry("starting consumers", self._start_consumers), "consumers")
-
-    async def _start_consumers(self) -> None:
-        await self.broker.start()
-        self.consumers_started = True
+            self.spawn(self._consume(), "consumers")
 
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
+    # -- consumers ------------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        """Start the consumers, watch them, and start new ones when they stop or stall."""
+        backoff = Backoff(0.5, 10.0)
+        while not self._stopping:
+            try:
+                await self.broker.start()
+            except Exception as exc:
+                delay = backoff.next_delay()
+                log.warning("starting consumers failed (%r); retrying in %.1fs", exc, delay)
+                await self._replace_broker()
+                await asyncio.sleep(delay)
+                continue
+            self.consumers_started = True
+            reason = await self._watch_consumers()
+            if self._stopping:
+                return
+            self.consumers_started = False
+            self.consumer_restarts += 1
+            delay = backoff.next_delay()
+            log.warning("consumers %s: starting new ones (rejoining the group) in %.1fs",
+                        reason, delay)
+            await self._replace_broker()
+            await asyncio.sleep(delay)
+
+    async def _replace_broker(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
+        self.broker = self._new_broker()
+
+    async def _watch_consumers(self) -> str:
+        """Returns (only) when the consumers need replacing, saying why."""
+        stall = self.settings.consumer_stall_seconds
+        for subscription in self._subscriptions:
+            subscription.progress.clear()
+        started = time.monotonic()
+        while not self._stopping:
+            await asyncio.sleep(min(5.0, stall / 3))
+            for subscription, subscriber in zip(self._subscriptions, self.broker.subscribers,
+                                                strict=False):
+                consumer: AIOKafkaConsumer | None = getattr(subscriber, "consumer", None)
+                tasks = getattr(subscriber, "tasks", [])
+                if consumer is None or not any(not t.done() for t in tasks):
+                    return f"of group {subscription.group} stopped consuming"
+                if subscription.consumer.busy:
+                    # A handler that waits for the database is not stuck: new consumers would not
+                    # help it. Forget the clock so that waiting is not counted as a stall.
+                    subscription.progress.clear()
+                    continue
+                stuck = await self._stuck_partition(subscription, consumer, stall)
+                if stuck is not None and time.monotonic() - started > stall:
+                    return (f"of group {subscription.group} made no progress on {stuck} for "
+                            f"{stall:.0f}s while records wait")
+        return "stopping"
+
+    @staticmethod
+    async def _stuck_partition(subscription: _Subscription, consumer: AIOKafkaConsumer,
+                               stall: float) -> str | None:
+        now = time.monotonic()
+        for tp, position, highwater in await _positions(consumer):
+            last = subscription.progress.get(tp)
+            if last is None or last[0] != position or highwater is None or highwater <= position:
+                subscription.progress[tp] = (position, now)
+                continue
+            if now - last[1] > stall:
+                return f"{tp.topic}[{tp.partition}]@{position} (end {highwater})"
+        return None
+
+    async def consumer_lag(self) -> list[dict[str, Any]]:
+        """Lag of this process's consumers, from their own positions: per group and topic, the
+        records between what they consumed and the end of the partitions they hold. Summed over
+        every instance it is the group's lag."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for subscription, subscriber in zip(self._subscriptions, self.broker.subscribers,
+                                            strict=False):
+            for topic in subscription.topics:
+                rows[(subscription.group, topic)] = {"group": subscription.group, "topic": topic,
+                                                     "lag": 0, "partitions": 0}
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp, position, highwater in await _positions(consumer):
+                row = rows.setdefault((subscription.group, tp.topic), {
+                    "group": subscription.group, "topic": tp.topic, "lag": 0, "partitions": 0})
+                row["partitions"] += 1
+                if highwater is not None:
+                    row["lag"] += max(highwater - position, 0)
+        return list(rows.values())
+
+    # -- shutdown -------------------------------------------------------------------------------
     async def stop_consuming(self) -> None:
+        """Stop fetching events: a handler in progress finishes (its offset is committed) within
+        the grace period; what was fetched and not handled is redelivered to the next owner."""
+        self._stopping = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
 
     async def stop(self) -> None:
         """Graceful: stop consuming, let the relay flush what is committed, then close."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
-        self.relay.stop()
+        await self.stop_consuming()
         for task in self._tasks:
-            if task.get_name() not in ("outbox-relay",):
+            if task.get_name() != "outbox-relay":
                 task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.relay.publish_pending(), 5)
+        await asyncio.gather(*(t for t in self._tasks if t.get_name() != "outbox-relay"),
+                             return_exceptions=True)
+        self.relay.stop()
+        try:
+            flushed = await asyncio.wait_for(self.relay.flush(), 10)
+            if flushed:
+                log.info("outbox flushed on shutdown: %d event(s) published", flushed)
+        except Exception as exc:  # they stay in the outbox: the next relay publishes them
+            log.warning("outbox not flushed on shutdown (%r): the next start publishes it", exc)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.producer.stop()
+            await asyncio.wait_for(self.producer.stop(), 10)
         await self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
@@ -116,7 +246,7 @@ class ServiceRuntime:
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"unavailable: {type(exc).__name__}"
-        if self.consumers:
+        if self._subscriptions:
             checks["consumers"] = "ok" if self.consumers_started else "joining"
         return checks
 
@@ -130,6 +260,18 @@ class ServiceRuntime:
                 delay = backoff.next_delay()
                 log.warning("%s failed (%r); retrying in %.1fs", what, exc, delay)
                 await asyncio.sleep(delay)
+
+
+async def _positions(consumer: AIOKafkaConsumer) -> list[tuple[TopicPartition, int, int | None]]:
+    """(partition, position, last known end offset) of each partition the consumer holds."""
+    found = []
+    for tp in list(consumer.assignment()):
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), 1)
+        except Exception:  # not assigned any more, or no position yet (rebalancing)
+            continue
+        found.append((tp, position, consumer.highwater(tp)))
+    return found
 
 
 def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:

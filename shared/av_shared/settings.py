@@ -37,6 +37,9 @@ class CommonSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         1.0, gt=0, description="relay's fallback poll; it wakes on NOTIFY at once")
     outbox_batch_size: int = Field(500, ge=1, le=10_000, description="outbox rows per publish")
+    consumer_stall_seconds: float = Field(
+        60.0, gt=0, description="a consumer that holds waiting records and makes no progress "
+        "for this long (its handler not busy) is replaced by a new one that rejoins the group")
     shutdown_grace_seconds: float = Field(
         20.0, ge=0, description="SIGTERM: time to finish in-flight work before exiting")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,7 @@ class Stack:
             self.pg.init_cluster()
             tasks.append(self._start(ProcessSpec(
                 "postgres", self.pg.command(fast=self.config.fast), user=self.pg.process_user(),
-                after_start=self.pg.wait_ready, stop_timeout=20)))
+                after_start=self.pg.wait_ready, stop_timeout=20, stop_signal=signal.SIGINT)))
         if not self.external_kafka:
             tasks.append(self._start(self.broker_spec()))
         if not self.keepa_key:
@@ -162,12 +163,15 @@ class Stack:
                            after_start=lambda: wait_for_port(port, 60))
 
     async def migrate(self) -> None:
-        for schema, module in (("gateway", "gateway"), ("batch", "batch_service"),
-                               ("analysis", "analysis_service")):
+        """Each service's migrations, in its own schema: independent, so they run at once."""
+        async def one(schema: str, module: str) -> None:
             env = {**os.environ, **self.common_env(schema, f"{schema}-migrate")}
             proc = await asyncio.create_subprocess_exec(PYTHON, "-m", f"{module}.migrate", env=env)
             if await proc.wait() != 0:
                 raise RuntimeError(f"migrations of {module} failed")
+
+        await asyncio.gather(*(one(schema, module) for schema, module in (
+            ("gateway", "gateway"), ("batch", "batch_service"), ("analysis", "analysis_service"))))
 
     async def start_services(self) -> None:
         await self.migrate()

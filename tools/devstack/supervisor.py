@@ -26,6 +26,9 @@ class ProcessSpec:
     echo: bool = False  # copy output, prefixed with the name, to our stdout
     after_start: Callable[[], Awaitable[None]] | None = None  # e.g. wait for the port
     stop_timeout: float = 30.0
+    # What `stop` sends. PostgreSQL takes SIGTERM as a "smart" shutdown that waits for every
+    # client to disconnect: it gets SIGINT (fast shutdown: clients cut, clean checkpoint).
+    stop_signal: int = signals.SIGTERM
 
 
 class ManagedProcess:
@@ -109,9 +112,14 @@ class ManagedProcess:
                 delay = min(delay * 2, 30.0)
 
     def signal(self, sig: int) -> None:
+        """SIGKILL goes to the whole process group (a crash takes the children with it); other
+        signals to the main process, which shuts its children down itself (PostgreSQL)."""
         if self.proc and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
+                if sig == signals.SIGKILL:
+                    os.killpg(self.proc.pid, sig)
+                else:
+                    os.kill(self.proc.pid, sig)
 
     async def kill(self) -> None:
         """SIGKILL with no restart (a crash a test then recovers from with `start`)."""
@@ -120,7 +128,10 @@ class ManagedProcess:
         if self.proc:
             await self.proc.wait()
 
-    async def stop(self, sig: int = signals.SIGTERM) -> int | None:
+    async def stop(self, sig: int | None = None) -> int | None:
+        """Stop for good (no restart) with the spec's stop signal; SIGKILL after stop_timeout.
+        Returns the exit status."""
+        sig = self.spec.stop_signal if sig is None else sig
         self._wanted = False
         if self.proc is None or self.proc.returncode is not None:
             return self.proc.returncode if self.proc else None

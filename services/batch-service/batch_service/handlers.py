@@ -41,6 +41,9 @@ class BatchHandlers:
     async def batch_submitted(self, event: BatchSubmitted) -> None:
         async with self.sessions() as session, session.begin():
             if not await first_delivery(session, inbox, event.event_id, event.event_type):
+                # The gateway re-publishes a batch until it sees our acknowledgement: if that was
+                # lost (a broker losing its log), say it again, or it re-publishes forever.
+                await _acknowledge_again(session, event.batch_id, event.correlation_id)
                 return
             batch = await _lock_batch(session, event.batch_id, event.owner_id)
             if batch["header_received"]:
@@ -210,6 +213,18 @@ async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: st
             BatchAcknowledged(batch_id=batch_id, owner_id=row["owner_id"],
                               chunks_received=row["chunks_received"],
                               correlation_id=correlation_id)])
+
+
+async def _acknowledge_again(session: AsyncSession, batch_id: uuid.UUID,
+                             correlation_id: str) -> None:
+    row = (await session.execute(select(batches.c.owner_id, batches.c.chunks_received,
+                                        batches.c.acknowledged)
+                                 .where(batches.c.id == batch_id))).first()
+    if row is None or not row.acknowledged:
+        return
+    await add_to_outbox(session, outbox, topic=BATCH_STATUS, aggregate_id=batch_id, events=[
+        BatchAcknowledged(batch_id=batch_id, owner_id=row.owner_id,
+                          chunks_received=row.chunks_received, correlation_id=correlation_id)])
 
 
 async def _publish_status(

@@ -9,15 +9,17 @@ from typing import Any
 
 from av_shared.events import BatchAcknowledged, BatchStatusChanged
 from av_shared.logging import configure_logging
+from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
 from .api.problems import install_problem_handlers, problem_response
-from .db.tables import SCHEMA, dead_letters, outbox
+from .db.tables import SCHEMA, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
 from .settings import GatewaySettings
@@ -39,6 +41,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             runtime.sessions, timedelta(seconds=settings.ack_deadline_seconds),
             timedelta(seconds=settings.republish_max_backoff_seconds),
             settings.reconcile_interval_seconds)
+        app.state.reconciler = reconciler
         runtime.subscribe([BATCH_STATUS], group=settings.consumer_group,
                           handlers={BatchAcknowledged: reconciler.acknowledged,
                                     BatchStatusChanged: reconciler.status_changed})
@@ -67,6 +70,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for router in (auth.router, api_keys.router, config.router, batches.router,
                    analyses.router, admin.router):
         app.include_router(router)
+
+    async def extra_metrics() -> dict[str, float]:
+        async with app.state.runtime.sessions() as session:
+            waiting = await session.scalar(select(func.count()).select_from(submissions)
+                                           .where(submissions.c.acknowledged_at.is_(None)))
+        return {"submissions_awaiting_ack": waiting or 0,
+                "batches_republished_total": app.state.reconciler.republished_total}
+
+    app.include_router(metrics_router("gateway", extra_metrics))
 
     @app.middleware("http")
     async def require_json(request: Request,
