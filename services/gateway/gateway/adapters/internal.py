@@ -29,11 +29,11 @@ class InternalServices:
     async def analysis(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         return await self._get(self._analysis_order(), path, params, service="analysis service")
 
-    async def analysis_post(self, path: str, body: Any, timeout: float) -> httpx.Response:
+    async def analysis_post(self, path: str, body: Any, wait_seconds: float) -> httpx.Response:
         last: Exception | None = None
         for base in self._analysis_order():
             try:
-                return await self._http.post(base + path, json=body, timeout=timeout)
+                return await self._http.post(base + path, json=body, timeout=wait_seconds)
             except httpx.TransportError as exc:
                 last = exc
         raise _unavailable("analysis service", last)

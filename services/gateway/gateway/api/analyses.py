@@ -67,7 +67,7 @@ async def instant_analysis(
         response = await services.analysis_post("/internal/analyses", {
             "owner_id": str(user.id), "item": item.model_dump(mode="json"),
             "config": config.model_dump(mode="json"), "request_id": idempotency_key,
-        }, timeout=settings.instant_analysis_timeout_seconds)
+        }, wait_seconds=settings.instant_analysis_timeout_seconds)
     except ProblemError:
         await _refund(session, user.id)
         raise
