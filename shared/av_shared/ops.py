@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from .asyncapi import CHANNELS
 from .db import raw_dsn
 from .topics import ALL_TOPICS
 
