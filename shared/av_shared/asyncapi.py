@@ -35,7 +35,7 @@ CHANNELS: dict[str, tuple[tuple[type[Any], ...], tuple[str, ...]]] = {
 }
 
 
-def build_document() -> dict[str, Any]:
+def build_specification() -> Any:
     broker = KafkaBroker("kafka:9092")
     for topic, (event_types, groups) in CHANNELS.items():
         for event_type in event_types:
@@ -52,7 +52,17 @@ def build_document() -> dict[str, Any]:
     spec = AsyncAPI(broker, title="ArbitrageVault events", version="1.0.0",
                     description="Every event between the gateway, batch and analysis services.",
                     schema_version="3.0.0")
-    return json.loads(spec.to_specification().to_json())
+    return spec.to_specification()
+
+
+def build_document() -> dict[str, Any]:
+    return json.loads(build_specification().to_json())  # type: ignore[no-any-return]
+
+
+def build_html() -> str:
+    from faststream.specification.asyncapi.site import get_asyncapi_html
+
+    return get_asyncapi_html(build_specification())
 
 
 if __name__ == "__main__":

@@ -9,16 +9,22 @@ from typing import Any
 
 from av_shared.events import BatchAcknowledged, BatchStatusChanged
 from av_shared.logging import configure_logging
+from av_shared.asyncapi import build_document, build_html
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import func, select
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
-from .api.problems import install_problem_handlers, problem_response
+from .api.problems import (
+    PROBLEM_RESPONSES,
+    install_problem_handlers,
+    problem_only_openapi,
+    problem_response,
+)
 from .db.tables import SCHEMA, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
@@ -64,12 +70,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="Decide which books to buy for Amazon resale: submit ISBNs/ASINs with what "
                     "each copy costs, get fees, profit, ROI, sales velocity and BUY/WATCH/PASS.",
         lifespan=lifespan,
+        # Short, stable operation ids ("batches-submit_batch"): typed clients get clean names.
+        generate_unique_id_function=lambda route: (
+            f"{route.tags[0]}-{route.name}".replace(" ", "_") if route.tags else route.name),
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    problem_only_openapi(app)
     for router in (auth.router, api_keys.router, config.router, batches.router,
                    analyses.router, admin.router):
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
 
     async def extra_metrics() -> dict[str, float]:
         async with app.state.runtime.sessions() as session:
@@ -79,6 +89,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 "batches_republished_total": app.state.reconciler.republished_total}
 
     app.include_router(metrics_router("gateway", extra_metrics))
+
+    @app.get("/asyncapi.json", tags=["operations"])
+    async def asyncapi_document() -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of every event (generated from the contracts)."""
+        return build_document()
+
+    @app.get("/asyncapi", tags=["operations"], response_class=HTMLResponse)
+    async def asyncapi_page() -> str:
+        """The AsyncAPI document rendered for reading (the page loads its viewer from a CDN)."""
+        return build_html()
 
     @app.middleware("http")
     async def require_json(request: Request,

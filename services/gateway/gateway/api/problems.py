@@ -31,6 +31,40 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+# Documented on every public route, so a generated client knows the error shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("Not authenticated"),
+    404: _problem("Not found, or not yours"),
+    422: _problem("Invalid input: `errors` names each field"),
+    429: _problem("Rate limit or quota exceeded (see Retry-After)"),
+    503: _problem("A dependency is unavailable; retry later"),
+}
+
+
+def problem_only_openapi(app: FastAPI) -> None:
+    """FastAPI documents a response model as application/json too; errors are problem+json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema["paths"].values():
+                for op in item.values():
+                    for response in op.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content:
+                            content.pop("application/json", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 class ProblemError(Exception):
     def __init__(self, status: int, slug: str, title: str, detail: str | None = None,
                  headers: dict[str, str] | None = None, **extra: Any) -> None:

@@ -1,0 +1,30 @@
+"""The running gateway serves its contracts: OpenAPI for the REST API, AsyncAPI for the events."""
+
+from __future__ import annotations
+
+import httpx
+
+from av_shared.topics import ALL_TOPICS, DEAD_LETTERS
+
+
+async def test_asyncapi_document_names_every_topic_and_event(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/asyncapi.json")).json()
+    assert document["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == {t.name for t in ALL_TOPICS if t is not DEAD_LETTERS}
+    schemas = document["components"]["schemas"]
+    for event in ("BatchSubmitted", "BatchChunkSubmitted", "ChunkAnalysed", "BatchStatusChanged",
+                  "BatchCancelRequested", "ChunkRedispatched", "BatchAcknowledged"):
+        assert event in schemas
+    page = await http.get("/asyncapi")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+
+async def test_openapi_and_health(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/health")).json() == {"status": "ok"}
+    ready = (await http.get("/ready")).json()
+    assert ready["checks"]["database"] == "ok" and ready["checks"]["broker"] == "ok"
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert "/api/v1/batches/{batch_id}/status" in paths
+    metrics = (await http.get("/metrics")).text
+    assert 'av_outbox_unsent{service="gateway"}' in metrics
