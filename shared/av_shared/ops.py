@@ -39,7 +39,6 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> list
     Committed offsets are read with a group-bound consumer that never subscribes (so it does not
     join the group): aiokafka's admin OffsetFetch cannot parse Tansu's answer, this path can.
     """
-    from .asyncapi import CHANNELS  # topic -> (event types, groups reading it)
 
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await probe.start()

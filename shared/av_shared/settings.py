@@ -22,7 +22,8 @@ class CommonSettings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, le=200, description="connections kept per process")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="broker addresses")
     kafka_enable_idempotence: bool = Field(
-        False, description="idempotent producer: `true` on real Kafka (Tansu lacks InitProducerId v1)")
+        False,
+        description="idempotent producer: `true` on real Kafka (Tansu lacks InitProducerId v1)")
     kafka_partitions: int = Field(
         12, ge=1, le=1000, description="partitions of topics the services create (consumer scale)")
     log_level: str = Field("INFO", description="Python log level")

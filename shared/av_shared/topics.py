@@ -1,4 +1,4 @@
-"""Every Kafka topic of the system, in one place, with its owner (the only service that writes it)."""
+"""Every Kafka topic of the system, in one place, with its owner (the one service writing it)."""
 
 from __future__ import annotations
 

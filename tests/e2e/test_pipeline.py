@@ -39,7 +39,8 @@ async def test_batch_completes_with_one_analysis_per_line(seller: Seller) -> Non
 
 
 async def test_rejected_batch_leaves_no_trace(seller: Seller, stack: Stack) -> None:
-    count_sql = "SELECT (SELECT count(*) FROM gateway.submissions) + (SELECT count(*) FROM gateway.outbox)"
+    count_sql = ("SELECT (SELECT count(*) FROM gateway.submissions) "
+                 "+ (SELECT count(*) FROM gateway.outbox)")
     before = await admin_value(stack.admin_url, count_sql)
     response = await seller.post("/api/v1/batches", json={"name": "bad", "items": [
         {"identifier": SAMPLE_BOOK, "buy_cost": 1}, {"identifier": "0593655037", "buy_cost": 1}]})

@@ -58,7 +58,7 @@ def test_migrations_and_database_init_match_the_code(compose: dict[str, Any]) ->
         assert f"python -m {module}.migrate" in script
         importlib.import_module(f"{module}.migrate")
     env = compose["services"]["migrate"]["environment"]
-    assert {k for k in env} == {"GATEWAY_DATABASE_URL", "BATCH_DATABASE_URL", "ANALYSIS_DATABASE_URL"}
+    assert set(env) == {"GATEWAY_DATABASE_URL", "BATCH_DATABASE_URL", "ANALYSIS_DATABASE_URL"}
 
 
 def test_kafka_is_a_single_kraft_node_without_topic_autocreation(compose: dict[str, Any]) -> None:

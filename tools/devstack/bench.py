@@ -30,7 +30,9 @@ async def login(http: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-async def run_batch(http: httpx.AsyncClient, headers: dict[str, str], items: int) -> tuple[str, float]:
+async def run_batch(
+    http: httpx.AsyncClient, headers: dict[str, str], items: int
+) -> tuple[str, float]:
     body = {"name": "bench", "items": [{"identifier": i, "buy_cost": 2.0}
                                        for i in unique_isbns(items)]}
     started = time.perf_counter()
@@ -68,7 +70,8 @@ async def poll_latency(base_url: str, headers: dict[str, str], batch_id: str, cl
         await asyncio.gather(*(client() for _ in range(clients)))
     q = statistics.quantiles(latencies, n=100)
     print(f"GET /api/v1/batches/{{id}}, {clients} concurrent clients, {seconds:.0f} s: "
-          f"{len(latencies)} requests ({len(latencies) / seconds:.0f}/s), p50 {q[49] * 1000:.1f} ms, "
+          f"{len(latencies)} requests ({len(latencies) / seconds:.0f}/s), "
+          f"p50 {q[49] * 1000:.1f} ms, "
           f"p99 {q[98] * 1000:.1f} ms, errors {errors}")
 
 

@@ -1,4 +1,4 @@
-"""`python -m devstack.infra`: only PostgreSQL and the broker, for development (prints their URLs)."""
+"""`python -m devstack.infra`: PostgreSQL and the broker only, for development (prints URLs)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-
 
 from .stack import REPO_ROOT, Stack, StackConfig
 

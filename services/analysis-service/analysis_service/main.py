@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
 from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from .adapters.keepa_client import KeepaClient
 from .adapters.market_data import MarketData

@@ -14,4 +14,5 @@ class BatchServiceSettings(CommonSettings):
                                  "this is re-dispatched; doubles each time")
     chunk_max_dispatches: int = Field(
         5, ge=1, description="dispatches before a chunk's items are failed with the reason")
-    reconcile_interval_seconds: float = Field(5.0, gt=0, description="how often deadlines are checked")
+    reconcile_interval_seconds: float = Field(
+        5.0, gt=0, description="how often deadlines are checked")

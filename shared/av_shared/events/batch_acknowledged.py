@@ -9,7 +9,7 @@ from .base import Event
 
 
 class BatchAcknowledged(Event):
-    """The batch service holds the batch header and every chunk: the gateway may stop re-publishing."""
+    """The batch service holds the header and every chunk: the gateway stops re-publishing."""
 
     event_type: Literal["batch.acknowledged"] = "batch.acknowledged"
     schema_version: Literal[1] = 1

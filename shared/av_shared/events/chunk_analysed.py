@@ -16,7 +16,7 @@ class ItemFailure(BaseModel):
 
 
 class ChunkAnalysed(Event):
-    """Every item of a chunk has a stored analysis or a stored failure (or the batch was cancelled)."""
+    """Every item of a chunk has a stored analysis or failure (or its batch was cancelled)."""
 
     event_type: Literal["analysis.chunk_analysed"] = "analysis.chunk_analysed"
     schema_version: Literal[1] = 1

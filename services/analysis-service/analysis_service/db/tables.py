@@ -1,4 +1,4 @@
-"""The `analysis` schema: the work queue, analyses, the market-data cache, the Keepa token budget."""
+"""The `analysis` schema: work queue, analyses, market-data cache, Keepa token budget."""
 
 from __future__ import annotations
 
