@@ -68,18 +68,19 @@ class BatchHandlers:
             payload = {"items": [item.model_dump(mode="json") for item in event.items],
                        "config": event.config.model_dump(mode="json"),
                        "chunk_count": event.chunk_count}
-            stmt = insert(batch_chunks).values(
+            new_chunk = insert(batch_chunks).values(
                 batch_id=event.batch_id, chunk_no=event.chunk_no, status="WAITING",
                 item_count=len(event.items), payload=payload,
                 deadline_at=datetime.now(UTC) + self.chunk_deadline,
             )
             # A completion may have created the row first: then only the payload is missing.
-            stmt = stmt.on_conflict_do_update(
+            upsert = new_chunk.on_conflict_do_update(
                 index_elements=["batch_id", "chunk_no"],
-                set_={"payload": stmt.excluded.payload, "item_count": stmt.excluded.item_count},
+                set_={"payload": new_chunk.excluded.payload,
+                      "item_count": new_chunk.excluded.item_count},
                 where=batch_chunks.c.payload.is_(None),
             ).returning(batch_chunks.c.status, batch_chunks.c.failures)
-            row = (await session.execute(stmt)).first()
+            row = (await session.execute(upsert)).first()
             if row is None:
                 return  # this chunk was already recorded by an earlier delivery
             failed = {f["item_no"]: f["reason"] for f in (row.failures or [])}
@@ -104,20 +105,20 @@ class BatchHandlers:
             await _lock_batch(session, event.batch_id, event.owner_id)
             failures = [f.model_dump() for f in event.failures]
             now = datetime.now(UTC)
-            stmt = insert(batch_chunks).values(
+            done_chunk = insert(batch_chunks).values(
                 batch_id=event.batch_id, chunk_no=event.chunk_no, status="DONE",
                 items_succeeded=event.items_succeeded, items_failed=event.items_failed,
                 failures=failures, completed_at=now, payload=None,
             )
             # Natural key: a chunk completes once, whatever the number of completion events.
-            stmt = stmt.on_conflict_do_update(
+            completion = done_chunk.on_conflict_do_update(
                 index_elements=["batch_id", "chunk_no"],
                 set_={"status": "DONE", "items_succeeded": event.items_succeeded,
                       "items_failed": event.items_failed, "failures": failures,
                       "completed_at": now},
                 where=batch_chunks.c.status != "DONE",
             ).returning(batch_chunks.c.chunk_no)
-            if (await session.execute(stmt)).first() is None:
+            if (await session.execute(completion)).first() is None:
                 return
             await _mark_items(session, event)
             await session.execute(

@@ -6,7 +6,7 @@ from typing import Any
 from av_shared.views import AnalysisView
 
 
-def analysis_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def analysis_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A stored analysis as the public API shows it (columns plus the engine's full answer)."""
     result: Mapping[str, Any] = row["result"]
     view = AnalysisView(
