@@ -24,7 +24,8 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/av_shared services/gateway/gateway services/batch-service/batch_service services/analysis-service/analysis_service tools/keepa_sim tools/devstack
+	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools \
+	  $(BIN)/mypy -p av_shared -p gateway -p batch_service -p analysis_service -p keepa_sim -p devstack
 
 bench: install
 	$(BIN)/python -m devstack.bench
