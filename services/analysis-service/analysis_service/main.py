@@ -7,12 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
+from av_shared.health import health_router
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
@@ -131,15 +130,6 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
 
     app.include_router(metrics_router("analysis-service", extra_metrics))
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    async def ready() -> Any:
-        checks = await app.state.runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+    app.include_router(health_router())
 
     return app

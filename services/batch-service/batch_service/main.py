@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from av_shared.events import (
@@ -18,6 +16,7 @@ from av_shared.events import (
     ChunkAnalysed,
     ChunkStillQueued,
 )
+from av_shared.health import health_router
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
@@ -82,15 +81,6 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
 
     app.include_router(metrics_router("batch-service", extra_metrics))
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    async def ready() -> Any:
-        checks = await app.state.runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+    app.include_router(health_router())
 
     return app

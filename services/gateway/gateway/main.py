@@ -7,15 +7,17 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from av_shared.events import BatchAcknowledged, BatchStatusChanged
-from av_shared.logging import configure_logging
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
 from av_shared.asyncapi import build_document, build_html
+from av_shared.events import BatchAcknowledged, BatchStatusChanged
+from av_shared.health import health_router
+from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import func, select
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
@@ -121,18 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 response.headers.setdefault(name, value)
         return response
 
-    @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
-    @app.get("/ready", tags=["operations"])
-    async def ready() -> Any:
-        """Readiness: PostgreSQL and the broker answer."""
-        checks = await app.state.runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+    app.include_router(health_router())
 
     return app
 
