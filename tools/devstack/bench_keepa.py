@@ -1,0 +1,159 @@
+"""`python -m devstack.bench_keepa`: what a 1,000-item batch with 30% repeated ASINs costs in Keepa
+tokens and requests, and how long it takes when tokens refill at a basic plan's 20 a minute.
+
+The simulated Keepa refills 20 tokens per *simulated* minute at `--time-scale` simulated minutes
+per real minute (600: 200 tokens per real second), and starts with an empty bucket (so every token
+is waited for, the worst case; a full Keepa bucket holds an hour of refill, 1,200 tokens). Two
+analysis-service instances share the budget. A benchmark, not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from av_shared.identifiers import isbn10_check_digit
+
+from .stack import REPO_ROOT, Stack, StackConfig
+
+REFILL_PER_MINUTE = 20  # Keepa basic plan
+
+
+def batch_items(items: int, repeated: float, seed: int) -> list[str]:
+    """`items` identifiers of which `repeated` (a share) repeat an earlier one, shuffled so that
+    repeats land in other chunks as well as in the same one."""
+    rng = random.Random(seed)
+    unique = items - round(items * repeated)
+    books = sorted({f"{n:09d}" + isbn10_check_digit(f"{n:09d}")
+                    for n in rng.sample(range(10**8, 10**9), unique)})
+    lines = books + [rng.choice(books) for _ in range(items - unique)]
+    rng.shuffle(lines)
+    return lines
+
+
+async def wait_ready(stack: Stack) -> None:
+    urls = [stack.gateway_url, stack.batch_url,
+            *(stack.analysis_url(i) for i in range(len(stack.analysis_ports)))]
+    async with httpx.AsyncClient(timeout=5) as http:
+        for url in urls:
+            for _ in range(600):
+                try:
+                    if (await http.get(url + "/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise TimeoutError(f"{url} not ready")
+
+
+async def login(http: httpx.AsyncClient) -> dict[str, str]:
+    email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "benchmark-password"
+    (await http.post("/api/v1/auth/register", json={"email": email, "password": password})
+     ).raise_for_status()
+    token = await http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    token.raise_for_status()
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def run(stack: Stack, lines: list[str], start_tokens: int) -> None:
+    async with (httpx.AsyncClient(base_url=stack.gateway_url, timeout=120) as http,
+                httpx.AsyncClient(base_url=stack.keepa_base_url, timeout=30) as sim):
+        headers = await login(http)
+        (await sim.post("/_sim/reset")).raise_for_status()
+        (await sim.post("/_sim/tokens", json={"tokens_left": start_tokens})).raise_for_status()
+        body = {"name": "bench-keepa", "items": [{"identifier": i, "buy_cost": 2.0}
+                                                 for i in lines]}
+        started = time.perf_counter()
+        accepted = await http.post("/api/v1/batches", json=body, headers=headers)
+        accepted.raise_for_status()
+        batch_id = accepted.json()["id"]
+        while True:
+            batch = (await http.get(f"/api/v1/batches/{batch_id}", headers=headers)).json()
+            if batch["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                break
+            await asyncio.sleep(0.1)
+        wall = time.perf_counter() - started
+        stats = (await sim.get("/_sim/stats")).json()
+    conn = await asyncpg.connect(stack.admin_url)
+    try:
+        budget = await conn.fetchrow("SELECT tokens_spent_total, requests_total, max_tokens "
+                                     "FROM analysis.keepa_tokens WHERE id = 1")
+        per_instance = await conn.fetch(
+            "SELECT processed_by, count(*) AS n FROM analysis.analyses WHERE batch_id = $1 "
+            "GROUP BY processed_by ORDER BY processed_by", uuid.UUID(batch_id))
+    finally:
+        await conn.close()
+    report(lines, batch, wall, stats, budget, per_instance, stack.config.keepa_time_scale)
+
+
+def report(lines: list[str], batch: dict[str, Any], wall: float, stats: dict[str, Any],
+           budget: Any, per_instance: list[Any], time_scale: float) -> None:
+    requests = stats["requests"]
+    served = [r for r in requests if r["status"] == 200]
+    fetched = Counter(a for r in served for a in r["asins"])
+    tokens = sum(r["tokens_consumed"] for r in requests)
+    statuses = Counter(r["status"] for r in requests)
+    per_second = REFILL_PER_MINUTE * time_scale / 60
+    print(f"batch: {len(lines)} items, {len(set(lines))} unique ASINs "
+          f"({len(lines) - len(set(lines))} repeats); {batch['status']}, "
+          f"{batch['items_processed']} analysed, {batch['items_failed']} failed")
+    print(f"keepa-sim: {tokens} tokens spent, {len(served)} requests served "
+          f"(all requests by status: {dict(sorted(statuses.items()))}), "
+          f"max {max((len(r['asins']) for r in requests), default=0)} ASINs per request, "
+          f"{len(fetched)} ASINs fetched, {sum(fetched.values()) - len(fetched)} fetched twice")
+    print(f"budget (analysis.keepa_tokens): {budget['tokens_spent_total']} tokens reserved, "
+          f"{budget['requests_total']} requests, learned bucket {budget['max_tokens']:.0f}")
+    print("analysed by: " + ", ".join(f"{r['processed_by']} {r['n']}" for r in per_instance))
+    bound = tokens / per_second
+    print(f"wall time: {wall:.1f} s at {REFILL_PER_MINUTE} tokens/simulated min x {time_scale:g} "
+          f"= {per_second:g} tokens/real s, from an empty bucket; the refill alone needs "
+          f"{bound:.1f} s ({bound / wall:.0%} of the wall time)")
+    print(f"real Keepa at {REFILL_PER_MINUTE} tokens/min: {tokens / REFILL_PER_MINUTE:.0f} min "
+          f"of refill for these tokens; the wall time scaled back is "
+          f"{wall * time_scale / 60:.0f} min")
+
+
+async def bench(args: argparse.Namespace, state_dir: Path) -> None:
+    stack = Stack(StackConfig(
+        state_dir=state_dir, fast=True, conventional_ports=False,
+        analysis_instances=args.analysis_instances, keepa_refill_rate=REFILL_PER_MINUTE,
+        keepa_time_scale=args.time_scale, extra_env={"LOG_LEVEL": "WARNING"}))
+    try:
+        await stack.start_infra()
+        await stack.start_services()
+        await wait_ready(stack)
+        await run(stack, batch_items(args.items, args.repeated, args.seed), args.start_tokens)
+    finally:
+        await stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--repeated", type=float, default=0.30, help="share of repeated ASINs")
+    parser.add_argument("--time-scale", type=float, default=600.0,
+                        help="simulated minutes per real minute (600: 200 tokens/real s)")
+    parser.add_argument("--start-tokens", type=int, default=0, help="bucket at the start")
+    parser.add_argument("--analysis-instances", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    state_dir = Path(REPO_ROOT / ".devstack" / "bench-keepa")
+    shutil.rmtree(state_dir, ignore_errors=True)  # a fresh database: no cached snapshots
+    state_dir.mkdir(parents=True)
+    state_dir.chmod(0o755)  # the PostgreSQL OS user must reach its data directory
+    asyncio.run(bench(args, state_dir))
+
+
+if __name__ == "__main__":
+    main()
