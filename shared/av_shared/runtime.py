@@ -120,7 +120,7 @@ class ServiceRuntime:
         backoff = Backoff(0.5, 10.0)
         while not self._stopping:
             try:
-                await self.broker.start()
+                await self._start_broker()
             except Exception as exc:
                 delay = backoff.next_delay()
                 log.warning("starting consumers failed (%r); retrying in %.1fs", exc, delay)
@@ -139,48 +139,53 @@ class ServiceRuntime:
             await self._replace_broker()
             await asyncio.sleep(delay)
 
+    async def _start_broker(self) -> None:
+        """Start the consumers: returns once each has joined its group and got its partitions."""
+        started = time.monotonic()
+        starting = asyncio.ensure_future(self.broker.start())
+        while True:
+            done, _ = await asyncio.wait({starting}, timeout=10)
+            if done:
+                starting.result()
+                break
+            log.warning("consumers of %s still joining their group after %.0fs",
+                        ", ".join(s.group for s in self._subscriptions),
+                        time.monotonic() - started)
+        log.info("consumers of %s joined their group in %.1fs",
+                 ", ".join(s.group for s in self._subscriptions), time.monotonic() - started)
+
     async def _replace_broker(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.stop(), self.settings.shutdown_grace_seconds)
         self.broker = self._new_broker()
 
     async def _watch_consumers(self) -> str:
-        """Returns (only) when the consumers need replacing, saying why."""
+        """Returns (only) when the consumers need replacing, saying why. Meanwhile, every second,
+        rewinds partitions whose position lies beyond their end (see `_rewind_beyond_end`)."""
         stall = self.settings.consumer_stall_seconds
         for subscription in self._subscriptions:
             subscription.progress.clear()
         started = time.monotonic()
         while not self._stopping:
-            await asyncio.sleep(min(5.0, stall / 3))
+            await asyncio.sleep(1.0)
             for subscription, subscriber in zip(self._subscriptions, self.broker.subscribers,
                                                 strict=False):
                 consumer: AIOKafkaConsumer | None = getattr(subscriber, "consumer", None)
                 tasks = getattr(subscriber, "tasks", [])
                 if consumer is None or not any(not t.done() for t in tasks):
                     return f"of group {subscription.group} stopped consuming"
+                positions = await _positions(consumer)
+                await _rewind_beyond_end(subscription.group, consumer, positions)
                 if subscription.consumer.busy:
                     # A handler that waits for the database is not stuck: new consumers would not
                     # help it. Forget the clock so that waiting is not counted as a stall.
                     subscription.progress.clear()
                     continue
-                stuck = await self._stuck_partition(subscription, consumer, stall)
+                stuck = _stuck_partition(subscription, positions, stall)
                 if stuck is not None and time.monotonic() - started > stall:
                     return (f"of group {subscription.group} made no progress on {stuck} for "
                             f"{stall:.0f}s while records wait")
         return "stopping"
-
-    @staticmethod
-    async def _stuck_partition(subscription: _Subscription, consumer: AIOKafkaConsumer,
-                               stall: float) -> str | None:
-        now = time.monotonic()
-        for tp, position, highwater in await _positions(consumer):
-            last = subscription.progress.get(tp)
-            if last is None or last[0] != position or highwater is None or highwater <= position:
-                subscription.progress[tp] = (position, now)
-                continue
-            if now - last[1] > stall:
-                return f"{tp.topic}[{tp.partition}]@{position} (end {highwater})"
-        return None
 
     async def consumer_lag(self) -> list[dict[str, Any]]:
         """Lag of this process's consumers, from their own positions: per group and topic, the
@@ -272,6 +277,38 @@ async def _positions(consumer: AIOKafkaConsumer) -> list[tuple[TopicPartition, i
             continue
         found.append((tp, position, consumer.highwater(tp)))
     return found
+
+
+def _stuck_partition(subscription: _Subscription,
+                     positions: list[tuple[TopicPartition, int, int | None]],
+                     stall: float) -> str | None:
+    now = time.monotonic()
+    for tp, position, highwater in positions:
+        last = subscription.progress.get(tp)
+        if last is None or last[0] != position or highwater is None or highwater <= position:
+            subscription.progress[tp] = (position, now)
+            continue
+        if now - last[1] > stall:
+            return f"{tp.topic}[{tp.partition}]@{position} (end {highwater})"
+    return None
+
+
+async def _rewind_beyond_end(group: str, consumer: AIOKafkaConsumer,
+                             positions: list[tuple[TopicPartition, int, int | None]]) -> None:
+    """A broker that lost its log (Tansu's memory storage, restarted) starts every partition at
+    offset 0 again, but a consumer keeps the position it had, and commits it again once it has
+    rejoined. Kafka answers a fetch beyond the end with OFFSET_OUT_OF_RANGE and the consumer
+    resets; Tansu answers with nothing, so the consumer would wait, silently, until the new log
+    grows past the old position, skipping everything before. A position past the partition's
+    end can only come from an older log: read the partition from its start (handlers are
+    idempotent)."""
+    for tp, position, highwater in positions:
+        if highwater is not None and position > highwater:
+            log.warning("group %s: position %d of %s[%d] is beyond its end %d (the broker lost "
+                        "its log): reading the partition from its start", group, position,
+                        tp.topic, tp.partition, highwater)
+            with contextlib.suppress(Exception):
+                await consumer.seek_to_beginning(tp)
 
 
 def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:

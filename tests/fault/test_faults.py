@@ -161,6 +161,43 @@ async def test_kill_and_restart_the_broker(stack: Stack, seller: Seller, probe: 
     await after.assert_exactly_once()
 
 
+async def test_a_lost_acknowledgement_is_sent_again(stack: Stack, seller: Seller,
+                                                   probe: Probe) -> None:
+    """The gateway re-publishes a batch until it is acknowledged; when the acknowledgement was
+    lost (the broker lost it), the batch service acknowledges the re-published batch again, and
+    nothing is analysed twice."""
+    batch = await FaultBatch(seller, probe, seed=608, items=150).submit()
+    await batch.assert_exactly_once()
+    sql = "SELECT acknowledged_at, republish_count FROM gateway.submissions WHERE batch_id = $1"
+    await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL, "
+                      "next_republish_at = NULL WHERE batch_id = $1", uuid.UUID(batch.id))
+    [row] = await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
+                            lambda rows: rows[0]["acknowledged_at"] is not None, timeout=30)
+    assert row["republish_count"] >= 1
+    await batch.assert_exactly_once()
+
+
+async def test_operator_view_shows_lag_backlog_and_dead_letters(stack: Stack) -> None:
+    """Every service's /metrics has its consumer lag per group and topic, outbox backlog and dead
+    letters; `ops status` and `ops lag` show the same from outside."""
+    urls = {"gateway": stack.gateway_url, "batch-service": stack.batch_url,
+            "analysis-service": stack.analysis_url(0)}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service, url in urls.items():
+            text = (await http.get(url + "/metrics")).text
+            assert f'av_outbox_unsent{{service="{service}"}}' in text
+            assert f'av_dead_letters{{service="{service}"}}' in text
+            assert f'av_consumer_lag{{service="{service}",group="{service}",topic=' in text
+    status = [json.loads(line) for line in (await _ops(stack, "status")).splitlines()]
+    assert {row["schema"] for row in status} == {"gateway", "batch", "analysis"}
+    assert all("outbox_unsent" in row and "dead_letters" in row for row in status)
+    assert any("chunks_awaiting_redispatch" in row for row in status)
+    lag = [json.loads(line) for line in (await _ops(stack, "lag")).splitlines()]
+    assert {(row["group"], row["topic"]) for row in lag} >= {
+        ("batch-service", CHUNK_RESULTS.name), ("analysis-service", CHUNK_DISPATCH.name),
+        ("gateway", BATCH_STATUS.name)}
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 async def _wait_for(read, accept, timeout: float = 60):  # type: ignore[no-untyped-def]
