@@ -21,6 +21,7 @@ from av_shared.topics import BATCH_STATUS
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
+from .api.nul_guard import install_nul_guard
 from .api.problems import (
     PROBLEM_RESPONSES,
     install_problem_handlers,
@@ -78,6 +79,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_nul_guard(app)
     problem_only_openapi(app)
     for router in (auth.router, api_keys.router, config.router, batches.router,
                    analyses.router, admin.router):
