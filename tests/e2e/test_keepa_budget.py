@@ -144,10 +144,12 @@ async def test_two_instances_never_overdraw_the_shared_budget(
     assert_all_analysed(await seller.wait_terminal(batch["id"]), len(books))
 
     requests = await requests_seen(sim)
+    strangers = {a for r in requests for a in r["asins"]} - set(books)
+    assert not strangers, "another client spends this simulator's tokens"
     # The simulator refuses a request it cannot pay for in full (429), so its balance never goes
     # below zero by construction: the proof of no overdraw is that it never had to refuse one.
-    refused = [r for r in requests if r["status"] != 200]
-    assert refused == []
+    refused = [(r["status"], len(r["asins"])) for r in requests if r["status"] != 200]
+    assert refused == [], [(round(r["at"], 2), r["status"], len(r["asins"])) for r in requests]
     assert sum(r["tokens_consumed"] for r in requests) == len(books)
     # It really was token-bound: the last request could only be paid for after the refill.
     span = max(r["at"] for r in requests) - min(r["at"] for r in requests)

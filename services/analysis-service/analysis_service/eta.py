@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from .adapters.token_budget import TokenBudget
 from .work_queue import WorkQueue
@@ -15,14 +16,16 @@ class EtaEstimator:
     budget: TokenBudget
     tokens_per_product: int
 
-    async def seconds_for(self, owner_id: uuid.UUID, queued_items: int) -> float:
+    async def seconds_for(self, owner_id: uuid.UUID, last_enqueued_at: datetime) -> float:
         """Upper bound: cache hits cost no token, and are not known before the fetch.
 
-        Owners are served round-robin, so while this batch's items wait, every other owner
-        gets a turn for as many items (or fewer, when it has fewer queued).
+        An owner's chunks go in the order they came: this batch waits for the owner's earlier
+        batches, not for later ones. Owners are served round-robin, so meanwhile every other
+        owner gets a turn for as many items (or fewer, when it has fewer queued).
         """
+        mine = await self.queue.queued_items_until(owner_id, last_enqueued_at)
         per_owner = await self.queue.queued_items()
-        mine = per_owner.pop(owner_id, queued_items)
+        per_owner.pop(owner_id, None)
         ahead = mine + sum(min(q, mine) for q in per_owner.values())
         state = await self.budget.state()
         tokens_needed = ahead * self.tokens_per_product - max(state.tokens, 0.0)

@@ -76,7 +76,8 @@ class WorkQueue:
                 return None
             await session.execute(
                 update(work_chunks)
-                .where(work_chunks.c.batch_id == row.batch_id, work_chunks.c.chunk_no == row.chunk_no)
+                .where(work_chunks.c.batch_id == row.batch_id,
+                       work_chunks.c.chunk_no == row.chunk_no)
                 .values(lease_owner=self.worker_id, lease_until=now + self._lease,
                         attempts=work_chunks.c.attempts + 1)
             )
@@ -130,3 +131,13 @@ class WorkQueue:
                 .where(work_chunks.c.status == "QUEUED").group_by(work_chunks.c.owner_id)
             )).all()
         return {r[0]: int(r[1]) for r in rows}
+
+    async def queued_items_until(self, owner_id: uuid.UUID, enqueued_at: datetime) -> int:
+        """An owner's items queued no later than `enqueued_at`: an owner's chunks are taken in
+        the order they came, so these are all that go before a batch's last chunk."""
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.sum(work_chunks.c.item_count))
+                .where(work_chunks.c.status == "QUEUED", work_chunks.c.owner_id == owner_id,
+                       work_chunks.c.enqueued_at <= enqueued_at))
+        return int(total or 0)

@@ -128,7 +128,7 @@ async def batch_progress(request: Request, batch_id: uuid.UUID,
     async with sessions() as session:
         mine = (await session.execute(
             select(work_chunks.c.owner_id, func.sum(work_chunks.c.item_count),
-                   func.min(work_chunks.c.enqueued_at))
+                   func.max(work_chunks.c.enqueued_at))
             .where(work_chunks.c.batch_id == batch_id, work_chunks.c.status == "QUEUED",
                    _owner_filter(owner_id))
             .group_by(work_chunks.c.owner_id))).first()
@@ -136,8 +136,8 @@ async def batch_progress(request: Request, batch_id: uuid.UUID,
             item_failures.c.batch_id == batch_id))
     if mine is None:
         return {"queued_items": 0, "eta_seconds": 0, "failed_items": failures or 0}
-    owner, queued, _ = mine
-    eta = await request.app.state.eta.seconds_for(owner, int(queued))
+    owner, queued, last_enqueued_at = mine
+    eta = await request.app.state.eta.seconds_for(owner, last_enqueued_at)
     return {"queued_items": int(queued), "eta_seconds": eta, "failed_items": failures or 0}
 
 
