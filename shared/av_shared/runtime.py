@@ -327,5 +327,9 @@ def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
 
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
-    uvicorn.run(app, host=host, port=port, log_config=None,
+    # Keep-alive longer than clients keep idle connections (httpx: 5 s, also the gateway's
+    # pooled client to the internal APIs): when both sides time out at the same moment, a
+    # request sent on a connection the server is closing fails with "disconnected without a
+    # response".
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_keep_alive=30,
                 timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))

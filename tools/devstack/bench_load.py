@@ -192,7 +192,10 @@ async def main() -> int:
             stack = Stack(StackConfig(
                 state_dir=Path(REPO_ROOT / ".devstack" / "bench-load"), fast=True,
                 conventional_ports=False, analysis_instances=args.analysis_instances,
-                keepa_refill_rate=1_000_000, keepa_time_scale=60, extra_env=dict(LOAD_ENV)))
+                keepa_refill_rate=1_000_000, keepa_time_scale=60, extra_env=dict(LOAD_ENV),
+                # 200 requests in flight: a pool of 20 makes the later ones wait for a
+                # connection (30 s, then an error) rather than for the CPU.
+                service_env={"gateway": {"DATABASE_POOL_SIZE": "50"}}))
             await stack.start_infra()
             await stack.start_services()
             base_url = stack.gateway_url

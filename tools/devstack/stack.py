@@ -33,6 +33,8 @@ class StackConfig:
     conventional_ports: bool = True  # prefer 8000, 8001... when free; tests use random ports
     partitions: int = 12
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Per service (gateway, batch-service, analysis-service), after extra_env.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     keepa_refill_rate: int = 20
     keepa_time_scale: float = 60.0
 
@@ -143,10 +145,12 @@ class Stack:
                                               range(len(self.analysis_ports))),
         }
         name = "gateway" if instance == 0 else f"gateway-{instance}"
+        env |= self.config.service_env.get("gateway", {})
         return self._service_spec(name, "gateway", env, port)
 
     def batch_spec(self) -> ProcessSpec:
         env = self.common_env("batch", "batch-0") | {"BATCH_SERVICE_PORT": str(self.batch_port)}
+        env |= self.config.service_env.get("batch-service", {})
         return self._service_spec("batch-service", "batch_service", env, self.batch_port)
 
     def analysis_spec(self, instance: int) -> ProcessSpec:
@@ -155,7 +159,7 @@ class Stack:
             "ANALYSIS_SERVICE_PORT": str(port),
             "KEEPA_BASE_URL": self.keepa_base_url,
             "KEEPA_API_KEY": self.keepa_key or "local-simulator-key",
-        }
+        } | self.config.service_env.get("analysis-service", {})
         return self._service_spec(f"analysis-{instance}", "analysis_service", env, port)
 
     def _service_spec(self, name: str, module: str, env: dict[str, str], port: int) -> ProcessSpec:
