@@ -17,7 +17,7 @@ from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
 
-from .adapters.keepa_client import KeepaClient
+from .adapters.keepa_client import KeepaClient, OnTokens
 from .adapters.market_data import MarketData
 from .adapters.token_budget import TokenBudget
 from .api.routes import router
@@ -31,7 +31,7 @@ from .work_queue import WorkQueue
 log = logging.getLogger(__name__)
 
 
-def build_keepa_client(settings: AnalysisServiceSettings) -> KeepaClient:
+def build_keepa_client(settings: AnalysisServiceSettings, on_tokens: OnTokens) -> KeepaClient:
     return KeepaClient(
         base_url=settings.keepa_base_url,
         api_key=settings.keepa_api_key.get_secret_value(),
@@ -41,6 +41,7 @@ def build_keepa_client(settings: AnalysisServiceSettings) -> KeepaClient:
         read_timeout_s=settings.keepa_timeout_seconds,
         max_retries=settings.keepa_max_retries,
         max_token_wait_s=settings.keepa_max_token_wait_seconds,
+        on_tokens=on_tokens,
     )
 
 
@@ -52,8 +53,10 @@ class AnalysisService:
         self.runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="analysis-service",
                                       outbox=outbox, dead_letters=dead_letters)
         sessions = self.runtime.sessions
-        self.keepa = build_keepa_client(settings)
         self.budget = TokenBudget(sessions, instant_reserve=settings.keepa_instant_reserve_tokens)
+        # Every envelope, 429s included, corrects the shared bucket (without a grant it can only
+        # lower the estimate), so waiting workers learn of an empty bucket from one refusal.
+        self.keepa = build_keepa_client(settings, self.budget.sync)
         self.market = MarketData(sessions=sessions, client=self.keepa, budget=self.budget,
                                  ttl=timedelta(seconds=settings.market_cache_ttl_seconds))
         self.queue = WorkQueue(sessions, lease=timedelta(seconds=settings.chunk_lease_seconds),
