@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaMessage
@@ -65,10 +66,8 @@ async def ensure_topics(bootstrap_servers: str, default_partitions: int) -> list
             if spec.name not in existing
         ]
         for topic in missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -118,9 +117,10 @@ class EventConsumer:
             self._in_flight -= 1
 
     async def _handle(self, msg: KafkaMessage) -> None:
-        record = msg.raw_message
+        record = _record(msg)
         attempts = 0
-        backoff = Backoff(self._settings.consumer_retry_base_seconds, self._settings.consumer_retry_max_seconds)
+        backoff = Backoff(self._settings.consumer_retry_base_seconds,
+                          self._settings.consumer_retry_max_seconds)
         while True:
             try:
                 await self._apply(msg.body)
@@ -155,7 +155,7 @@ class EventConsumer:
         await handler(event)
 
     async def _dead_letter(self, msg: KafkaMessage, exc: Exception, attempts: int) -> None:
-        record = msg.raw_message
+        record = _record(msg)
         payload = msg.body.decode("utf-8", errors="replace")
         error = f"{type(exc).__name__}: {_short_error(exc)}"
         key = record.key.decode("utf-8", errors="replace") if record.key else None
@@ -196,6 +196,11 @@ class EventConsumer:
         self.dead_lettered_total += 1
         log.error("dead-lettered %s[%s]@%s after %d attempts: %s",
                   record.topic, record.partition, record.offset, attempts, error)
+
+
+def _record(msg: KafkaMessage) -> ConsumerRecord[bytes, bytes]:
+    """The Kafka record of a message (one record: these subscribers do not batch)."""
+    return cast("ConsumerRecord[bytes, bytes]", msg.raw_message)
 
 
 def _short_error(exc: Exception) -> str:

@@ -75,6 +75,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self.published_total = 0
 
@@ -104,6 +105,7 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def publish_pending(self) -> int:
@@ -165,8 +167,10 @@ class OutboxRelay:
             backoff.reset()
             try:
                 await conn.add_listener(channel, lambda *_: self._wake.set())
-                while not self._stopping and not conn.is_closed():
-                    await asyncio.sleep(1.0)
+                self._wake.set()  # a NOTIFY sent while we were away is lost: look once now
+                while not self._stopping and not conn.is_closed():  # a restart closes it
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), 1.0)
             finally:
                 with contextlib.suppress(Exception):
                     await conn.close()

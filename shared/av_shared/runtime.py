@@ -93,8 +93,7 @@ class ServiceRuntime:
             self._attach(broker, subscription)
         return broker
 
-    @staticmethod
-    def _attach(broker: KafkaBroker, subscription: _Subscription) -> None:
+    def _attach(self, broker: KafkaBroker, subscription: _Subscription) -> None:
         broker.subscriber(
             *subscription.topics, group_id=subscription.group, ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest", max_poll_interval_ms=600_000,

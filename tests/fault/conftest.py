@@ -181,5 +181,6 @@ class FaultBatch:
         assert rows == distinct == total, (rows, distinct, total)
         assert batch["items_processed"] == total, batch
         letters = await self.probe.dead_letters() - self.dead_letters_before
-        assert letters == planted_dead_letters, f"{letters} dead letters, planted {planted_dead_letters}"
+        assert letters == planted_dead_letters, (letters, "dead letters; planted:",
+                                                 planted_dead_letters)
         return batch

@@ -1,4 +1,5 @@
-"""Runs components as OS processes and restarts the ones that die, like a container restart policy."""
+"""Runs components as OS processes and restarts the ones that die, like a container restart
+policy (with backoff, each restart logged)."""
 
 from __future__ import annotations
 
@@ -139,6 +140,7 @@ class ManagedProcess:
         try:
             return await asyncio.wait_for(self.proc.wait(), self.spec.stop_timeout)
         except TimeoutError:
-            log.warning("%s did not stop in %.0fs; killing it", self.spec.name, self.spec.stop_timeout)
+            log.warning("%s did not stop in %.0fs; killing it", self.spec.name,
+                        self.spec.stop_timeout)
             self.signal(signals.SIGKILL)
             return await self.proc.wait()

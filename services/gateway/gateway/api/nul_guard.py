@@ -86,10 +86,10 @@ class NulGuard:
         if field is None:
             await self.app(scope, receive, send)
             return
-        message = "must not contain the NUL character (U+0000)"
+        why = "must not contain the NUL character (U+0000)"
         response = problem_response(Request(scope), 422, "validation",
-                                    "Request validation failed", f"{field}: {message}",
-                                    errors=[{"field": field, "message": message}])
+                                    "Request validation failed", f"{field}: {why}",
+                                    errors=[{"field": field, "message": why}])
         await response(scope, receive, send)
 
 
