@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack.stack import Stack
 
+from devstack.stack import Stack
 from tests.e2e.conftest import Seller, register
 from tests.helpers import isbn10s, items_for
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from devstack.stack import Stack, StackConfig
 
+from devstack.stack import Stack, StackConfig
 from tests.e2e.conftest import register, wait_ready
 
 LIMIT = 8

@@ -212,7 +212,8 @@ class WorkerPool:
                 continue
             try:
                 await conn.add_listener(WORK_CHANNEL, lambda *_: self._wake.set())
-                while not conn.is_closed() and not self._stopping:
+                # asyncpg has no "closed" event to wait on: look once a second, reconnect if lost.
+                while not conn.is_closed() and not self._stopping:  # noqa: ASYNC110
                     await asyncio.sleep(1.0)
             finally:
                 with contextlib.suppress(Exception):

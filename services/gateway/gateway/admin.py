@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import sys
 
-from av_shared.db import create_engine, create_session_factory
 from sqlalchemy import update
+
+from av_shared.db import create_engine, create_session_factory
 
 from .db.tables import SCHEMA, users
 from .settings import GatewaySettings

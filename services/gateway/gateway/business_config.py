@@ -12,6 +12,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from av_shared.events import (
     STRATEGY_PRESETS,
     BusinessConfigSnapshot,
@@ -19,9 +23,6 @@ from av_shared.events import (
     StrategyName,
     StrategyThresholds,
 )
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .api.schemas import BatchDefaults, BusinessConfigIn, StrategyOverride
 from .db.tables import business_configs, users

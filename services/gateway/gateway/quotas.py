@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from av_shared.events import TERMINAL_STATUSES
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from av_shared.events import TERMINAL_STATUSES
 
 from .adapters.internal import InternalServices, owner_param
 from .api.problems import ProblemError

@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from av_shared.events import TERMINAL_STATUSES, BatchAcknowledged, BatchStatusChanged
-from av_shared.inbox import first_delivery
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from av_shared.events import TERMINAL_STATUSES, BatchAcknowledged, BatchStatusChanged
+from av_shared.inbox import first_delivery
 
 from .db.tables import inbox, outbox, submissions
 from .quotas import record_finished

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from av_shared.settings import CommonSettings
 from pydantic import Field, SecretStr, model_validator
+
+from av_shared.settings import CommonSettings
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 

@@ -13,8 +13,9 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from analysis_service.adapters.keepa_client import KeepaClient
 from keepa_harness import API_KEY, ClientFactory, RunningSim
+
+from analysis_service.adapters.keepa_client import KeepaClient
 from keepa_sim import SimConfig, create_app, default_samples_dir
 
 

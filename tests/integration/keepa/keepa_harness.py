@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from analysis_service.adapters.keepa_client import KeepaClient
 
 API_KEY = "test-key-0123456789"

@@ -6,13 +6,14 @@ import logging
 import time
 
 import pytest
+from keepa_harness import API_KEY, ClientFactory, RunningSim
+
 from analysis_service.adapters.keepa_client import (
     KeepaClient,
     KeepaRequestRejected,
     KeepaUnavailable,
     TokenStatus,
 )
-from keepa_harness import API_KEY, ClientFactory, RunningSim
 
 BOOKS = ["0316769487", "0593655036", "0143127748", "0062316117", "B0ABCDEFGH"]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from keepa_harness import API_KEY, RunningSim
+
 from keepa_sim import SimConfig, create_app
 from keepa_sim.codes import isbn10_check
 from keepa_sim.keepa_time import to_keepa_minute

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product
+
 from analysis_service.domain import (
     ENGINE_VERSION,
     Recommendation,
@@ -20,7 +22,6 @@ from analysis_service.domain import (
     parse_keepa_product,
     strategy_preset,
 )
-from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product
 
 D = Decimal
 OFFERS = "product-0593655036-offers.json"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee, schedule_in_force
 from analysis_service.domain.fee_tables import US_2024, US_2026, US_2026_FUEL
 from analysis_service.domain.fees import price_band, referral_fee, storage_fee

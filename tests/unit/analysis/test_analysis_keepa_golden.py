@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from analysis_testkit import load_product, sample_files
+
 from analysis_service.domain import (
     Fulfillment,
     MarketSnapshot,
@@ -20,7 +22,6 @@ from analysis_service.domain import (
     market_snapshot_to_json,
     parse_keepa_product,
 )
-from analysis_testkit import load_product, sample_files
 
 D = Decimal
 ENVELOPE = "envelope-0593655036.json"

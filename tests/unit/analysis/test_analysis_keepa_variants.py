@@ -7,6 +7,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, product_copy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from analysis_service.domain import (
     MarketUsability,
     analyse,
@@ -16,9 +20,6 @@ from analysis_service.domain import (
     parse_keepa_product,
     strategy_preset,
 )
-from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, product_copy
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 D = Decimal
 OFFERS = "product-0593655036-offers.json"

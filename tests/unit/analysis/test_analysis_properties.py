@@ -6,6 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from analysis_testkit import TYPICAL_COSTS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from analysis_service.domain import (
     FEE_SCHEDULES,
     Analysis,
@@ -23,9 +27,6 @@ from analysis_service.domain import (
     market_snapshot_to_json,
     strategy_preset,
 )
-from analysis_testkit import TYPICAL_COSTS
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 D = Decimal
 money = st.decimals(min_value=D("0.01"), max_value=D("400"), places=2)

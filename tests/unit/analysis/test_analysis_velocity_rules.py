@@ -8,6 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from analysis_testkit import AS_OF_2026_05, NO_COSTS, item
+from hypothesis import given
+from hypothesis import strategies as st
+
 from analysis_service.domain import (
     MarketSnapshot,
     MarketUsability,
@@ -19,9 +23,6 @@ from analysis_service.domain import (
     velocity_score,
 )
 from analysis_service.domain.velocity import monthly_sales_from_rank
-from analysis_testkit import AS_OF_2026_05, NO_COSTS, item
-from hypothesis import given
-from hypothesis import strategies as st
 
 D = Decimal
 

@@ -6,6 +6,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from av_shared.events import STRATEGY_PRESETS, BusinessConfigSnapshot
 from gateway.api.schemas import BusinessConfigIn, StrategyOverride
 from gateway.business_config import ConfigVersion, apply_override, document_of
@@ -18,7 +20,6 @@ from gateway.security import (
     token_digest,
     verify_password,
 )
-from pydantic import ValidationError
 
 
 def test_unset_thresholds_come_from_the_named_preset() -> None:

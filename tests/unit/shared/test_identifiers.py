@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from av_shared.identifiers import (
     Identifier,
     IdentifierKind,
@@ -15,8 +18,6 @@ from av_shared.identifiers import (
     isbn13_to_isbn10,
     parse_identifier,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

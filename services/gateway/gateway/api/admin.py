@@ -10,11 +10,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 
 from ..db.tables import users
 from ..quotas import QuotasOut, quotas_view

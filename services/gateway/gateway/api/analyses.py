@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Header, Query
+
 from av_shared.events import ChunkItem
 from av_shared.identifiers import parse_identifier
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.views import AnalysisView
-from fastapi import APIRouter, Header, Query
 
 from .. import business_config, quotas
 from ..adapters.internal import owner_param

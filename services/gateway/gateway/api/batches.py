@@ -6,15 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+from sqlalchemy import select
+
 from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
 from av_shared.identifiers import parse_identifier
 from av_shared.outbox import add_to_outbox
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
 from av_shared.views import BatchView
-from fastapi import APIRouter, Query, Response
-from pydantic import Field
-from sqlalchemy import select
 
 from .. import business_config, quotas
 from ..adapters.internal import owner_param

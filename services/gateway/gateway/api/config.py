@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 from fastapi import APIRouter, Header, Query, Response
+
+from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 
 from .. import business_config
 from ..business_config import ConfigVersion

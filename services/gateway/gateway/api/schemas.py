@@ -7,8 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from av_shared.events import StrategyName
-from av_shared.identifiers import InvalidIdentifier, parse_identifier
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -17,6 +15,9 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from av_shared.events import StrategyName
+from av_shared.identifiers import InvalidIdentifier, parse_identifier
 
 MAX_BUY_COST = 10_000.0
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

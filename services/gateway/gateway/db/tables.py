@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from av_shared.messaging_tables import define_messaging_tables
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from av_shared.messaging_tables import define_messaging_tables
 
 SCHEMA = "gateway"
 metadata = MetaData(schema=SCHEMA)
