@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import uuid
 from collections import Counter
@@ -31,6 +32,7 @@ from av_shared.topics import (
     DEAD_LETTERS,
 )
 from devstack.stack import Stack
+from devstack.supervisor import ManagedProcess
 from tests.e2e.conftest import Seller, wait_ready
 
 from .conftest import SERVICES, FaultBatch, Probe
@@ -211,6 +213,19 @@ async def test_sigkill_an_analysis_instance_twice(stack: Stack, seller: Seller,
     await batch.assert_exactly_once()
 
 
+async def test_the_supervisor_restarts_a_process_that_dies(stack: Stack) -> None:
+    """`make run`'s restart policy: a component that dies is started again (with backoff, the
+    restart logged), without anyone asking."""
+    gateway = stack.processes["gateway"]
+    before, pid = gateway.restarts, gateway.pid
+    gateway.signal(signal.SIGKILL)  # a crash: not `kill()`, which also stops supervision
+    await _wait_for(lambda: _restarted(gateway, before), lambda done: done, timeout=30)
+    assert gateway.pid not in (None, pid)
+    async with httpx.AsyncClient(timeout=5) as http:
+        await _wait_for(lambda: _status(http, stack.gateway_url + "/health"),
+                        lambda code: code == 200, timeout=30)
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 async def _wait_for(read, accept, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -222,6 +237,17 @@ async def _wait_for(read, accept, timeout: float = 60):  # type: ignore[no-untyp
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"still {value!r} after {timeout}s")
         await asyncio.sleep(0.1)
+
+
+async def _restarted(process: ManagedProcess, before: int) -> bool:
+    return process.restarts > before and process.pid is not None
+
+
+async def _status(http: httpx.AsyncClient, url: str) -> int:
+    try:
+        return (await http.get(url)).status_code
+    except httpx.TransportError:
+        return 0
 
 
 async def _leased_by(probe: Probe, batch_id: str, instance: str) -> int:
