@@ -23,28 +23,11 @@ async def stack(state_dir: Path) -> AsyncIterator[Stack]:
     try:
         await system.start_infra()
         await system.start_services()
-        await wait_ready(system)
+        await system.wait_ready()
         yield system
     finally:
         await system.stop()
 
-
-async def wait_ready(system: Stack, timeout: float = 90.0) -> None:
-    """Every service answers /ready (database, broker and consumer group joined)."""
-    urls = [system.gateway_url, system.batch_url,
-            *(system.analysis_url(i) for i in range(len(system.analysis_ports)))]
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient(timeout=5) as http:
-        for url in urls:
-            while True:
-                try:
-                    if (await http.get(url + "/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"{url} not ready")
-                await asyncio.sleep(0.3)
 
 
 class Seller:

@@ -24,7 +24,7 @@ import pytest
 
 from av_shared.identifiers import isbn10_to_isbn13
 from devstack.stack import Stack, StackConfig
-from tests.e2e.conftest import register, wait_ready
+from tests.e2e.conftest import register
 from tests.helpers import admin_fetch, admin_value, isbn10s, items_for
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +47,7 @@ async def slow_stack(state_dir: Path) -> AsyncIterator[Stack]:
     try:
         await system.start_infra()
         await system.start_services()
-        await wait_ready(system)
+        await system.wait_ready()
         yield system
     finally:
         await system.stop()

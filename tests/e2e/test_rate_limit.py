@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack, StackConfig
-from tests.e2e.conftest import register, wait_ready
+from tests.e2e.conftest import register
 
 LIMIT = 8
 AUTH_LIMIT = 6
@@ -31,7 +31,7 @@ async def two_gateways(state_dir: Path) -> AsyncIterator[Stack]:
     try:
         await system.start_infra()
         await system.start_services()
-        await wait_ready(system)
+        await system.wait_ready()
         yield system
     finally:
         await system.stop()

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack, StackConfig
-from tests.e2e.conftest import Seller, register, wait_ready
+from tests.e2e.conftest import Seller, register
 from tests.helpers import isbn10s, items_for
 
 BATCH_ITEMS = 2_000
@@ -59,7 +59,7 @@ async def fault_stack(state_dir: Path) -> AsyncIterator[Stack]:
     try:
         await system.start_infra()
         await system.start_services()
-        await wait_ready(system)
+        await system.wait_ready()
         yield system
     finally:
         await system.stop()
@@ -74,7 +74,7 @@ async def stack(fault_stack: Stack) -> AsyncIterator[Stack]:
     for process in fault_stack.processes.values():
         if process.pid is None:
             await process.start()
-    await wait_ready(fault_stack)
+    await fault_stack.wait_ready()
     yield fault_stack
 
 

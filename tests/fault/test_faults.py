@@ -33,7 +33,7 @@ from av_shared.topics import (
 )
 from devstack.stack import Stack
 from devstack.supervisor import ManagedProcess
-from tests.e2e.conftest import Seller, wait_ready
+from tests.e2e.conftest import Seller
 
 from .conftest import SERVICES, FaultBatch, Probe
 
@@ -205,7 +205,7 @@ async def test_sigkill_an_analysis_instance_twice(stack: Stack, seller: Seller,
     # Once the restarted instance is back in its consumer group and holds chunks of this batch
     # again, kill it a second time. (Not while it is still joining: Tansu's group coordinator
     # can stay wedged for minutes after a member dies in the middle of a rebalance.)
-    await wait_ready(stack)
+    await stack.wait_ready()
     await _wait_for(lambda: _leased_by(probe, batch.id, "analysis-0"), lambda n: n > 0)
     assert await probe.analysed(batch.id) < 6_000  # still mid-batch
     await instance.kill()

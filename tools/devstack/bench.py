@@ -92,24 +92,14 @@ async def main() -> None:
     try:
         await stack.start_infra()
         await stack.start_services()
+        await stack.wait_ready()
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=120) as http:
-            await wait_ready(http)
             headers = await login(http)
             batch_id, _ = await run_batch(http, headers, args.items)
         await poll_latency(stack.gateway_url, headers, batch_id, args.clients, args.seconds)
     finally:
         await stack.stop()
 
-
-async def wait_ready(http: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        try:
-            if (await http.get("/ready")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError("gateway not ready")
 
 
 if __name__ == "__main__":

@@ -42,21 +42,6 @@ def batch_items(items: int, repeated: float, seed: int) -> list[str]:
     return lines
 
 
-async def wait_ready(stack: Stack) -> None:
-    urls = [stack.gateway_url, stack.batch_url,
-            *(stack.analysis_url(i) for i in range(len(stack.analysis_ports)))]
-    async with httpx.AsyncClient(timeout=5) as http:
-        for url in urls:
-            for _ in range(600):
-                try:
-                    if (await http.get(url + "/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise TimeoutError(f"{url} not ready")
-
 
 async def login(http: httpx.AsyncClient) -> dict[str, str]:
     email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "benchmark-password"
@@ -163,7 +148,7 @@ async def bench(args: argparse.Namespace, state_dir: Path) -> None:
     try:
         await stack.start_infra()
         await stack.start_services()
-        await wait_ready(stack)
+        await stack.wait_ready()
         await run(stack, batch_items(args.items, args.repeated, args.seed), args.start_tokens)
     finally:
         await stack.stop()

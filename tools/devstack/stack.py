@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from av_shared.kafka import ensure_topics
 
 from . import postgres
@@ -206,6 +208,23 @@ class Stack:
         await asyncio.gather(*(p.stop() for p in infra))
         if "postgres" in self.processes:
             await self.processes["postgres"].stop()
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        """Every service answers /ready: database, broker and consumer group joined."""
+        urls = [*(self.gateway_instance_url(i) for i in range(len(self.gateway_ports))),
+                self.batch_url, *(self.analysis_url(i) for i in range(len(self.analysis_ports)))]
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=5) as http:
+            for url in urls:
+                while True:
+                    try:
+                        if (await http.get(url + "/ready")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+                    await asyncio.sleep(0.2)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
