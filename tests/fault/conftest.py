@@ -118,7 +118,7 @@ class Probe:
         return int(await self.value("SELECT count(*) FROM analysis.analyses WHERE batch_id = $1",
                                     uuid.UUID(batch_id)))
 
-    async def wait_analysed(self, batch_id: str, at_least: int, timeout: float = 60) -> int:
+    async def wait_analysed(self, batch_id: str, at_least: int, timeout: float = 360) -> int:
         """Until at least `at_least` analyses of the batch are stored: the batch is mid-way."""
         deadline = time.monotonic() + timeout
         while True:
@@ -151,7 +151,8 @@ class FaultBatch:
         assert accepted["items_total"] == len(self.identifiers)
         return self
 
-    async def wait_terminal(self, timeout: float = 120) -> dict[str, Any]:
+    # Long enough for Tansu's slow group rejoin after a kill; a healthy run takes seconds.
+    async def wait_terminal(self, timeout: float = 360) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -167,7 +168,7 @@ class FaultBatch:
         raise TimeoutError(f"batch {self.id} not terminal after {timeout}s: {last}")
 
     async def assert_exactly_once(self, *, planted_dead_letters: int = 0,
-                                  timeout: float = 120) -> dict[str, Any]:
+                                  timeout: float = 360) -> dict[str, Any]:
         """COMPLETED; one analysis per item, none twice; counters add up; no dead letter but the
         planted ones."""
         batch = await self.wait_terminal(timeout)
