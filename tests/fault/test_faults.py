@@ -12,17 +12,21 @@ the broker's group state, so it runs before them too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from analysis_service.adapters.token_budget import BATCH_TURN_LOCK
 from av_shared.topics import (
     BATCH_COMMANDS,
     BATCH_STATUS,
@@ -201,14 +205,17 @@ async def test_sigkill_an_analysis_instance_twice(stack: Stack, seller: Seller,
     # SIGKILL while it holds chunks: they are retaken by the other instance when the lease ends.
     await _wait_for(lambda: _leased_by(probe, batch.id, "analysis-0"), lambda n: n > 0)
     await instance.kill()
-    await stack.start("analysis-0")
-    # Once the restarted instance is back in its consumer group and holds chunks of this batch
-    # again, kill it a second time. (Not while it is still joining: Tansu's group coordinator
-    # can stay wedged for minutes after a member dies in the middle of a rebalance.)
-    await stack.wait_ready()
-    await _wait_for(lambda: _leased_by(probe, batch.id, "analysis-0"), lambda n: n > 0)
-    assert await probe.analysed(batch.id) < 6_000  # still mid-batch
-    await instance.kill()
+    # Keepa runs dry meanwhile, so the batch is still mid-way when the instance is back: without
+    # that, the other instance may finish all 6,000 items before the restarted one has joined.
+    async with _keepa_tokens_run_out(stack):
+        await stack.start("analysis-0")
+        # Kill it again once it is back in its consumer group and holds chunks of this batch
+        # (not while it is still joining: Tansu's group coordinator can stay wedged for minutes
+        # after a member dies in the middle of a rebalance).
+        await stack.wait_ready()
+        await _wait_for(lambda: _leased_by(probe, batch.id, "analysis-0"), lambda n: n > 0)
+        assert await probe.analysed(batch.id) < 6_000
+        await instance.kill()
     await stack.start("analysis-0")
     await batch.assert_exactly_once()
 
@@ -239,6 +246,19 @@ async def _wait_for(read, accept, timeout: float = 360):  # type: ignore[no-unty
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"still {value!r} after {timeout}s")
         await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def _keepa_tokens_run_out(stack: Stack) -> AsyncIterator[None]:
+    """Batch work waits for Keepa tokens: each worker holds its claimed chunk (leased) and waits
+    in the line for tokens. The test holds the line's lock, as the first worker waiting for a
+    refill would, until the block ends."""
+    conn = await asyncpg.connect(stack.admin_url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", BATCH_TURN_LOCK)
+        yield
+    finally:
+        await conn.close()
 
 
 async def _restarted(process: ManagedProcess, before: int) -> bool:

@@ -66,12 +66,9 @@ class ChunkProcessor:
 
     async def _keep_lease(self, chunk: ClaimedChunk) -> None:
         while True:  # a chunk waiting hours for tokens is alive, not lost
-            await asyncio.sleep(self.queue_lease_seconds() / 3)
+            await asyncio.sleep(self.queue.lease_seconds / 3)
             with contextlib.suppress(Exception):
                 await self.queue.renew(chunk)
-
-    def queue_lease_seconds(self) -> float:
-        return self.queue._lease.total_seconds()
 
     async def _is_cancelled(self, chunk: ClaimedChunk) -> bool:
         async with self.sessions() as session:

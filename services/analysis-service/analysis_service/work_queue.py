@@ -57,6 +57,10 @@ class WorkQueue:
         self._lease = lease
         self.worker_id = worker_id
 
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease.total_seconds()
+
     async def claim(self) -> ClaimedChunk | None:
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
