@@ -53,7 +53,9 @@ class AnalysisService:
         self.runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="analysis-service",
                                       outbox=outbox, dead_letters=dead_letters)
         sessions = self.runtime.sessions
-        self.budget = TokenBudget(sessions, instant_reserve=settings.keepa_instant_reserve_tokens)
+        self.budget = TokenBudget(
+            sessions, instant_reserve=settings.keepa_instant_reserve_tokens,
+            charge_latency_seconds=settings.keepa_charge_latency_seconds)
         # Every envelope, 429s included, corrects the shared bucket (without a grant it can only
         # lower the estimate), so waiting workers learn of an empty bucket from one refusal.
         self.keepa = build_keepa_client(settings, self.budget.sync)

@@ -22,6 +22,9 @@ class AnalysisServiceSettings(CommonSettings):
         4, ge=0, le=20, description="retries on 5xx/timeouts (exponential backoff, jitter)")
     keepa_max_token_wait_seconds: float = Field(
         3600.0, gt=0, description="longest wait for tokens after a 429 before items fail")
+    keepa_charge_latency_seconds: float = Field(
+        1.0, ge=0, le=60, description="allowance from reserving tokens to Keepa charging them: "
+                                      "refill a full bucket cannot hold meanwhile is not counted")
     keepa_instant_reserve_tokens: int = Field(
         5, ge=0, description="tokens batch work leaves for instant analyses")
     market_cache_ttl_seconds: float = Field(

@@ -57,6 +57,19 @@ def refilled(tokens: float, rate_per_minute: float, cap: float, elapsed_seconds:
     return min(max(cap, tokens), tokens + max(0.0, elapsed_seconds) * rate_per_minute / 60.0)
 
 
+def charged(tokens: float, cost: int, rate_per_minute: float, cap: float,
+            latency_seconds: float) -> float:
+    """The estimate once `cost` is reserved, `tokens` being the estimate now.
+
+    Keepa charges the request only when it arrives, `latency_seconds` later. A bucket that is
+    full now (or fills up meanwhile) cannot hold the refill of that time, yet the estimate would
+    count it from now on: so the charge is booked at its arrival, with the refill a full bucket
+    loses until then, and taken back to now. Far below the cap, this is simply `tokens - cost`.
+    """
+    refill = max(0.0, latency_seconds) * rate_per_minute / 60.0
+    return min(tokens + refill, max(cap, tokens)) - cost - refill
+
+
 def seconds_until(needed: float, tokens: float, rate_per_minute: float) -> float:
     if tokens >= needed:
         return 0.0
@@ -66,10 +79,11 @@ def seconds_until(needed: float, tokens: float, rate_per_minute: float) -> float
 class TokenBudget:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, instant_reserve: int,
-        initial_rate_per_minute: float = 20.0,
+        initial_rate_per_minute: float = 20.0, charge_latency_seconds: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._instant_reserve = instant_reserve
+        self._charge_latency = charge_latency_seconds
         self._initial_rate = initial_rate_per_minute
 
     async def ensure_row(self) -> None:
@@ -105,7 +119,9 @@ class TokenBudget:
                 if tokens < need:
                     return max(seconds_until(need, tokens, row.refill_rate_per_minute), 0.05)
             values: dict[str, Any] = {
-                "tokens": tokens - cost, "in_flight": in_flight + cost, "updated_at": now,
+                "tokens": charged(tokens, cost, row.refill_rate_per_minute, row.max_tokens,
+                                  self._charge_latency),
+                "in_flight": in_flight + cost, "updated_at": now,
                 "tokens_spent_total": keepa_tokens.c.tokens_spent_total + cost,
                 "requests_total": keepa_tokens.c.requests_total + 1,
             }
