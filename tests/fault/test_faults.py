@@ -38,6 +38,7 @@ from av_shared.topics import (
 from devstack.stack import Stack
 from devstack.supervisor import ManagedProcess
 from tests.e2e.conftest import Seller
+from tests.helpers import isbn10s, items_for
 
 from .conftest import SERVICES, FaultBatch, Probe
 
@@ -171,9 +172,19 @@ async def test_restart_postgresql(stack: Stack, seller: Seller, probe: Probe) ->
     batch = await FaultBatch(seller, probe, seed=605).submit()
     await probe.wait_analysed(batch.id, 500)
     await stack.processes["postgres"].stop()  # fast shutdown: every connection is cut
-    await asyncio.sleep(2)
+    # Meanwhile the API says "retry" (503 + Retry-After), not "internal error", and accepts
+    # nothing: a submission refused now leaves no trace once the database is back.
+    refused = await seller.post("/api/v1/batches", json={
+        "name": "while the database is down", "items": items_for(isbn10s(3, seed=615))})
+    status = await seller.get(f"/api/v1/batches/{batch.id}")
+    for answer in (refused, status):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) > 0
     await stack.start("postgres")
     await batch.assert_exactly_once()
+    assert await probe.value("SELECT count(*) FROM gateway.submissions WHERE name = $1",
+                             "while the database is down") == 0
 
 
 async def test_kill_and_restart_the_broker(stack: Stack, seller: Seller, probe: Probe) -> None:

@@ -8,11 +8,17 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from av_shared.retry import TransientError, is_transient
+
 log = logging.getLogger(__name__)
+TRANSIENT_RETRY_AFTER_SECONDS = 2
+# Where a database or network outage surfaces; `is_transient` decides which ones are.
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TransientError)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://arbitragevault.dev/problems/"
 
@@ -127,6 +133,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, exc.status_code, f"http-{exc.status_code}",
                                 titles.get(exc.status_code, "Error"), detail,
                                 dict(exc.headers or {}))
+
+    async def on_infrastructure(request: Request, exc: Exception) -> Response:
+        if not is_transient(exc):
+            raise exc  # a bug, not an outage: the 500 handler below logs it
+        # The database is restarting or its pool is exhausted: a retry will do, and the
+        # request's transaction (if any) was rolled back, so it changed nothing. Handled here,
+        # not by the catch-all: that one closes the client's keep-alive connection.
+        log.warning("%s %s: dependency unavailable: %s", request.method, request.url.path, exc)
+        return problem_response(
+            request, 503, "dependency-unavailable", "Service unavailable",
+            "The database is unavailable or busy; nothing was changed. Retry shortly.",
+            {"Retry-After": str(TRANSIENT_RETRY_AFTER_SECONDS)})
+
+    for infrastructure_error in INFRASTRUCTURE_ERRORS:
+        app.add_exception_handler(infrastructure_error, on_infrastructure)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
