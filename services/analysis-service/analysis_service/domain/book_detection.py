@@ -15,13 +15,22 @@ from typing import Any
 from av_shared.identifiers import is_valid_isbn10
 
 from . import keepa_format as kf
-from .keepa_format import positive
 from .market import MarketUsability
 
 BOOKS_ROOT_CATEGORY = 283155  # amazon.com "Books" root node
 BOOK_TYPES = frozenset({"ABIS_BOOK", "BOOK", "BOOKS", "BOOKS_1973_AND_LATER"})
 NON_BOOK_BINDINGS = frozenset({"kindle edition", "audible audiobook", "kindle", "ebook"})
 EBOOK_OR_DOWNLOAD_PRODUCT_TYPES = frozenset({1, 2})  # Keepa ProductType DOWNLOADABLE, EBOOK
+
+
+def root_category(raw: Mapping[str, Any]) -> int | None:
+    """``rootCategory`` (0 when unknown), else the first (root) node of ``categoryTree``."""
+    root = kf.positive_id(raw.get("rootCategory"))
+    if root is not None:
+        return root
+    tree = kf.as_list(raw.get("categoryTree"))
+    first = kf.as_mapping(tree[0]) if tree else None
+    return kf.positive_id(first.get("catId")) if first is not None else None
 
 
 def _book_evidence(raw: Mapping[str, Any]) -> tuple[bool | None, str]:
@@ -32,7 +41,7 @@ def _book_evidence(raw: Mapping[str, Any]) -> tuple[bool | None, str]:
     if binding in NON_BOOK_BINDINGS:
         return False, f"a digital edition (binding {binding!r})"
     group = kf.text(raw.get("productGroup"))
-    root = positive(raw.get("rootCategory"))
+    root = root_category(raw)
     kind = kf.text(raw.get("type"))
     display = kf.text(raw.get("websiteDisplayGroup")) or ""
     if "ebook" in (group or "").lower() or "kindle" in binding:

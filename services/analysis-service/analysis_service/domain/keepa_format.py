@@ -5,7 +5,12 @@ Format facts (Keepa API docs, keepacom/api_backend Product.java / Stats.java / O
 - ``csv[i]`` is ``[time, value, ...]``; the *_SHIPPING series are ``[time, price, shipping, ...]``;
 - ``stats.current/avg30/avg90`` use the csv indices; for *_SHIPPING indices they hold the landed
   price (price + shipping);
-- ``-1`` means no offer / no data, ``-2`` (stats) means the value does not exist.
+- ``-1`` means no offer / no data, ``-2`` (stats) means the value does not exist;
+- prices, counts, ranks, sizes and times are Java ``int`` (32-bit) fields; only category ids
+  (``rootCategory``, ``categoryTree[].catId``) are ``long``;
+- a ``csv`` series is oldest first: its times never decrease and its length is a whole number of
+  groups (pairs, or triples for *_SHIPPING). A series that breaks this cannot be read without
+  guessing (pairs given for a shipping index, a lost element), so it counts as unknown.
 Every reader here returns None for anything unknown or malformed and never raises.
 """
 
@@ -31,6 +36,7 @@ USED_NEW_SHIPPING, USED_VERY_GOOD_SHIPPING, USED_GOOD_SHIPPING, USED_ACCEPTABLE_
 )
 BUY_BOX_USED_SHIPPING, COUNT_NEW_FBA, COUNT_NEW_FBM = 32, 34, 35
 SHIPPING_SERIES = frozenset({7, 18, *range(19, 30), 32})
+INT_MAX = 2**31 - 1  # Keepa's numbers are Java ints; anything larger is not a Keepa value
 
 
 def keepa_minutes_to_datetime(minutes: int) -> datetime:
@@ -47,25 +53,48 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def keepa_int(value: Any) -> int | None:
+    """An int within Java's int range (Keepa's prices, counts, ranks, sizes and times)."""
+    n = as_int(value)
+    return n if n is not None and -INT_MAX - 1 <= n <= INT_MAX else None
+
+
 def positive(value: Any) -> int | None:
     """Prices, ranks, sizes: Keepa uses -1/-2 (and sometimes 0) for unknown."""
-    n = as_int(value)
+    n = keepa_int(value)
     return n if n is not None and n > 0 else None
 
 
 def non_negative(value: Any) -> int | None:
     """Counts: 0 is a real value, negatives are unknown."""
-    n = as_int(value)
+    n = keepa_int(value)
     return n if n is not None and n >= 0 else None
 
 
+def positive_id(value: Any) -> int | None:
+    """Category ids are Java longs (e.g. 202437540011); 0 and -1 mean none."""
+    n = as_int(value)
+    return n if n is not None and 0 < n < 2**63 else None
+
+
 def cents_to_dollars(cents: int | None) -> Decimal | None:
-    return None if cents is None else (Decimal(cents) / 100).quantize(CENT)
+    if cents is None or abs(cents) > 2 * INT_MAX:  # 2x: a price plus its shipping
+        return None
+    return (Decimal(cents) / 100).quantize(CENT)
 
 
 def keepa_time(value: Any) -> datetime | None:
-    minutes = positive(value)
+    minutes = positive(value)  # at most INT_MAX minutes: year 6094, no overflow
     return None if minutes is None else keepa_minutes_to_datetime(minutes)
+
+
+def landed(price: int | None, shipping: int | None) -> int | None:
+    """Price plus shipping, as Keepa's ProductAnalyzer.getLast: a negative price stays as it is
+    (no offer / unknown), a negative shipping (unspecified / unknown) adds nothing. A price of 0
+    is no price either (as for offers): shipping alone is not a landed price."""
+    if price is None or price <= 0:
+        return price
+    return price + shipping if shipping is not None and shipping > 0 else price
 
 
 def as_mapping(value: Any) -> Mapping[str, Any] | None:
@@ -105,24 +134,16 @@ class KeepaProduct:
     def series_step(self, index: int) -> int:
         return 3 if index in SHIPPING_SERIES else 2
 
-    def csv_points(self, index: int) -> list[tuple[int, int | None]]:
-        """All (keepa_minute, value) points of a series; landed value for shipping series."""
+    def checked_points(self, index: int) -> list[tuple[int, int | None]] | None:
+        """All (keepa_minute, value) points of a series, oldest first, the landed value for
+        shipping series; None when the series is absent or malformed (see the module doc)."""
         data = self.series(index)
         if data is None:
-            return []
-        step = self.series_step(index)
-        points: list[tuple[int, int | None]] = []
-        for start in range(0, len(data) - step + 1, step):
-            minute = as_int(data[start])
-            if minute is None:
-                continue
-            price = as_int(data[start + 1])
-            if step == 3:
-                shipping = as_int(data[start + 2])
-                if price is not None and price >= 0 and shipping is not None and shipping > 0:
-                    price += shipping
-            points.append((minute, price))
-        return points
+            return None
+        return time_series(data, self.series_step(index))
+
+    def csv_points(self, index: int) -> list[tuple[int, int | None]]:
+        return self.checked_points(index) or []
 
     def csv_latest(self, index: int) -> int | None:
         """Value of the newest csv point (None when that point says 'no offer')."""
@@ -130,7 +151,26 @@ class KeepaProduct:
         return points[-1][1] if points else None
 
     def point_count(self, index: int) -> int | None:
-        data = self.series(index)
-        if data is None:
+        """History points of a series: 0 when ``csv`` has no such series, None when the product
+        came without ``csv`` or the series is malformed."""
+        if self.series(index) is None:
             return None if self.csv is None else 0
-        return len(data) // self.series_step(index)
+        points = self.checked_points(index)
+        return None if points is None else len(points)
+
+
+def time_series(data: Sequence[Any], step: int) -> list[tuple[int, int | None]] | None:
+    """``[time, value, ...]`` (step 2) or ``[time, price, shipping, ...]`` (step 3, landed value)
+    as points; None unless whole groups with valid, never decreasing times."""
+    if len(data) % step:
+        return None
+    points: list[tuple[int, int | None]] = []
+    for start in range(0, len(data), step):
+        minute = positive(data[start])
+        if minute is None or (points and minute < points[-1][0]):
+            return None
+        value = keepa_int(data[start + 1])
+        if step == 3:
+            value = landed(value, keepa_int(data[start + 2]))
+        points.append((minute, value))
+    return points

@@ -9,6 +9,7 @@ their newest ``offerCSV`` entry (the list is oldest first), only live offers cou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import keepa_format as kf
-from .book_detection import usability
+from .book_detection import root_category, usability
 from .keepa_format import KeepaProduct, cents_to_dollars, non_negative, positive
 from .market import USED_CONDITIONS, Fulfillment, LowestOffer, MarketSnapshot
 from .offers import live_offers, lowest_offers
@@ -28,7 +29,7 @@ Read = Callable[[], Any]
 
 def parse_keepa_product(product: Mapping[str, Any]) -> MarketSnapshot:
     """Never raises on well-formed but odd data: anything unknown becomes None."""
-    builder = _SnapshotBuilder(product)
+    builder = _SnapshotBuilder(product if isinstance(product, Mapping) else {})
     builder.prices()
     builder.offer_counts()
     builder.demand()
@@ -98,9 +99,11 @@ class _SnapshotBuilder:
         )
         return value
 
-    def source_of(self, names: Sequence[str]) -> str:
-        known = [self.sources[n] for n in names if n in self.sources]
-        return "csv" if known and all(s == "csv" for s in known) else "stats"
+    def lowest_of(self, names: Sequence[str]) -> tuple[str, Read]:
+        """The lowest of fields already set, with the source of the field it came from."""
+        known = [(self.values[n], self.sources[n]) for n in names if self.values.get(n) is not None]
+        lowest = min(known, key=lambda pair: pair[0], default=None)
+        return ("stats", lambda: None) if lowest is None else (lowest[1], lambda: lowest[0])
 
     # --- sections ------------------------------------------------------------------------------
 
@@ -110,7 +113,8 @@ class _SnapshotBuilder:
         self.price("used_price", kf.USED)
         self.price("new_fba_price", kf.NEW_FBA)
         self.price("new_fbm_with_shipping", kf.NEW_FBM_SHIPPING)
-        used = [self.price(name, index) for name, index in _USED_SERIES]
+        for name, index in _USED_SERIES:
+            self.price(name, index)
         new_buy_box = _if_new_buy_box(self.p)
         self.first(
             "buy_box_new_with_shipping",
@@ -129,13 +133,13 @@ class _SnapshotBuilder:
         landed_new = ("new_fbm_with_shipping", "new_fba_price", "amazon_price")
         self.first(
             "lowest_new_with_shipping",
-            (self.source_of(landed_new), lambda: _min([self.values[k] for k in landed_new])),
+            self.lowest_of(landed_new),
             ("offers", self.offers_lowest(NEW, None)),
             (self.sources.get("new_price", "stats"), lambda: self.values["new_price"]),
         )
         self.first(
             "lowest_used_with_shipping",
-            (self.source_of([name for name, _ in _USED_SERIES]), lambda: _min(used)),
+            self.lowest_of([name for name, _ in _USED_SERIES]),
             ("offers", self.offers_lowest(USED_CONDITIONS, None)),
             (self.sources.get("used_price", "stats"), lambda: self.values["used_price"]),
         )
@@ -233,6 +237,7 @@ class _SnapshotBuilder:
             ("offers", lambda: True if any(o.is_amazon for o in self.offers or ()) else None),
             ("product", lambda: _amazon_availability(self.raw)),
             ("stats", lambda: False if self.p.stat_at("current", kf.AMAZON) == -1 else None),
+            ("csv", lambda: False if self.p.csv_latest(kf.AMAZON) == -1 else None),
         )
         self.first("is_hazmat", ("product", lambda: _hazmat(self.raw)))
 
@@ -246,7 +251,7 @@ class _SnapshotBuilder:
             title=kf.text(self.raw.get("title")),
             binding=kf.text(self.raw.get("binding")),
             product_group=kf.text(self.raw.get("productGroup")),
-            root_category=positive(self.raw.get("rootCategory")),
+            root_category=root_category(self.raw),
             last_update=kf.keepa_time(self.raw.get("lastUpdate")),
             lowest_offers=self.best,
             sources=MappingProxyType(dict(sorted(self.sources.items()))),
@@ -266,21 +271,20 @@ def _matches(offer: LowestOffer, conditions: Sequence[int], channel: Fulfillment
     return offer.condition in conditions and (channel is None or offer.fulfillment == channel)
 
 
-def _min(values: Sequence[Decimal | None]) -> Decimal | None:
-    return min((v for v in values if v is not None), default=None)
-
-
 def _stat_count(p: KeepaProduct, name: str) -> Read:
     return lambda: non_negative(p.stat(name))
 
 
 def _if_new_buy_box(p: KeepaProduct) -> Callable[[Read], Read]:
     """The BUY_BOX_SHIPPING series follows whoever holds the buy box. When Keepa says a used
-    offer holds it now (``buyBoxCondition`` 2-5, or ``buyBoxIsUsed``), it is not a new price."""
+    offer holds it now (``buyBoxCondition`` 2-5, or 6-10 refurbished/collectible, or
+    ``buyBoxIsUsed``), it is not a new price. ``buyBoxCondition`` null, -1, -2 or 0 (unknown,
+    as without the offers parameter) says nothing."""
     condition = kf.as_int(p.stat("buyBoxCondition"))
-    held_by_used = (condition is not None and condition != 1) or (
-        condition is None and p.stat("buyBoxIsUsed") is True
-    )
+    if condition is not None and condition >= 1:
+        held_by_used = condition != 1
+    else:
+        held_by_used = p.stat("buyBoxIsUsed") is True
     return lambda read: (lambda: None) if held_by_used else read
 
 
@@ -295,28 +299,34 @@ def _stats_buy_box(p: KeepaProduct, *, used: bool) -> Decimal | None:
 def _latest_monthly_sold(raw: Mapping[str, Any]) -> int | None:
     """Last value of ``monthlySoldHistory`` ([time, value, ...]); -1 there means unknown now."""
     history = kf.as_list(raw.get("monthlySoldHistory"))
-    if not history or len(history) < 2 or len(history) % 2:
-        return None
-    return positive(history[-1])
+    points = kf.time_series(history, 2) if history is not None else None
+    return positive(points[-1][1]) if points else None
 
 
 def _percentage(raw: Mapping[str, Any]) -> Decimal | None:
-    value = raw.get("referralFeePercentage", raw.get("referralFeePercent"))
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
-    return Decimal(str(value))
+    """``referralFeePercentage`` (14.97), else the older whole-number ``referralFeePercent``."""
+    for key in ("referralFeePercentage", "referralFeePercent"):
+        value = raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value) and 0 < value <= 100:
+            return Decimal(str(value))
+    return None
 
 
 def _amazon_availability(raw: Mapping[str, Any]) -> bool | None:
     availability = kf.as_int(raw.get("availabilityAmazon"))
-    if availability is None:
-        return None
-    return availability >= 0  # -1: no Amazon offer; 0 in stock, 1 future, 2/3 unknown/other
+    if availability == -1:
+        return False  # no Amazon offer
+    # 0 in stock, 1 back-ordered/pre-order, 2 availability unknown, 3 other: an Amazon offer
+    return True if availability in (0, 1, 2, 3) else None
 
 
 def _hazmat(raw: Mapping[str, Any]) -> bool | None:
     for key in ("hazardousMaterials", "hazardousMaterialType"):
         value = raw.get(key)
+        if isinstance(value, bool):
+            return value
         if value is not None:
             return bool(value) if isinstance(value, list | tuple | str | Mapping) else True
     return None

@@ -59,9 +59,10 @@ def _current(entry: Mapping[str, Any]) -> LowestOffer | None:
     if condition is None or condition not in CONDITION_NAMES or entry.get("isScam") is True:
         return None
     history = kf.as_list(entry.get("offerCSV"))
-    if history is None or len(history) < 3:
+    # Whole triples with never decreasing times, else the newest triple cannot be told apart.
+    if history is None or not kf.time_series(history, 3):
         return None
-    minute, price, shipping = (kf.as_int(v) for v in history[-3:])
+    minute, price, shipping = (kf.keepa_int(v) for v in history[-3:])
     if price is None or price <= 0:  # -2: price could not be determined
         return None
     return LowestOffer(
