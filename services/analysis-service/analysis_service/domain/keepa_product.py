@@ -182,6 +182,7 @@ class _SnapshotBuilder:
             "sales_rank",
             ("stats", lambda: positive(p.stat_at("current", kf.SALES))),
             ("csv", lambda: positive(p.csv_latest(kf.SALES))),
+            ("csv", lambda: _reference_rank(self.raw)),
         )
         self.first("sales_rank_avg30", ("stats", lambda: positive(p.stat_at("avg30", kf.SALES))))
         self.first("sales_rank_avg90", ("stats", lambda: positive(p.stat_at("avg90", kf.SALES))))
@@ -294,6 +295,18 @@ def _stats_buy_box(p: KeepaProduct, *, used: bool) -> Decimal | None:
     price = positive(p.stat(f"{prefix}Price"))
     shipping = non_negative(p.stat(f"{prefix}Shipping"))
     return None if price is None else cents_to_dollars(price + (shipping or 0))
+
+
+def _reference_rank(raw: Mapping[str, Any]) -> int | None:
+    """Newest point of ``salesRanks[salesRankReference]``: the main rank's own history, which
+    Keepa also sends when ``csv`` lacks the SALES series."""
+    ranks = kf.as_mapping(raw.get("salesRanks"))
+    reference = kf.positive_id(raw.get("salesRankReference"))
+    if ranks is None or reference is None:
+        return None
+    series = ranks.get(str(reference))  # JSON object keys are strings
+    points = kf.time_series(series, 2) if isinstance(series, list) else None
+    return positive(points[-1][1]) if points else None
 
 
 def _latest_monthly_sold(raw: Mapping[str, Any]) -> int | None:
