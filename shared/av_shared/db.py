@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +15,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from .retry import Backoff
+
+# A nullable JSON column: Python None is SQL NULL, so `IS NULL` finds it. (Plain JSONB stores
+# None as the JSON value `null`, which `IS NULL` does not match.)
+NULLABLE_JSONB = JSONB(none_as_null=True)
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from av_shared.db import NULLABLE_JSONB
 from av_shared.messaging_tables import define_messaging_tables
 
 SCHEMA = "analysis"
@@ -42,7 +43,7 @@ work_chunks = Table(
     Column("lease_owner", Text, nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("completion", JSONB, nullable=True),  # the ChunkAnalysed payload, to re-send
+    Column("completion", NULLABLE_JSONB, nullable=True),  # the ChunkAnalysed payload, to re-send
     Column("enqueued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("done_at", DateTime(timezone=True), nullable=True),
     Index("ix_work_queued", "owner_id", "enqueued_at", postgresql_where=text("status = 'QUEUED'")),

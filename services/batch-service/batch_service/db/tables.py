@@ -17,8 +17,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
+from av_shared.db import NULLABLE_JSONB
 from av_shared.messaging_tables import define_messaging_tables
 
 SCHEMA = "batch"
@@ -39,7 +39,7 @@ batches = Table(
     Column("chunks_done", Integer, nullable=False, server_default=text("0")),
     Column("items_processed", Integer, nullable=False, server_default=text("0")),
     Column("items_failed", Integer, nullable=False, server_default=text("0")),
-    Column("config", JSONB, nullable=True),
+    Column("config", NULLABLE_JSONB, nullable=True),
     Column("correlation_id", Text, nullable=True),
     Column("acknowledged", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -60,8 +60,8 @@ batch_chunks = Table(
     Column("item_count", Integer, nullable=False, server_default=text("0")),
     Column("items_succeeded", Integer, nullable=False, server_default=text("0")),
     Column("items_failed", Integer, nullable=False, server_default=text("0")),
-    Column("payload", JSONB, nullable=True),  # the chunk's items, for re-dispatch
-    Column("failures", JSONB, nullable=True),  # [{item_no, reason}] from the completion
+    Column("payload", NULLABLE_JSONB, nullable=True),  # the chunk's items, for re-dispatch
+    Column("failures", NULLABLE_JSONB, nullable=True),  # [{item_no, reason}] from the completion
     Column("dispatches", Integer, nullable=False, server_default=text("1")),
     Column("deadline_at", DateTime(timezone=True), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
