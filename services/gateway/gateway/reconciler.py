@@ -63,7 +63,9 @@ class SubmissionReconciler:
         async with self.sessions() as session, session.begin():
             overdue = (await session.execute(
                 select(s.batch_id, s.republish_count).where(
-                    s.acknowledged_at.is_(None), s.created_at < now - self.ack_deadline,
+                    # A finished batch is known to the batch service, acknowledged or not.
+                    s.acknowledged_at.is_(None), s.finished_at.is_(None),
+                    s.created_at < now - self.ack_deadline,
                     or_(s.next_republish_at.is_(None), s.next_republish_at < now))
                 .limit(100).with_for_update(skip_locked=True)
             )).all()
