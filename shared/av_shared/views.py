@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 BatchStatusName = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 RecommendationName = Literal["BUY", "WATCH", "PASS"]
+ItemStatusName = Literal["PENDING", "DONE", "FAILED"]
 
 
 class FeesView(BaseModel):
@@ -86,3 +87,15 @@ class BatchView(BaseModel):
     eta_seconds: float | None = Field(
         None, description="Estimated seconds to completion from the queue and Keepa's refill")
     queued_items: int | None = None
+
+
+class BatchItemView(BaseModel):
+    """One line of a batch as submitted, and what became of it."""
+
+    item_no: int = Field(description="Position of the line in the batch (0-based)")
+    identifier: str
+    asin: str | None
+    buy_cost: float
+    condition: Literal["new", "used"]
+    status: ItemStatusName = Field(description="PENDING until analysed; FAILED with the reason")
+    failure_reason: str | None

@@ -20,9 +20,10 @@ from .views import analysis_view
 
 router = APIRouter(prefix="/internal")
 SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
-                  "-velocity"]
+                  "-velocity", "item"]
 SORT_COLUMNS = {"created": analyses.c.created_at, "roi": analyses.c.roi_percent,
-                "profit": analyses.c.profit, "velocity": analyses.c.velocity_score}
+                "profit": analyses.c.profit, "velocity": analyses.c.velocity_score,
+                "item": analyses.c.item_no}
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -44,10 +45,14 @@ async def list_analyses(
     min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
     min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
     sort: SortKey = "-created",
+    after_item_no: Annotated[int | None, Query(ge=-1)] = None,
 ) -> dict[str, Any]:
+    """`after_item_no` (with `batch_id`, `sort=item`) pages by position instead of offset."""
     where = _owned(owner_id)
     if batch_id:
         where = and_(where, analyses.c.batch_id == batch_id)
+    if after_item_no is not None:
+        where = and_(where, analyses.c.item_no > after_item_no)
     if recommendation:
         where = and_(where, analyses.c.recommendation == recommendation)
     if min_roi is not None:

@@ -21,13 +21,3 @@ class BatchView(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     config: dict[str, Any] | None
-
-
-class BatchItemView(BaseModel):
-    item_no: int
-    identifier: str
-    asin: str | None
-    buy_cost: float
-    condition: str
-    status: str
-    failure_reason: str | None

@@ -21,7 +21,7 @@ from .schemas import InstantAnalysisIn
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"])
 SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
-                  "-velocity"]
+                  "-velocity", "item"]
 
 
 @router.get("", response_model=Page[AnalysisView])
@@ -33,7 +33,8 @@ async def list_analyses(
     recommendation: Literal["BUY", "WATCH", "PASS"] | None = None,
     min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
     min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
-    sort: Annotated[SortKey, Query(description="field, '-' for descending")] = "-created",
+    sort: Annotated[SortKey, Query(
+        description="field, '-' for descending; `item`: position in the batch")] = "-created",
 ) -> Any:
     params = {"page": page, "size": size, "batch_id": batch_id, "recommendation": recommendation,
               "min_roi": min_roi, "min_velocity": min_velocity, "sort": sort,

@@ -1,12 +1,14 @@
-"""Batches: submit (202 + outbox), list, read, cancel."""
+"""Batches: submit (202 + outbox), list, read, cancel, list their lines, export as CSV."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 from sqlalchemy import select
 
@@ -15,12 +17,13 @@ from av_shared.identifiers import parse_identifier
 from av_shared.outbox import add_to_outbox
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
-from av_shared.views import BatchView
+from av_shared.views import BatchItemView, BatchView, ItemStatusName
 
 from .. import business_config, quotas
 from ..adapters.internal import owner_param
 from ..business_config import apply_override
 from ..db.tables import outbox, submissions
+from ..domain import batch_export
 from ..domain.submission import build_submission
 from .deps import CurrentUser, ServicesDep, SessionDep, SettingsDep
 from .problems import ProblemError
@@ -102,6 +105,72 @@ async def get_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDe
             batch["eta_seconds"] = progress["eta_seconds"]
             batch["queued_items"] = progress["queued_items"]
     return batch
+
+
+@router.get("/{batch_id}/items", response_model=Page[BatchItemView])
+async def list_items(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
+                     session: SessionDep, page: PageNo = 1, size: PageSize = 100,
+                     status: ItemStatusName | None = None) -> Any:
+    """The batch's lines in submission order, each PENDING, DONE or FAILED (with the reason)."""
+    owner = None if user.is_admin else user.id
+    found = await services.batch(f"/internal/batches/{batch_id}/items",
+                                 {"page": page, "size": size, "status": status,
+                                  **owner_param(owner)})
+    if found is None:  # 404 unless accepted and not yet recorded (then no line is known yet)
+        await _accepted_not_yet_recorded(session, batch_id, owner)
+        return Page[BatchItemView](items=[], total=0, page=page, size=size)
+    return found
+
+
+class CsvResponse(StreamingResponse):
+    media_type = "text/csv"
+
+
+@router.get("/{batch_id}/export", response_class=CsvResponse, responses={200: {
+    "description": "One CSV row per line, in submission order: its analysis, or why it failed",
+    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def export_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
+                       session: SessionDep) -> CsvResponse:
+    """The batch as a spreadsheet (streamed; a line still in analysis has status PENDING)."""
+    owner = None if user.is_admin else user.id
+    if await services.batch(f"/internal/batches/{batch_id}", owner_param(owner)) is None:
+        await _accepted_not_yet_recorded(session, batch_id, owner)  # 404 unless ours
+    lines = _export_lines(services.batch, services.analysis, batch_id, owner)
+    return CsvResponse(lines, headers={
+        "Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'})
+
+
+Fetch = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+async def _export_lines(batch: Fetch, analysis: Fetch, batch_id: uuid.UUID,
+                        owner: uuid.UUID | None) -> AsyncIterator[str]:
+    """Lines and analyses both come in item order: merged like two sorted files."""
+    yield batch_export.header()
+    owned = owner_param(owner)
+    items = _by_position(batch, f"/internal/batches/{batch_id}/items", owned)
+    analyses = _by_position(analysis, "/internal/analyses",
+                            {"batch_id": batch_id, "sort": "item", **owned})
+    pending = await anext(analyses, None)
+    async for item in items:
+        while pending is not None and pending["item_no"] < item["item_no"]:
+            pending = await anext(analyses, None)
+        matched = pending if pending is not None and pending["item_no"] == item["item_no"] \
+            else None
+        yield batch_export.row(item, matched)
+
+
+async def _by_position(fetch: Fetch, path: str,
+                       params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    after = -1
+    while True:
+        page = await fetch(path, {**params, "size": MAX_PAGE_SIZE, "after_item_no": after})
+        rows: list[dict[str, Any]] = page["items"] if page else []
+        for found in rows:
+            yield found
+        if len(rows) < MAX_PAGE_SIZE:
+            return
+        after = rows[-1]["item_no"]
 
 
 async def _accepted_not_yet_recorded(session: SessionDep, batch_id: uuid.UUID,

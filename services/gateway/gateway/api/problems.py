@@ -53,7 +53,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def problem_only_openapi(app: FastAPI) -> None:
-    """FastAPI documents a response model as application/json too; errors are problem+json."""
+    """FastAPI documents an error response in the route's media type too (application/json, or
+    text/csv for an export); errors are problem+json only."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -64,7 +65,8 @@ def problem_only_openapi(app: FastAPI) -> None:
                     for response in op.get("responses", {}).values():
                         content = response.get("content", {})
                         if PROBLEM_JSON in content:
-                            content.pop("application/json", None)
+                            for media_type in [m for m in content if m != PROBLEM_JSON]:
+                                del content[media_type]
             app.openapi_schema = schema
         return app.openapi_schema
 
