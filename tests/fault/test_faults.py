@@ -118,8 +118,11 @@ async def test_a_lost_acknowledgement_is_sent_again(stack: Stack, seller: Seller
     batch = await FaultBatch(seller, probe, seed=608, items=150).submit()
     await batch.assert_exactly_once()
     sql = "SELECT acknowledged_at, republish_count FROM gateway.submissions WHERE batch_id = $1"
+    # As if the acknowledgement had been lost while the batch was running (a finished batch is
+    # known to the batch service: the gateway does not re-publish it).
     await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL, "
-                      "next_republish_at = NULL WHERE batch_id = $1", uuid.UUID(batch.id))
+                      "next_republish_at = NULL, finished_at = NULL, final_status = NULL "
+                      "WHERE batch_id = $1", uuid.UUID(batch.id))
     [row] = await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
                             lambda rows: rows[0]["acknowledged_at"] is not None, timeout=30)
     assert row["republish_count"] >= 1
