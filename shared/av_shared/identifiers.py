@@ -4,14 +4,15 @@ Shared by the gateway (which rejects bad input with a reason the seller can act 
 analysis service (which needs the ASIN to look a book up on Keepa). Pure stdlib, no I/O.
 
 Rules:
-- normalise by removing spaces and hyphens and upper-casing (so a trailing ``x`` becomes ``X``),
-  and drop a leading "ISBN"/"ISBN-13:" label;
+- normalise by upper-casing (so a trailing ``x`` becomes ``X``), dropping a leading label
+  ("ISBN", "ISBN:", "ISBN-10", "ISBN13:", ...) and then removing spaces and hyphens. The label
+  goes first: once spaces are gone, "ISBN 1305271890" would read as "ISBN13" + "05271890";
 - ISBN-10: 9 digits and a check character, weighted sum (10..1) divisible by 11, ``X`` = 10,
   allowed only as the last character;
 - ISBN-13: 13 digits starting 978 or 979, alternating 1/3 weights, sum divisible by 10;
-- ASIN: 10 letters/digits that are not an ISBN-10 attempt. A 10-digit string with a bad check
-  digit is a mistyped ISBN-10, not an ASIN: Amazon's non-ISBN ASINs always contain letters
-  (book ASINs that are not ISBN-10s start with ``B``).
+- ASIN: ``B`` and 9 letters/digits. An ASIN that is not an ISBN-10 always starts with ``B``;
+  any other 10 characters (``HELLOWORLD``, ``1234567ABC``, 10 digits with a bad check digit)
+  are a mistyped ISBN-10 or not an identifier at all, and are rejected.
 
 The ISBN-10 of a book is its ASIN. A 978 ISBN-13 converts to that ISBN-10; a 979 ISBN-13 has
 no ISBN-10, so its ASIN is unknown here and must be resolved through Keepa's ``code`` lookup.
@@ -37,10 +38,14 @@ __all__ = [
     "parse_identifier",
 ]
 
-_SEPARATORS = re.compile(r"[\s\-\u2010\u2011\u2012\u2013\u2014]+")
+_DASHES = "\u2010\u2011\u2012\u2013\u2014-"
+_SEPARATORS = re.compile(rf"[\s{_DASHES}]+")
 _ISBN10_SHAPE = re.compile(r"^[0-9]{9}[0-9X]$")
 _DIGITS_AND_X = re.compile(r"^[0-9X]+$")
-_ISBN_LABEL = re.compile(r"^ISBN(?:10|13)?:?")  # "ISBN-13: 978..." pasted from a listing
+# "ISBN-13: 978...", "ISBN 0593655036", "isbn10:..." pasted from a listing. "10"/"13" belong to the
+# label only when no digit follows them ("ISBN 1305271890" is the ISBN-10 1305271890).
+_ISBN_LABEL = re.compile(rf"^\s*ISBN(?P<kind>[\s{_DASHES}]*(?:10|13)(?![0-9]))?\s*[:.]?")
+_ASIN_SHAPE = re.compile(r"^B[0-9A-Z]{9}$")
 
 
 class IdentifierKind(StrEnum):
@@ -81,7 +86,18 @@ class Identifier:
 
 
 def normalize_identifier(raw: str) -> str:
-    return _ISBN_LABEL.sub("", _SEPARATORS.sub("", raw).upper())
+    """Upper-cased, without a leading "ISBN"/"ISBN-13:" label, spaces and hyphens."""
+    upper = raw.upper()
+    label = _ISBN_LABEL.match(upper)
+    if label is None:
+        return _SEPARATORS.sub("", upper)
+    value = _SEPARATORS.sub("", upper[label.end():])
+    if label.group("kind") and len(value) not in (10, 13):
+        # "ISBN 13 05271890": the "13" was the start of the number after all
+        whole = _SEPARATORS.sub("", upper[label.start("kind"):]).lstrip(":.")
+        if len(whole) in (10, 13):
+            return whole
+    return value
 
 
 def isbn10_check_digit(first9: str) -> str:
@@ -175,4 +191,8 @@ def _parse_ten(raw: str, value: str) -> Identifier:
     if _DIGITS_AND_X.match(value):
         # Digits with an X somewhere other than the end: a mistyped ISBN-10, not an ASIN.
         raise InvalidIdentifier(raw, "bad characters: 'X' is only allowed as the last character")
+    if not _ASIN_SHAPE.match(value):
+        raise InvalidIdentifier(
+            raw, "not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
+                 "an ASIN is 10 letters/digits starting with B")
     return Identifier(raw=raw, normalized=value, kind=IdentifierKind.ASIN, asin=value, isbn13=None)

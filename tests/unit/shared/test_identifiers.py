@@ -48,6 +48,10 @@ def test_valid_identifiers(
     assert parsed == Identifier(raw, normalized, kind, asin, isbn13)
 
 
+NOT_AN_ASIN = ("not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
+               "an ASIN is 10 letters/digits starting with B")
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -62,6 +66,12 @@ def test_valid_identifiers(
         ("12X4567890", "bad characters: 'X' is only allowed as the last character"),
         ("978059365503X", "bad characters: 'X' (an ISBN-13 is digits only)"),
         ("", "empty: enter an ISBN-10, ISBN-13 or ASIN"),
+        ("ISBN", "empty: enter an ISBN-10, ISBN-13 or ASIN"),
+        # 10 letters/digits that are neither an ISBN-10 nor an ASIN (which starts with B)
+        ("HELLOWORLD", NOT_AN_ASIN),
+        ("1234567ABC", NOT_AN_ASIN),
+        ("A08N5WRWNW", NOT_AN_ASIN),
+        ("059365503O", NOT_AN_ASIN),  # letter O typed for a zero
         (" - ", "empty: enter an ISBN-10, ISBN-13 or ASIN"),
     ],
 )
@@ -135,3 +145,58 @@ def test_parse_never_fails_with_anything_but_invalid_identifier(raw: str) -> Non
     else:
         assert parsed.normalized == parsed.normalized.upper()
         assert len(parsed.normalized) in (10, 13)
+
+
+# Valid ISBN-10s that start with "10" or "13", the digits of an "ISBN-10"/"ISBN-13" label.
+LABEL_LOOKALIKES = ["1305271890", "1009186205"]
+
+
+@pytest.mark.parametrize("label", ["ISBN ", "ISBN", "isbn ", "ISBN: ", "ISBN:", "ISBN-10: ",
+                                   "ISBN10:", "ISBN 10 ", "ISBN\u201110: ", " ISBN  "])
+@pytest.mark.parametrize("isbn10", LABEL_LOOKALIKES)
+def test_a_label_before_an_isbn10_starting_10_or_13_is_dropped(label: str, isbn10: str) -> None:
+    parsed = parse_identifier(label + isbn10)
+    assert parsed.kind is IdentifierKind.ISBN10 and parsed.normalized == isbn10
+
+
+@pytest.mark.parametrize(("raw", "normalized"), [
+    ("ISBN 13 05271890", "1305271890"),  # "13" was the number's start, not the label
+    ("ISBN-13: 978-1-305-27189-0", "9781305271890"),
+    ("ISBN13 9781305271890", "9781305271890"),
+    ("ISBN 1-305-27189-0", "1305271890"),
+    ("isbn-10:1-009-18620-5", "1009186205"),
+])
+def test_label_table(raw: str, normalized: str) -> None:
+    assert parse_identifier(raw).normalized == normalized
+
+
+labels = st.sampled_from(["", "ISBN", "ISBN ", "ISBN: ", "isbn:", "ISBN-10 ", "ISBN10: ",
+                          "ISBN 10: ", "ISBN-13: ", "ISBN13 ", "ISBN 13 "])
+separators = st.sampled_from(["", " ", "-", "\u2013"])
+
+
+@given(labels, nine_digits, separators)
+def test_any_label_and_separators_keep_an_isbn10(label: str, first9: str, sep: str) -> None:
+    isbn10 = first9 + isbn10_check_digit(first9)
+    written = sep.join([isbn10[0], isbn10[1:4], isbn10[4:9], isbn10[9]])
+    assert parse_identifier(label + written).normalized == isbn10
+
+
+@given(labels, nine_digits, separators)
+def test_any_label_and_separators_keep_an_isbn13(label: str, first9: str, sep: str) -> None:
+    first12 = "978" + first9
+    isbn13 = first12 + isbn13_check_digit(first12)
+    written = sep.join([isbn13[:3], isbn13[3], isbn13[4:7], isbn13[7:12], isbn13[12]])
+    assert parse_identifier(label + written).normalized == isbn13
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=10, max_size=10))
+def test_ten_characters_are_an_isbn10_or_a_b_asin_or_rejected(value: str) -> None:
+    try:
+        parsed = parse_identifier(value)
+    except InvalidIdentifier as error:
+        assert not is_valid_isbn10(value) and not value.startswith("B")
+        assert error.reason
+    else:
+        assert is_valid_isbn10(value) or (value.startswith("B") and parsed.kind is
+                                          IdentifierKind.ASIN)
