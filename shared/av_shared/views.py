@@ -38,7 +38,9 @@ class RuleCheckView(BaseModel):
     rule: str
     threshold: str
     actual: str
-    passed: bool
+    passed: bool | None = Field(
+        description="true: met; false: not met; null: not checked because its input is unknown "
+                    "(e.g. FBA competition Keepa did not count), which does not hold back a BUY")
     message: str = ""
 
 

@@ -16,6 +16,7 @@ from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product
 
 from analysis_service.domain import (
     ENGINE_VERSION,
+    ItemToAnalyse,
     Recommendation,
     analyse,
     analysis_to_json,
@@ -58,15 +59,22 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.expected_days_to_sell == 26  # ceil(30 x 39 / 45)
     assert a.velocity_score == 55  # 100 x log10(46) / log10(1001)
     assert a.sales_rank == 63
-    assert a.competing_fba_offers == 3
+    # Only 24 of the 38 used offers Keepa counts came in `offers` (Keepa returns the number
+    # requested), so how many of the used offers are FBA is unknown: 3 among those that came.
+    # All 38 would exceed the 15 limit, so the rule is not checked (None) and does not hold
+    # back the BUY.
+    assert a.competing_fba_offers is None
     assert a.recommendation is Recommendation.BUY
     assert [r.rule for r in a.reasons] == [
         "min_profit", "min_roi_percent", "min_velocity_score", "max_sales_rank",
         "max_competing_fba_offers",
     ]  # fmt: skip
-    assert all(r.passed for r in a.reasons)
+    assert [r.passed for r in a.reasons] == [True, True, True, True, None]
+    assert a.reasons[-1].actual == "unknown" and "38 offers" in a.reasons[-1].message
     # Amazon sells it (current[0] 1523); 90-day used spread 0.81; data from October 2025.
-    assert a.risk_flags == ("amazon_on_listing", "volatile_price", "stale_data")
+    assert a.risk_flags == (
+        "amazon_on_listing", "volatile_price", "stale_data", "competition_unknown"
+    )  # fmt: skip
     assert a.engine_version == ENGINE_VERSION
 
 
@@ -101,17 +109,21 @@ def test_fee_schedule_follows_as_of() -> None:
 def test_envelope_sample_without_offers() -> None:
     market = parse_keepa_product(load_product("envelope-0593655036.json"))
     a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
-    # No used buy box, no offers: lowest used is the USED price stats.current[2] = 1449.
-    assert (a.sell_price, a.price_basis) == (D("14.49"), "lowest_offer_plus_shipping")
-    # No offers, so used FBA competition is unknown: the rule fails as "unknown".
+    # No used buy box, no offers, no landed used series (19-22 come with offers): the lowest
+    # used price stats.current[2] = 1449, whose shipping Keepa does not say, and says so.
+    assert (a.sell_price, a.price_basis) == (D("14.49"), "lowest_offer_excl_shipping")
+    # No offers, so used FBA competition is unknown, and 32 used offers in all
+    # (stats.current[12]) exceed the 15 limit: the rule is not checked.
     fba_rule = next(r for r in a.reasons if r.rule == "max_competing_fba_offers")
-    assert (fba_rule.actual, fba_rule.passed) == ("unknown", False)
+    assert (fba_rule.actual, fba_rule.passed) == ("unknown", None)
+    assert "competition_unknown" in a.risk_flags
     assert a.estimated_monthly_sales == D(46)  # stats.salesRankDrops30
     new = analyse(
         item("0593655036", "5.00", "new"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
     )
-    # Only landed new price known: Amazon's, stats.current[0] = 1698.
-    assert (new.sell_price, new.price_basis) == (D("16.98"), "lowest_offer_plus_shipping")
+    # No buy box price without offers (stats.buyBoxPrice -2), but stats.buyBoxIsAmazon true and
+    # buyBoxSellerId ATVPDKIKX0DER: the buy box is Amazon's price, stats.current[0] = 1698.
+    assert (new.sell_price, new.price_basis) == (D("16.98"), "buy_box_new")
 
 
 @pytest.mark.parametrize(
@@ -133,6 +145,21 @@ def test_unusable_samples_pass_with_a_reason(name: str, asin: str, outcome: str)
         assert a.reasons[0].rule == "market_data" and not a.reasons[0].passed
         assert a.reasons[0].message
         assert analysis_to_json(a)["outcome"] == outcome
+
+
+def test_an_untracked_979_isbn_is_no_market_data_not_a_non_book() -> None:
+    """A 979 ISBN-13 has no ISBN-10: Keepa resolves it to a B0 ASIN. Untracked, that product
+    has no category data, which alone reads as "not a book"; the seller typed an ISBN, though."""
+    product = {**load_product("envelope-B08N5WRWNW-nonbook.json"), "asin": "B0D1ZZ9X2K"}
+    market = parse_keepa_product(product)
+    typed = ItemToAnalyse("979-10-90636-07-1", "B0D1ZZ9X2K", D("1.00"), "used")
+    a = analyse(typed, market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    assert a.outcome == "no_market_data" and a.recommendation is Recommendation.PASS
+    assert "979-10-90636-07-1" in a.reasons[0].message
+    # The same product asked for by its ASIN stays "not a book": nothing says it is one.
+    by_asin = analyse(item("B0D1ZZ9X2K", "1.00"), market, BALANCED, TYPICAL_COSTS,
+                      as_of=AS_OF_2026_05)
+    assert by_asin.outcome == "not_a_book"
 
 
 def test_analysis_json_is_json_safe_and_in_cents() -> None:

@@ -47,6 +47,25 @@ def test_small_standard_over_16_oz_is_large_standard() -> None:
     assert quote.total == D("5.04")  # 1+ to 1.25 lb
 
 
+@pytest.mark.parametrize(
+    ("grams", "mm", "tier", "fee"),
+    [
+        # Amazon lists 1.00 lb; Keepa stores 454 g (1.0009 lb): still small standard, $3.96
+        (454, 19, SizeTier.SMALL_STANDARD, "3.96"),
+        (459, 19, SizeTier.LARGE_STANDARD, "5.04"),  # 1.01 lb: over 16 oz
+        # 0.75 in listed, 19 mm at Keepa (0.748 in); 20 mm is 0.79 in: too thick
+        (300, 20, SizeTier.LARGE_STANDARD, "4.20"),  # 0.66 lb: the 0.5-0.75 lb band
+        (227, 13, SizeTier.SMALL_STANDARD, "3.54"),  # 0.50 lb listed, 227 g: the 6-8 oz band
+    ],
+)
+def test_keepa_metric_figures_are_read_in_amazons_units(
+    grams: int, mm: int, tier: SizeTier, fee: str
+) -> None:
+    package = PackageSize.from_metric(203, 127, mm, grams)
+    quote = fulfillment_fee(US_2026, package, D("12.00"))
+    assert (quote.size_tier, quote.total) == (tier, D(fee))
+
+
 LARGE_STANDARD_2026 = [
     ("0.25", "3.73"), ("0.250625", "3.95"), ("0.5", "3.95"), ("0.500625", "4.20"),
     ("0.75", "4.20"), ("0.750625", "4.60"), ("1", "4.60"), ("1.01", "5.04"), ("1.25", "5.04"),

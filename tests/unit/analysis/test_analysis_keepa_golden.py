@@ -46,10 +46,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "new_price": D("14.00"),  # stats.current[1] = 1400
         "used_price": D("14.49"),  # stats.current[2] = 1449
         "new_fba_price": None,  # stats.current[10] = -1, csv[10] null
-        "buy_box_new_with_shipping": None,  # stats.current[18] = -1, buyBoxPrice -2, csv[18] null
+        # stats.current[18] = -1, buyBoxPrice -2, csv[18] null; but stats.buyBoxIsAmazon true
+        # (buyBoxSellerId ATVPDKIKX0DER): Amazon's own price holds it, stats.current[0] = 1698
+        "buy_box_new_with_shipping": D("16.98"),
         "buy_box_used_with_shipping": None,  # stats.current[32] = -1, csv[32] null
-        "lowest_new_with_shipping": D("16.98"),  # only landed new price: stats.current[0] = 1698
-        "lowest_used_with_shipping": D("14.49"),  # current[19..22] = -1 -> USED current[2] = 1449
+        # No FBM landed series (current[7] = -1): a cheaper FBM offer than Amazon's 16.98 may
+        # exist (NEW current[1] = 1400 plus unknown shipping), so the lowest landed is unknown
+        "lowest_new_with_shipping": None,
+        "lowest_used_with_shipping": None,  # current[19..22] = -1, no offers: unknown shipping
         "lowest_fba_used_with_shipping": None,  # no offers in this envelope
         "lowest_offers": (),  # no "offers" key
         "new_offer_count": 39,  # stats.current[11]
@@ -107,8 +111,10 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "used_offer_count": 38,  # stats.current[12]
         "new_fba_offer_count": 4,  # stats.offerCountFBA
         "new_fbm_offer_count": 13,  # stats.offerCountFBM
-        "used_fba_offer_count": 3,  # live offers with condition 2-5 and isFBA
-        "used_fbm_offer_count": 21,  # 41 live offers - 17 new - 3 used FBA
+        # 24 live used offers came (condition 2-5), Keepa counts 38 (current[12]): the FBA/FBM
+        # split of the 14 that did not come is unknown
+        "used_fba_offer_count": None,
+        "used_fbm_offer_count": None,
         "sales_rank": 63,  # stats.current[3]
         "sales_rank_avg30": 66,  # stats.avg30[3]
         "sales_rank_avg90": 39,  # stats.avg90[3]
@@ -199,7 +205,7 @@ def test_offers_sample_sources() -> None:
     snapshot = parse_keepa_product(load_product(OFFERS))
     assert snapshot.sources["buy_box_new_with_shipping"] == "stats"
     assert snapshot.sources["lowest_fba_used_with_shipping"] == "offers"
-    assert snapshot.sources["used_fba_offer_count"] == "offers"
+    assert "used_fba_offer_count" not in snapshot.sources  # unknown: the list is incomplete
     assert snapshot.sources["price_spread90_used"] == "csv"
     assert snapshot.sources["package_weight_g"] == "product"
 

@@ -50,8 +50,9 @@ def test_without_stats_values_come_from_the_newest_csv_points() -> None:
     assert s.sales_rank_drops30 is None  # only in stats
     assert s.sources["amazon_price"] == "csv"
     assert s.sources["sales_rank"] == "csv"
-    assert s.sources["new_fba_offer_count"] == "offers"  # no stats, no csv[34]: live offers
-    assert s.new_fba_offer_count == 4
+    # No stats, no csv[34]: only the live offers could say, but 17 new offers came of the 41
+    # Keepa counts (csv[11]), so the FBA count is unknown rather than the 4 among those 17.
+    assert s.new_fba_offer_count is None and "new_fba_offer_count" not in s.sources
 
 
 def test_without_stats_and_csv_values_come_from_offers() -> None:
@@ -65,6 +66,9 @@ def test_without_stats_and_csv_values_come_from_offers() -> None:
     assert s.sources["lowest_used_with_shipping"] == "offers"
     assert s.new_offer_count == 17  # live condition-1 offers
     assert s.used_offer_count == 24
+    # Counts taken from the offers themselves are complete by definition: FBA apart.
+    assert (s.new_fba_offer_count, s.used_fba_offer_count) == (4, 3)
+    assert s.sources["used_fba_offer_count"] == "offers"
     assert s.amazon_on_listing is True  # live offers[361] isAmazon
     # The rank's own history (salesRanks[salesRankReference]) is still there; its points are not
     # counted as the csv history the velocity estimate reads.
@@ -86,7 +90,7 @@ def test_offers_without_live_order_use_last_seen() -> None:
     product = product_copy(OFFERS)
     del product["liveOffersOrder"]
     s = parse_keepa_product(product)
-    assert s.used_fba_offer_count == 3  # lastSeen >= stats.lastOffersUpdate 7793516
+    # lastSeen >= stats.lastOffersUpdate 7793516: the live FBA used offer offers[542]
     assert s.lowest_fba_used_with_shipping == D("20.35")
 
 
@@ -224,3 +228,16 @@ def test_snapshot_json_from_an_older_format_uses_defaults() -> None:
         del offer["is_shippable"]  # field added after the first stored snapshots
     del data["monthly_sold"]
     assert market_snapshot_from_json(data) == snapshot
+
+
+def test_offers_keepa_could_not_fetch_are_unknown_not_none() -> None:
+    """``offersSuccessful: false`` with an empty list: Keepa failed to fetch the offers, which
+    says nothing about how many there are (never "0 FBA offers")."""
+    product = product_copy(OFFERS)
+    product["offers"], product["liveOffersOrder"] = [], []
+    product["offersSuccessful"] = False
+    del product["stats"]
+    s = parse_keepa_product(product)
+    assert s.new_fba_offer_count is None and s.used_fba_offer_count is None
+    assert s.lowest_offers == () and s.lowest_fba_used_with_shipping is None
+    assert s.new_offer_count == 41  # csv[11] still says how many there are in all

@@ -127,15 +127,59 @@ def test_buy_watch_pass() -> None:
     assert dear.recommendation is Recommendation.PASS
 
 
-def test_unknown_competition_and_rank_fail_their_rules() -> None:
-    unknown = replace(GOOD_MARKET, sales_rank=None, used_fba_offer_count=None)
+def test_unknown_rank_fails_its_rule() -> None:
+    unknown = replace(GOOD_MARKET, sales_rank=None)
     a = analyse(
         item("0593655036", "5.00"), unknown, strategy_preset("balanced"), NO_COSTS,
         as_of=AS_OF_2026_05,
     )  # fmt: skip
-    failed = {r.rule: r.actual for r in a.reasons if not r.passed}
-    assert failed == {"max_sales_rank": "unknown", "max_competing_fba_offers": "unknown"}
+    failed = {r.rule: r.actual for r in a.reasons if r.passed is False}
+    assert failed == {"max_sales_rank": "unknown"}
     assert a.recommendation is Recommendation.WATCH
+
+
+@pytest.mark.parametrize(
+    ("used_offers", "passed", "actual", "flagged"),
+    [
+        (12, True, "<= 12", True),  # every used offer could be FBA and still be within 15
+        (40, None, "unknown", True),  # could exceed 15: not checked, flagged
+        (None, None, "unknown", True),
+        (0, True, "<= 0", False),  # no offers at all: no competition (no_offers flag instead)
+    ],
+)
+def test_unknown_fba_competition_is_bounded_by_all_offers_else_not_checked(
+    used_offers: int | None, passed: bool | None, actual: str, flagged: bool
+) -> None:
+    unknown = replace(GOOD_MARKET, used_fba_offer_count=None, used_offer_count=used_offers)
+    a = analyse(
+        item("0593655036", "5.00"), unknown, strategy_preset("balanced"), NO_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    [rule] = [r for r in a.reasons if r.rule == "max_competing_fba_offers"]
+    assert (rule.passed, rule.actual) == (passed, actual)
+    assert ("competition_unknown" in a.risk_flags) is flagged
+    assert a.recommendation is Recommendation.BUY  # money and demand are right
+
+
+def test_known_fba_competition_over_the_limit_is_a_watch() -> None:
+    crowded = replace(GOOD_MARKET, used_fba_offer_count=16)
+    a = analyse(
+        item("0593655036", "5.00"), crowded, strategy_preset("balanced"), NO_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    assert [r.rule for r in a.reasons if r.passed is not True] == ["max_competing_fba_offers"]
+    assert a.recommendation is Recommendation.WATCH
+
+
+def test_a_free_copy_has_an_unbounded_return() -> None:
+    a = analyse(
+        item("0593655036", "0"), GOOD_MARKET, strategy_preset("balanced"), NO_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    assert a.roi_percent is None and a.profit is not None and a.profit > 0
+    [roi] = [r for r in a.reasons if r.rule == "min_roi_percent"]
+    assert (roi.passed, roi.actual) == (True, "unbounded")
+    assert a.recommendation is Recommendation.BUY
 
 
 def test_condition_without_a_price_is_no_market_data() -> None:

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from .strategy import SellerCosts, Strategy
 
-ENGINE_VERSION = "2026.11.1"
+ENGINE_VERSION = "2026.12.1"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class RuleCheck:
     rule: str
     threshold: str
     actual: str
-    passed: bool
+    passed: bool | None  # None: not checked, its input is unknown (see rules.py)
     message: str = ""
 
 

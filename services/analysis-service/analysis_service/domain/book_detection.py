@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from av_shared.identifiers import is_valid_isbn10
+from av_shared.identifiers import is_valid_isbn10, is_valid_isbn13, normalize_identifier
 
 from . import keepa_format as kf
-from .market import MarketUsability
+from .market import MarketSnapshot, MarketUsability
 
 BOOKS_ROOT_CATEGORY = 283155  # amazon.com "Books" root node
 BOOK_TYPES = frozenset({"ABIS_BOOK", "BOOK", "BOOKS", "BOOKS_1973_AND_LATER"})
@@ -83,3 +83,15 @@ def usability(
             "(not tracked, or never offered)."
         )
     return MarketUsability.USABLE, None
+
+
+def untracked_isbn(market: MarketSnapshot, identifier: str) -> bool:
+    """The seller typed an ISBN, so it is a book, but Keepa knows nothing of the product it
+    resolved to (a 979 ISBN-13 resolves to a B0 ASIN; untracked, it has no category data, which
+    alone would read as "not a book")."""
+    if market.usability is not MarketUsability.NOT_A_BOOK:
+        return False
+    if (market.product_group, market.root_category, market.binding) != (None, None, None):
+        return False
+    typed = normalize_identifier(identifier)
+    return is_valid_isbn10(typed) or is_valid_isbn13(typed)

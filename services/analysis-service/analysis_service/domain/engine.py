@@ -17,6 +17,7 @@ from .analysis import (
     Recommendation,
     RuleCheck,
 )
+from .book_detection import untracked_isbn
 from .fee_tables import FeeSchedule
 from .market import MarketSnapshot, MarketUsability
 from .pricing import SalePrice, break_even_buy_cost, choose_sale_price, max_buy_cost_for_roi
@@ -43,6 +44,11 @@ def analyse(
     schedule = f.schedule_in_force(as_of)
     used = _is_used(item.condition)
     context = _Context(item, strategy, seller_costs, as_of, schedule.id)
+    if untracked_isbn(market, item.identifier):
+        market = replace(
+            market, usability=MarketUsability.NO_MARKET_DATA,
+            usability_reason=f"No usable market data: Keepa does not track ISBN {item.identifier}.",
+        )  # fmt: skip
     if market.usability is not MarketUsability.USABLE:
         check = RuleCheck(
             "market_data", "usable market data", market.usability.value, False,
@@ -73,13 +79,14 @@ def analyse(
     fixed = fee_lines.inbound_shipping + fee_lines.prep
     tax = seller_costs.sales_tax_percent
     reasons = check_rules(
-        strategy, profit=profit, roi_percent=roi, velocity=score,
-        sales_rank=market.sales_rank, competing_fba=competing_fba,
+        strategy, profit=profit, roi_percent=roi, cost_basis=cost_basis, velocity=score,
+        sales_rank=market.sales_rank, competing_fba=competing_fba, competing_offers=competing,
     )  # fmt: skip
     recommendation = recommend(reasons)
     flags = risk_flags(
         market, used=used, as_of=as_of, size_tier=tier, billable_weight_lb=billable,
         rate_card_fulfillment_fee=rate_card_fee, competing_offers=competing,
+        competing_fba_offers=competing_fba,
     )  # fmt: skip
     analysis = Analysis(
         outcome=Outcome.ANALYSED.value,

@@ -52,11 +52,14 @@ class PackageSize:
     def from_metric(
         cls, length_mm: int, width_mm: int, height_mm: int, weight_g: int
     ) -> PackageSize:
+        """Keepa rounds Amazon's catalogue figures (0.01 in, 0.01 lb) to whole millimetres and
+        grams; rounding back to Amazon's units undoes that, so a book listed at exactly 1.00 lb
+        (454 g at Keepa) is not pushed over the 16 oz limit by the conversion."""
         return cls(
-            Decimal(length_mm) / MM_PER_INCH,
-            Decimal(width_mm) / MM_PER_INCH,
-            Decimal(height_mm) / MM_PER_INCH,
-            Decimal(weight_g) / GRAMS_PER_POUND,
+            _hundredths(Decimal(length_mm) / MM_PER_INCH),
+            _hundredths(Decimal(width_mm) / MM_PER_INCH),
+            _hundredths(Decimal(height_mm) / MM_PER_INCH),
+            _hundredths(Decimal(weight_g) / GRAMS_PER_POUND),
         )
 
     @property
@@ -73,6 +76,10 @@ class PackageSize:
     @property
     def dimensional_weight_lb(self) -> Decimal:
         return self.length_in * self.width_in * self.height_in / DIM_WEIGHT_DIVISOR
+
+
+def _hundredths(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _fits(

@@ -37,6 +37,7 @@ USED_NEW_SHIPPING, USED_VERY_GOOD_SHIPPING, USED_GOOD_SHIPPING, USED_ACCEPTABLE_
 BUY_BOX_USED_SHIPPING, COUNT_NEW_FBA, COUNT_NEW_FBM = 32, 34, 35
 SHIPPING_SERIES = frozenset({7, 18, *range(19, 30), 32})
 INT_MAX = 2**31 - 1  # Keepa's numbers are Java ints; anything larger is not a Keepa value
+AMAZON_SELLER_ID = "ATVPDKIKX0DER"  # amazon.com's own seller id
 
 
 def keepa_minutes_to_datetime(minutes: int) -> datetime:

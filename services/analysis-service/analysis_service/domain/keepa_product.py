@@ -80,6 +80,21 @@ class _SnapshotBuilder:
 
         return count
 
+    def channel_count(self, conditions: Sequence[int], channel: Fulfillment, total: str) -> Read:
+        """Offers of one channel, counted only from a complete list: Keepa returns at most the
+        requested number of offers, so when fewer live offers came than Keepa counts in all
+        (``total``), the channel's count is unknown, not the part that came."""
+
+        def count() -> int | None:
+            seen = self.offer_count(conditions, None)()
+            expected = self.values.get(total)
+            if seen is None or (expected is not None and seen < expected):
+                return None
+            result: int | None = self.offer_count(conditions, channel)()
+            return result
+
+        return count
+
     def offers_lowest(self, conditions: Sequence[int], channel: Fulfillment | None) -> Read:
         def lowest() -> Decimal | None:
             if self.offers is None:
@@ -121,6 +136,7 @@ class _SnapshotBuilder:
             ("stats", new_buy_box(self.stat_cents("current", kf.BUY_BOX_SHIPPING))),
             ("stats", new_buy_box(lambda: _stats_buy_box(self.p, used=False))),
             ("csv", new_buy_box(self.csv_cents(kf.BUY_BOX_SHIPPING))),
+            ("stats", new_buy_box(lambda: self._amazon_holds_buy_box())),
         )
         self.first(
             "buy_box_used_with_shipping",
@@ -128,25 +144,35 @@ class _SnapshotBuilder:
             ("stats", lambda: _stats_buy_box(self.p, used=True)),
             ("csv", self.csv_cents(kf.BUY_BOX_USED_SHIPPING)),
         )
-        # Lowest landed new: the landed series (FBM with shipping; FBA and Amazon ship free);
-        # without any, the plain NEW price, whose shipping is unknown (a conservative floor).
+        # Lowest landed new: the landed series cover every channel (FBM with shipping; FBA and
+        # Amazon ship free), but only once the FBM one is there: without it (Keepa sends it with
+        # the offers parameter) a cheaper FBM offer may exist, and the plain NEW price lacks its
+        # shipping. Then it stays unknown; pricing says so when it falls back to NEW.
         landed_new = ("new_fbm_with_shipping", "new_fba_price", "amazon_price")
+        has_fbm_series = self.values.get("new_fbm_with_shipping") is not None
         self.first(
             "lowest_new_with_shipping",
-            self.lowest_of(landed_new),
+            self.lowest_of(landed_new) if has_fbm_series else ("stats", lambda: None),
             ("offers", self.offers_lowest(NEW, None)),
-            (self.sources.get("new_price", "stats"), lambda: self.values["new_price"]),
         )
         self.first(
             "lowest_used_with_shipping",
             self.lowest_of([name for name, _ in _USED_SERIES]),
             ("offers", self.offers_lowest(USED_CONDITIONS, None)),
-            (self.sources.get("used_price", "stats"), lambda: self.values["used_price"]),
         )
         self.first(
             "lowest_fba_used_with_shipping",
             ("offers", self.offers_lowest(USED_CONDITIONS, Fulfillment.FBA)),
         )
+
+    def _amazon_holds_buy_box(self) -> Decimal | None:
+        """Without the offers parameter Keepa sends no buy box price, but still says who holds
+        it; when that is Amazon, the buy box is Amazon's own price (free shipping)."""
+        holder = self.p.stat("buyBoxSellerId")
+        if self.p.stat("buyBoxIsAmazon") is True or holder == kf.AMAZON_SELLER_ID:
+            price: Decimal | None = self.values.get("amazon_price")
+            return price
+        return None
 
     def offer_counts(self) -> None:
         fba, fbm = Fulfillment.FBA, Fulfillment.FBM
@@ -171,10 +197,12 @@ class _SnapshotBuilder:
                 ("stats", self.stat_count(index)),
                 ("stats", _stat_count(self.p, stat)),  # live new offers of that channel
                 ("csv", self.csv_count(index)),
-                ("offers", self.offer_count(NEW, channel)),
+                ("offers", self.channel_count(NEW, channel, "new_offer_count")),
             )
-        self.first("used_fba_offer_count", ("offers", self.offer_count(USED_CONDITIONS, fba)))
-        self.first("used_fbm_offer_count", ("offers", self.offer_count(USED_CONDITIONS, fbm)))
+        for name, channel in (("used_fba_offer_count", fba), ("used_fbm_offer_count", fbm)):
+            self.first(
+                name, ("offers", self.channel_count(USED_CONDITIONS, channel, "used_offer_count"))
+            )
 
     def demand(self) -> None:
         p = self.p

@@ -20,9 +20,11 @@ from .market import CONDITION_NAMES, Fulfillment, LowestOffer
 def live_offers(
     product: Mapping[str, Any], stats: Mapping[str, Any] | None
 ) -> list[LowestOffer] | None:
-    """Current offers of conditions 1-5; None when the product came without ``offers``."""
+    """Current offers of conditions 1-5; None when the product came without ``offers`` or Keepa
+    says it could not fetch them (``offersSuccessful: false``: an empty list then means
+    "unknown", not "no offers")."""
     offers = kf.as_list(product.get("offers"))
-    if offers is None:
+    if offers is None or product.get("offersSuccessful") is False:
         return None
     entries = [o for o in offers if isinstance(o, Mapping)]
     live = _live_entries(offers, product.get("liveOffersOrder"), stats, entries)

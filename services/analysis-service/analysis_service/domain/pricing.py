@@ -4,7 +4,9 @@ Sale price for the item's condition, first available of:
 1. the buy box (landed: price + shipping);
 2. the lowest FBA offer (an FBA seller competes with these);
 3. the lowest offer plus its shipping;
-4. the 90-day average (buy box, else lowest price).
+4. the lowest offer's price when its shipping is unknown (Keepa sends the landed series and the
+   offers only with its offers parameter): a floor, recorded as such;
+5. the 90-day average (buy box, else lowest price).
 An FBA seller's sale price is the item price: Prime shipping is free to the buyer.
 """
 
@@ -30,6 +32,7 @@ def choose_sale_price(market: MarketSnapshot, *, used: bool) -> SalePrice | None
             (market.buy_box_used_with_shipping, "buy_box_used"),
             (market.lowest_fba_used_with_shipping, "lowest_fba_used"),
             (market.lowest_used_with_shipping, "lowest_offer_plus_shipping"),
+            (market.used_price, "lowest_offer_excl_shipping"),
             (market.avg90_buy_box_used, "avg90_buy_box_used"),
             (market.avg90_used, "avg90_used"),
         )
@@ -40,6 +43,7 @@ def choose_sale_price(market: MarketSnapshot, *, used: bool) -> SalePrice | None
             (market.new_fba_price, "lowest_fba_new"),
             (fba_offer.landed if fba_offer else None, "lowest_fba_new"),
             (market.lowest_new_with_shipping, "lowest_offer_plus_shipping"),
+            (market.new_price, "lowest_offer_excl_shipping"),
             (market.avg90_buy_box_new, "avg90_buy_box_new"),
             (market.avg90_new, "avg90_new"),
         )

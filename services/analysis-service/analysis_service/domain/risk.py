@@ -30,6 +30,7 @@ class RiskFlag(StrEnum):
     NO_OFFERS = "no_offers"
     DIMENSIONS_UNKNOWN = "dimensions_unknown"
     FEE_DISAGREES_WITH_KEEPA = "fee_disagrees_with_keepa"
+    COMPETITION_UNKNOWN = "competition_unknown"  # no FBA offer count from Keepa
 
 
 def risk_flags(
@@ -41,6 +42,7 @@ def risk_flags(
     billable_weight_lb: Decimal | None,
     rate_card_fulfillment_fee: Decimal | None,
     competing_offers: int | None,
+    competing_fba_offers: int | None,
 ) -> tuple[str, ...]:
     flags: list[RiskFlag] = []
     if market.amazon_on_listing:
@@ -63,6 +65,8 @@ def risk_flags(
         flags.append(RiskFlag.OVERSIZE_OR_HEAVY)
     if competing_offers == 0:
         flags.append(RiskFlag.NO_OFFERS)
+    if competing_fba_offers is None and competing_offers != 0:
+        flags.append(RiskFlag.COMPETITION_UNKNOWN)
     if size_tier is None:
         flags.append(RiskFlag.DIMENSIONS_UNKNOWN)
     keepa = market.keepa_pick_and_pack_fee

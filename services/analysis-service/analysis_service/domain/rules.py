@@ -2,7 +2,14 @@
 
 Recommendation: PASS when the money rules (profit, ROI) fail, because the book loses or makes too
 little; BUY when every rule passes; WATCH when the money is right but demand or competition is
-not (or is unknown), so the seller may want to check again later.
+not (or demand is unknown), so the seller may want to check again later.
+
+Competing FBA offers are the one input Keepa often cannot give: it counts FBA offers only when
+the (token-expensive) offers parameter is requested, and then only among the offers it returned.
+Without an exact count, the condition's whole offer count is an upper bound: within the limit,
+the rule passes. Otherwise the rule is not checked (``passed`` None, shown with its reason and the
+``competition_unknown`` risk flag) and does not hold back a BUY: a seller who wants it checked
+requests offers.
 """
 
 from __future__ import annotations
@@ -26,33 +33,63 @@ def check_rules(
     *,
     profit: Decimal,
     roi_percent: Decimal | None,
+    cost_basis: Decimal,
     velocity: int | None,
     sales_rank: int | None,
     competing_fba: int | None,
+    competing_offers: int | None,
 ) -> tuple[RuleCheck, ...]:
     checks = [
         _at_least("min_profit", "Profit", profit, strategy.min_profit, dollars),
-        _at_least("min_roi_percent", "ROI", roi_percent, strategy.min_roi_percent, _pct),
+        _roi(roi_percent, cost_basis, profit, strategy.min_roi_percent),
         _at_least(
             "min_velocity_score", "Velocity score", velocity, strategy.min_velocity_score, str
         ),
         _at_most("max_sales_rank", "Sales rank", sales_rank, strategy.max_sales_rank),
-        _at_most(
-            "max_competing_fba_offers",
-            "Competing FBA offers",
-            competing_fba,
-            strategy.max_competing_fba_offers,
-        ),
+        _competing_fba(competing_fba, competing_offers, strategy.max_competing_fba_offers),
     ]
     return tuple(checks)
 
 
 def recommend(checks: tuple[RuleCheck, ...]) -> Recommendation:
-    if any(not c.passed for c in checks if c.rule in MONEY_RULES):
+    if any(c.passed is not True for c in checks if c.rule in MONEY_RULES):
         return Recommendation.PASS
-    if all(c.passed for c in checks):
+    if all(c.passed is not False for c in checks):  # None: not checked (see the module doc)
         return Recommendation.BUY
     return Recommendation.WATCH
+
+
+def _roi(
+    roi_percent: Decimal | None, cost_basis: Decimal, profit: Decimal, minimum: Decimal
+) -> RuleCheck:
+    if roi_percent is None and cost_basis <= 0:
+        # A copy that cost nothing (a free box, a donation): any profit is an unbounded return.
+        passed = profit > 0
+        message = (
+            "Nothing was paid for this copy: any profit is an unbounded return."
+            if passed else "Nothing was paid for this copy, but it makes no profit."
+        )  # fmt: skip
+        return RuleCheck("min_roi_percent", f">= {_pct(minimum)}", "unbounded", passed, message)
+    return _at_least("min_roi_percent", "ROI", roi_percent, minimum, _pct)
+
+
+def _competing_fba(exact: int | None, all_offers: int | None, maximum: int | None) -> RuleCheck:
+    rule, label = "max_competing_fba_offers", "Competing FBA offers"
+    if exact is not None or maximum is None:
+        return _at_most(rule, label, exact, maximum)
+    threshold = f"<= {maximum:,}"
+    if all_offers is not None and all_offers <= maximum:
+        return RuleCheck(
+            rule, threshold, f"<= {all_offers:,}", True,
+            f"{label}: Keepa gave no FBA count, but there are only {all_offers:,} offers of this "
+            f"condition in all, within the {maximum:,} limit.",
+        )  # fmt: skip
+    known = "" if all_offers is None else f" ({all_offers:,} offers of this condition in all)"
+    return RuleCheck(
+        rule, threshold, "unknown", None,
+        f"{label} are unknown{known}: Keepa counts FBA offers only when offers are requested. "
+        "Not checked; check the listing's FBA offers before buying.",
+    )  # fmt: skip
 
 
 def _pct(value: Decimal) -> str:
