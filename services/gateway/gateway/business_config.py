@@ -6,13 +6,13 @@ alter its results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +24,11 @@ from av_shared.events import (
     StrategyThresholds,
 )
 
+from .api.problems import ProblemError, field_path
 from .api.schemas import BatchDefaults, BusinessConfigIn, StrategyOverride
 from .db.tables import business_configs, users
+
+T = TypeVar("T")
 
 
 class ConfigDocument(BaseModel):
@@ -57,11 +60,10 @@ def document_of(body: BusinessConfigIn) -> ConfigDocument:
     preset = STRATEGY_PRESETS[body.strategy.name]
     changes = _without_null_minimums(
         body.strategy.model_dump(exclude_unset=True, exclude={"name"}))
-    strategy = StrategyThresholds.model_validate(
-        {**preset.model_dump(), "name": body.strategy.name, **changes})
-    return ConfigDocument(strategy=strategy,
-                          seller_costs=SellerCosts(**body.seller_costs.model_dump()),
-                          batch_defaults=body.batch_defaults)
+    return _validated(lambda: ConfigDocument.model_validate({
+        "strategy": {**preset.model_dump(), "name": body.strategy.name, **changes},
+        "seller_costs": body.seller_costs.model_dump(),
+        "batch_defaults": body.batch_defaults.model_dump()}))
 
 
 def _version_of(row: Any) -> ConfigVersion:
@@ -104,17 +106,33 @@ async def history(session: AsyncSession, user_id: UUID, offset: int,
 def apply_override(
     base: BusinessConfigSnapshot, override: StrategyName | StrategyOverride | None
 ) -> BusinessConfigSnapshot:
-    """A named strategy replaces the thresholds; explicit fields then replace single values."""
+    """A named strategy replaces the thresholds; explicit fields then replace single values.
+
+    Built with model_validate, never model_copy(update=...): the snapshot travels in events,
+    and a value its contract refuses would be refused by every consumer (dead-lettered)."""
     if override is None:
         return base
     if isinstance(override, str):
-        return base.model_copy(update={"strategy": STRATEGY_PRESETS[override]})
-    strategy = STRATEGY_PRESETS[override.name] if override.name else base.strategy
-    changes = _without_null_minimums(override.model_dump(exclude_unset=True, exclude={"name"}))
-    for money in ("min_roi_percent", "min_profit"):
-        if money in changes:
-            changes[money] = Decimal(str(changes[money]))
-    return base.model_copy(update={"strategy": strategy.model_copy(update=changes)})
+        strategy = STRATEGY_PRESETS[override].model_dump()
+    else:
+        start = STRATEGY_PRESETS[override.name] if override.name else base.strategy
+        changes = _without_null_minimums(
+            override.model_dump(exclude_unset=True, exclude={"name"}))
+        strategy = {**start.model_dump(), **changes}
+    return _validated(lambda: BusinessConfigSnapshot.model_validate(
+        {**base.model_dump(), "strategy": strategy}))
+
+
+def _validated(build: Callable[[], T]) -> T:
+    """A value the contracts refuse is the seller's input error (422 naming the field), not a
+    500, and never an event that its consumers cannot read."""
+    try:
+        return build()
+    except ValidationError as exc:
+        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise ProblemError(422, "validation", "Request validation failed",
+                           f"{errors[0]['field']}: {errors[0]['message']}",
+                           errors=errors) from None
 
 
 def _without_null_minimums(changes: dict[str, Any]) -> dict[str, Any]:

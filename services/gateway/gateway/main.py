@@ -21,20 +21,13 @@ from av_shared.topics import BATCH_STATUS
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
-from .api.nul_guard import install_nul_guard
-from .api.problems import (
-    PROBLEM_RESPONSES,
-    install_problem_handlers,
-    problem_only_openapi,
-    problem_response,
-)
+from .api.openapi import OPERATION_IDS, TAGS, customise_openapi
+from .api.problems import install_problem_handlers
+from .api.request_guard import install_request_guard
 from .db.tables import SCHEMA, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
 from .settings import GatewaySettings
-
-BODY_METHODS = {"POST", "PUT", "PATCH"}
-FORM_PATHS = {"/api/v1/auth/token"}
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -73,17 +66,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="Decide which books to buy for Amazon resale: submit ISBNs/ASINs with what "
                     "each copy costs, get fees, profit, ROI, sales velocity and BUY/WATCH/PASS.",
         lifespan=lifespan,
-        # Short, stable operation ids ("batches-submit_batch"): typed clients get clean names.
-        generate_unique_id_function=lambda route: (
-            f"{route.tags[0]}-{route.name}".replace(" ", "_") if route.tags else route.name),
+        openapi_tags=TAGS,
+        # Operation ids are the routes' names, snake_case verbs (`submit_batch`): typed clients
+        # get clean method names.
+        generate_unique_id_function=lambda route: OPERATION_IDS.get(route.name, route.name),
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    install_nul_guard(app)
-    problem_only_openapi(app)
+    install_request_guard(app, settings)
+    customise_openapi(app, settings)
     for router in (auth.router, api_keys.router, config.router, batches.router,
                    analyses.router, admin.router):
-        app.include_router(router, responses=PROBLEM_RESPONSES)
+        app.include_router(router)
 
     async def extra_metrics() -> dict[str, float]:
         async with app.state.runtime.sessions() as session:
@@ -95,29 +89,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(metrics_router("gateway", extra_metrics))
 
     @app.get("/asyncapi.json", tags=["operations"])
-    async def asyncapi_document() -> dict[str, Any]:
+    async def get_asyncapi_document() -> dict[str, Any]:
         """The AsyncAPI 3.0 document of every event (generated from the contracts)."""
         return build_document()
 
     @app.get("/asyncapi", tags=["operations"], response_class=HTMLResponse)
-    async def asyncapi_page() -> str:
+    async def get_asyncapi_page() -> str:
         """The AsyncAPI document rendered for reading (the page loads its viewer from a CDN)."""
         return build_html()
 
     @app.middleware("http")
-    async def require_json(request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method in BODY_METHODS:
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > settings.max_request_bytes:
-                return problem_response(request, 413, "too-large", "Request too large",
-                                        f"at most {settings.max_request_bytes} bytes")
-            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            expected = ("application/x-www-form-urlencoded" if request.url.path in FORM_PATHS
-                        else "application/json")
-            if kind != expected and _has_body(request):
-                return problem_response(request, 415, "unsupported-media-type",
-                                        "Unsupported media type", f"send {expected}")
+    async def rate_limit_headers(request: Request,
+                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         rate_limit = getattr(request.state, "rate_limit", None)
         if rate_limit is not None:  # counted by the authentication dependency
@@ -128,9 +111,3 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router())
 
     return app
-
-
-def _has_body(request: Request) -> bool:
-    """A POST without a body (log out) needs no content type."""
-    length = request.headers.get("content-length")
-    return "transfer-encoding" in request.headers or (length is not None and length != "0")

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from av_shared.events import TERMINAL_STATUSES
 
 from .adapters.internal import InternalServices, owner_param
 from .api.problems import ProblemError
-from .db.tables import daily_usage, submissions
+from .db.tables import daily_usage, instant_requests, submissions, users
 from .settings import GatewaySettings
 
 
@@ -50,32 +50,57 @@ class QuotasOut(BaseModel):
     open_batches: int
 
 
-async def quotas_view(session: AsyncSession, user: Any, settings: GatewaySettings) -> QuotasOut:
-    limits = quotas_of(user, settings)
+def users_with_usage() -> Select[Any]:
+    """Accounts with what they used (`items_today`, `open_batches`): one query for any number
+    of accounts (correlated subqueries on the primary keys)."""
+    used_today = (select(daily_usage.c.item_count)
+                  .where(daily_usage.c.user_id == users.c.id, daily_usage.c.day == utc_today())
+                  .scalar_subquery())
+    still_open = (select(func.count()).select_from(submissions)
+                  .where(submissions.c.owner_id == users.c.id, submissions.c.finished_at.is_(None))
+                  .scalar_subquery())
+    return select(users, func.coalesce(used_today, 0).label("items_today"),
+                  still_open.label("open_batches"))
+
+
+def quotas_out(row: Any, settings: GatewaySettings) -> QuotasOut:
+    """`row`: from users_with_usage()."""
+    limits = quotas_of(row, settings)
     return QuotasOut(
         max_items_per_day=limits.max_items_per_day, max_open_batches=limits.max_open_batches,
-        custom=user.max_items_per_day is not None or user.max_open_batches is not None,
-        items_today=await items_today(session, user.id),
-        open_batches=await open_batches(session, user.id))
+        custom=row.max_items_per_day is not None or row.max_open_batches is not None,
+        items_today=int(row.items_today), open_batches=int(row.open_batches))
+
+
+async def quotas_view(session: AsyncSession, user_id: uuid.UUID,
+                      settings: GatewaySettings) -> QuotasOut:
+    row = (await session.execute(users_with_usage().where(users.c.id == user_id))).one()
+    return quotas_out(row, settings)
 
 
 def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+async def count_items(session: AsyncSession, user_id: uuid.UUID, items: int) -> int:
+    """Add `items` to today's usage (locking its row until commit); the new total."""
+    used = await session.scalar(
+        insert(daily_usage).values(user_id=user_id, day=utc_today(), item_count=items)
+        .on_conflict_do_update(index_elements=["user_id", "day"],
+                               set_={"item_count": daily_usage.c.item_count + items})
+        .returning(daily_usage.c.item_count))
+    return int(used or 0)
+
+
 async def reserve_items(session: AsyncSession, user_id: uuid.UUID, items: int,
                         quotas: Quotas) -> None:
     """Count `items` against today's quota, or raise 429 (the transaction then rolls back)."""
     today = utc_today()
-    used = await session.scalar(
-        insert(daily_usage).values(user_id=user_id, day=today, item_count=items)
-        .on_conflict_do_update(index_elements=["user_id", "day"],
-                               set_={"item_count": daily_usage.c.item_count + items})
-        .returning(daily_usage.c.item_count))
-    if (used or 0) > quotas.max_items_per_day:
+    used = await count_items(session, user_id, items)
+    if used > quotas.max_items_per_day:
         midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
         retry = max(1, int((midnight - datetime.now(UTC)).total_seconds()) + 1)
-        already = (used or 0) - items
+        already = used - items
         raise ProblemError(
             429, "quota-exceeded", "Daily items quota exceeded",
             f"max_items_per_day: {already} of {quotas.max_items_per_day} items used today (UTC); "
@@ -89,14 +114,43 @@ async def refund_items(session: AsyncSession, user_id: uuid.UUID, items: int) ->
     ).values(item_count=func.greatest(daily_usage.c.item_count - items, 0)))
 
 
+async def _record_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
+    """True if `key` was not recorded yet (now it is, until commit); a concurrent request with
+    the same key waits here for the first one's transaction."""
+    return await session.scalar(
+        insert(instant_requests).values(user_id=user_id, idempotency_key=key)
+        .on_conflict_do_nothing().returning(instant_requests.c.user_id)) is not None
+
+
+async def charge_instant(session: AsyncSession, user_id: uuid.UUID, key: str | None,
+                         quotas: Quotas) -> bool:
+    """Count one instant analysis against today's quota (429 past it), unless its
+    Idempotency-Key was charged already: a replay is answered with the stored analysis and
+    costs nothing. True if charged now."""
+    if key is not None and not await _record_key(session, user_id, key):
+        return False
+    await reserve_items(session, user_id, 1, quotas)
+    return True
+
+
+async def refund_instant(session: AsyncSession, user_id: uuid.UUID, key: str | None) -> None:
+    """Nothing was analysed: the item does not count, and a retry with its key is charged."""
+    if key is not None:
+        await session.execute(instant_requests.delete().where(
+            instant_requests.c.user_id == user_id, instant_requests.c.idempotency_key == key))
+    await refund_items(session, user_id, 1)
+
+
+async def charge_served_replay(session: AsyncSession, user_id: uuid.UUID, key: str) -> None:
+    """A replay was served while the request it replays failed and was refunded: the analysis
+    exists, so it is counted once after all (past the quota: it is done already)."""
+    if await _record_key(session, user_id, key):
+        await count_items(session, user_id, 1)
+
+
 async def open_batches(session: AsyncSession, user_id: uuid.UUID) -> int:
     return int(await session.scalar(select(func.count()).select_from(submissions).where(
         submissions.c.owner_id == user_id, submissions.c.finished_at.is_(None))) or 0)
-
-
-async def items_today(session: AsyncSession, user_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(daily_usage.c.item_count).where(
-        daily_usage.c.user_id == user_id, daily_usage.c.day == utc_today())) or 0)
 
 
 async def require_open_slot(session: AsyncSession, user_id: uuid.UUID, quotas: Quotas) -> None:

@@ -22,7 +22,9 @@ class GatewaySettings(CommonSettings):
     max_batch_items: int = Field(100_000, ge=1, le=1_000_000, description="lines per batch")
     chunk_size: int = Field(100, ge=1, le=100,
                             description="items per chunk event (Keepa takes 100 ASINs a request)")
-    max_buy_cost: float = Field(10_000.0, gt=0, description="highest buy cost of one copy, USD")
+    max_buy_cost: float = Field(
+        10_000.0, gt=0, le=1_000_000,
+        description="highest buy cost of one copy, USD (a higher one is a 422 naming the limit)")
     max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body")
     # Auth
     jwt_secret: SecretStr = Field(

@@ -30,10 +30,20 @@ class InternalServices:
         return await self._get(self._analysis_order(), path, params, service="analysis service")
 
     async def analysis_post(self, path: str, body: Any, wait_seconds: float) -> httpx.Response:
+        """POST to an analysis instance (the next one if it cannot be reached); 504 when the
+        instance does not answer within `wait_seconds`."""
         last: Exception | None = None
         for base in self._analysis_order():
             try:
                 return await self._http.post(base + path, json=body, timeout=wait_seconds)
+            except httpx.ConnectTimeout as exc:
+                last = exc
+            except httpx.TimeoutException:
+                raise ProblemError(
+                    504, "analysis-timeout", "Analysis timed out",
+                    f"no answer within {wait_seconds:g} s (INSTANT_ANALYSIS_TIMEOUT_SECONDS); "
+                    "retry with the same Idempotency-Key to get the result once it is "
+                    "ready") from None
             except httpx.TransportError as exc:
                 last = exc
         raise _unavailable("analysis service", last)

@@ -13,26 +13,31 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 
 from ..db.tables import users
-from ..quotas import QuotasOut, quotas_view
+from ..quotas import QuotasOut, quotas_out, users_with_usage
 from ..settings import GatewaySettings
-from .deps import AdminUser, SessionDep, SettingsDep
-from .problems import ProblemError
+from .deps import AdminUser, KnownQueryOnly, SessionDep, SettingsDep
+from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=KnownQueryOnly)
+ADMIN = (*AUTHENTICATED, 403)
+Role = Literal["user", "admin"]
 
 
 class AdminUserOut(BaseModel):
     id: uuid.UUID
     email: str
-    role: str
+    role: Role
     disabled: bool
     created_at: datetime
     quotas: QuotasOut
+
+
+class UserPage(Page[AdminUserOut]):
+    """Accounts, oldest first."""
 
 
 class UserChangeIn(BaseModel):
@@ -41,45 +46,51 @@ class UserChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     disabled: bool | None = None
-    role: Literal["user", "admin"] | None = None
+    role: Role | None = None
     max_items_per_day: int | None = Field(None, ge=0, le=100_000_000)
     max_open_batches: int | None = Field(None, ge=0, le=100_000)
 
 
-async def _view(session: AsyncSession, row: Any, settings: GatewaySettings) -> AdminUserOut:
-    return AdminUserOut(id=row.id, email=row.email, role=row.role, disabled=row.disabled,
-                        created_at=row.created_at,
-                        quotas=await quotas_view(session, row, settings))
+def _view(row: Any, settings: GatewaySettings) -> AdminUserOut:
+    """`row`: from quotas.users_with_usage()."""
+    return AdminUserOut.model_validate({
+        "id": row.id, "email": row.email, "role": row.role, "disabled": row.disabled,
+        "created_at": row.created_at, "quotas": quotas_out(row, settings)})
 
 
-@router.get("/users", response_model=Page[AdminUserOut])
+@router.get("/users", response_model=UserPage, responses=problems(*ADMIN))
 async def list_users(
     admin: AdminUser, session: SessionDep, settings: SettingsDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     email: Annotated[str | None, Query(max_length=320, description="Part of the email")] = None,
 ) -> Any:
-    query = select(users)
-    if email:
-        query = query.where(users.c.email.contains(email.lower(), autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = (await session.execute(query.order_by(users.c.created_at, users.c.id)
+    """Accounts with their quotas and usage (two queries whatever the page size)."""
+    matching = users.c.email.contains(email.lower(), autoescape=True) if email else None
+    counted = select(func.count()).select_from(users)
+    listed = users_with_usage()
+    if matching is not None:
+        counted, listed = counted.where(matching), listed.where(matching)
+    total = await session.scalar(counted)
+    rows = (await session.execute(listed.order_by(users.c.created_at, users.c.id)
                                   .offset(offset_of(page, size)).limit(size))).all()
-    return Page[AdminUserOut](items=[await _view(session, r, settings) for r in rows],
-                              total=total or 0, page=page, size=size)
+    return UserPage(items=[_view(r, settings) for r in rows], total=total or 0, page=page,
+                    size=size)
 
 
-@router.get("/users/{user_id}", response_model=AdminUserOut)
+@router.get("/users/{user_id}", response_model=AdminUserOut, responses=problems(*ADMIN, 404))
 async def get_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep,
                    settings: SettingsDep) -> Any:
-    row = (await session.execute(select(users).where(users.c.id == user_id))).first()
+    """One account with its quotas and usage."""
+    row = (await session.execute(users_with_usage().where(users.c.id == user_id))).first()
     if row is None:
         raise ProblemError(404, "not-found", "Not found", "no such user")
-    return await _view(session, row, settings)
+    return _view(row, settings)
 
 
-@router.patch("/users/{user_id}", response_model=AdminUserOut)
-async def change_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
+@router.patch("/users/{user_id}", response_model=AdminUserOut, responses=problems(
+    *ADMIN, *WITH_BODY, 404, 409, s409="An admin cannot disable or demote themself"))
+async def update_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
                       session: SessionDep, settings: SettingsDep) -> Any:
     """Disable or enable a seller, change their role, set their quotas."""
     changes = body.model_dump(exclude_unset=True)
@@ -91,8 +102,10 @@ async def change_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
                            "an admin cannot disable or demote themself; ask another admin")
     async with session.begin():
         query = update(users).where(users.c.id == user_id)
-        row = (await session.execute((query.values(**changes) if changes else
-                                      query.values(id=users.c.id)).returning(users))).first()
-    if row is None:
-        raise ProblemError(404, "not-found", "Not found", "no such user")
-    return await _view(session, row, settings)
+        changed = (await session.execute((query.values(**changes) if changes else
+                                          query.values(id=users.c.id)).returning(users.c.id)
+                                         )).first()
+        if changed is None:
+            raise ProblemError(404, "not-found", "Not found", "no such user")
+        row = (await session.execute(users_with_usage().where(users.c.id == user_id))).one()
+    return _view(row, settings)

@@ -10,16 +10,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select, update
 
 from ..db.tables import api_keys, users
 from ..security import API_KEY_SHOWN_CHARS, new_api_key, token_digest
-from .deps import CurrentUser, SessionDep, SettingsDep
-from .problems import ProblemError
+from .deps import CurrentUser, KnownQueryOnly, SessionDep, SettingsDep
+from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
+from .schemas import no_control_characters
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api_keys"], dependencies=KnownQueryOnly)
+KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                    AfterValidator(no_control_characters)]
 
 
 class ApiKeyIn(BaseModel):
@@ -40,7 +42,9 @@ class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself: shown only now, store it safely")
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated)
+@router.post("", status_code=201, response_model=ApiKeyCreated,
+             responses=problems(*AUTHENTICATED, *WITH_BODY, 409,
+                                s409="MAX_API_KEYS_PER_USER live keys already: delete one"))
 async def create_api_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep,
                          settings: SettingsDep) -> ApiKeyCreated:
     key, key_id, now = new_api_key(), uuid.uuid4(), datetime.now(UTC)
@@ -59,7 +63,7 @@ async def create_api_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep,
                          created_at=now, key=key)
 
 
-@router.get("", response_model=list[ApiKeyOut])
+@router.get("", response_model=list[ApiKeyOut], responses=problems(*AUTHENTICATED))
 async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyOut]:
     rows = (await session.execute(select(api_keys).where(
         api_keys.c.user_id == user.id, api_keys.c.revoked_at.is_(None)
@@ -68,7 +72,8 @@ async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyOu
                       last_used_at=r.last_used_at) for r in rows]
 
 
-@router.delete("/{key_id}", status_code=204, response_class=Response)
+@router.delete("/{key_id}", status_code=204, response_class=Response,
+               responses=problems(*AUTHENTICATED, 404))
 async def delete_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
     """The key stops working at once."""
     async with session.begin():

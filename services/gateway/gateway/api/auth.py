@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -17,11 +17,21 @@ from ..logins import RefreshRefused, login_of, revoke_login, rotate, start_login
 from ..quotas import QuotasOut, quotas_view
 from ..security import create_access_token, hash_password, verify_password
 from ..settings import GatewaySettings
-from .deps import CurrentUser, SessionDep, SettingsDep, limit_by_client, unauthorized
-from .problems import ProblemError
+from .deps import (
+    CurrentUser,
+    KnownQueryOnly,
+    SessionDep,
+    SettingsDep,
+    limit_by_client,
+    unauthorized,
+)
+from .problems import AUTHENTICATED, COMMON, WITH_BODY, ProblemError, problems
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=KnownQueryOnly)
 ByClient = [Depends(limit_by_client)]
+Role = Literal["user", "admin"]
+# Sign-in endpoints are limited per client address (429), not authenticated.
+PUBLIC_BODY = (*COMMON, 429, *WITH_BODY)
 
 
 class RegisterIn(BaseModel):
@@ -34,7 +44,15 @@ class RegisterIn(BaseModel):
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
-    role: str
+    role: Role
+
+
+class TokenForm(BaseModel):
+    """OAuth2 password flow (RFC 6749 4.3), as a form; other OAuth2 fields are ignored."""
+
+    grant_type: Literal["password"] | None = Field(None, description="`password` if sent")
+    username: str = Field(max_length=320, description="Your email")
+    password: str = Field(max_length=256)
 
 
 class TokenOut(BaseModel):
@@ -51,7 +69,8 @@ class RefreshIn(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/auth/register", status_code=201, response_model=UserOut, dependencies=ByClient)
+@router.post("/auth/register", status_code=201, response_model=UserOut, dependencies=ByClient,
+             responses=problems(*PUBLIC_BODY, 409, s409="An account with this email exists"))
 async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
     """Create an account. Emails listed in the ADMIN_EMAILS setting become admins."""
     user_id = uuid.uuid4()
@@ -67,7 +86,7 @@ async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep)
     if created is None:
         raise ProblemError(409, "email-taken", "Email already registered",
                            "an account with this email exists; log in instead")
-    return UserOut(id=user_id, email=email, role=role)
+    return UserOut.model_validate({"id": user_id, "email": email, "role": role})
 
 
 def _tokens(user_id: uuid.UUID, role: str, session_id: uuid.UUID, refresh_token: str,
@@ -79,25 +98,26 @@ def _tokens(user_id: uuid.UUID, role: str, session_id: uuid.UUID, refresh_token:
                     refresh_expires_in=settings.refresh_token_days * 86_400)
 
 
-@router.post("/auth/token", response_model=TokenOut, dependencies=ByClient)
-async def token(
-    username: Annotated[str, Form(max_length=320)], password: Annotated[str, Form(max_length=256)],
-    session: SessionDep, settings: SettingsDep,
-) -> TokenOut:
+@router.post("/auth/token", response_model=TokenOut, dependencies=ByClient,
+             responses=problems(*PUBLIC_BODY, 401, s401="Wrong email or password"))
+async def create_token(form: Annotated[TokenForm, Form()], session: SessionDep,
+                       settings: SettingsDep) -> TokenOut:
     """Log in: an access token (short-lived) and a refresh token (single use, rotated)."""
     async with session.begin():
         row = (await session.execute(
-            select(users).where(users.c.email == username.lower()))).first()
+            select(users).where(users.c.email == form.username.lower()))).first()
         known = await asyncio.to_thread(
-            verify_password, row.password_hash if row else None, password)
+            verify_password, row.password_hash if row else None, form.password)
         if row is None or row.disabled or not known:
             raise unauthorized("wrong email or password")
         issued = await start_login(session, row.id, timedelta(days=settings.refresh_token_days))
     return _tokens(row.id, row.role, issued.session_id, issued.refresh_token, settings)
 
 
-@router.post("/auth/refresh", response_model=TokenOut, dependencies=ByClient)
-async def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
+@router.post("/auth/refresh", response_model=TokenOut, dependencies=ByClient,
+             responses=problems(*PUBLIC_BODY, 401,
+                                s401="The refresh token is unknown, spent, expired or revoked"))
+async def refresh_token(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """A new access token and a new refresh token; the one sent is spent. Sending a spent refresh
     token again revokes its login (every token of it)."""
     try:
@@ -109,8 +129,9 @@ async def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -
                    done.issued.refresh_token, settings)
 
 
-@router.post("/auth/revoke", status_code=204, response_class=Response)
-async def revoke(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Response:
+@router.post("/auth/revoke", status_code=204, response_class=Response,
+             responses=problems(*AUTHENTICATED, *WITH_BODY))
+async def revoke_token(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke the login a refresh token of yours belongs to: its refresh and access tokens stop
     working. Unknown tokens are ignored (RFC 7009)."""
     async with session.begin():
@@ -120,8 +141,9 @@ async def revoke(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response)
-async def logout(user: CurrentUser, session: SessionDep) -> Response:
+@router.post("/auth/logout", status_code=204, response_class=Response,
+             responses=problems(*AUTHENTICATED, *WITH_BODY))
+async def log_out(user: CurrentUser, session: SessionDep) -> Response:
     """End the login of the access token used (an API key has none: delete the key instead)."""
     if user.session_id is not None:
         async with session.begin():
@@ -129,12 +151,13 @@ async def logout(user: CurrentUser, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/users/me", response_model=UserOut)
-async def me(user: CurrentUser) -> UserOut:
-    return UserOut(id=user.id, email=user.email, role=user.role)
+@router.get("/users/me", response_model=UserOut, responses=problems(*AUTHENTICATED))
+async def get_me(user: CurrentUser) -> Any:
+    """Your account."""
+    return UserOut.model_validate({"id": user.id, "email": user.email, "role": user.role})
 
 
-@router.get("/users/me/quotas", response_model=QuotasOut)
-async def my_quotas(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> QuotasOut:
+@router.get("/users/me/quotas", response_model=QuotasOut, responses=problems(*AUTHENTICATED))
+async def get_my_quotas(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> QuotasOut:
     """Your limits and what you used of them (admins can change your limits)."""
-    return await quotas_view(session, user, settings)
+    return await quotas_view(session, user.id, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
@@ -25,13 +25,15 @@ from ..business_config import apply_override
 from ..db.tables import outbox, submissions
 from ..domain import batch_export
 from ..domain.submission import build_submission
-from .deps import CurrentUser, ServicesDep, SessionDep, SettingsDep
-from .problems import ProblemError
+from .deps import CurrentUser, KnownQueryOnly, ServicesDep, SessionDep, SettingsDep
+from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import BatchIn, StatusChangeIn
 
-router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/api/v1/batches", tags=["batches"], dependencies=KnownQueryOnly)
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+LOCATION = {"Location": {"description": "The batch: `/api/v1/batches/{id}`",
+                         "schema": {"type": "string"}}}
 
 
 class BatchAccepted(BatchView):
@@ -39,11 +41,32 @@ class BatchAccepted(BatchView):
                                             "with (0: the defaults)")
 
 
+class BatchCancelAccepted(BatchView):
+    """The batch as it was when the cancel was accepted; the batch service applies the cancel
+    shortly after (poll the batch until `status` is CANCELLED, or final if it finished first)."""
+
+    requested_status: Literal["CANCELLED"] = Field(
+        "CANCELLED", description="The change asked for, not applied yet: `status` is the "
+                                 "batch's status when the request was accepted")
+
+
+class BatchPage(Page[BatchView]):
+    """Batches, newest first."""
+
+
+class BatchItemPage(Page[BatchItemView]):
+    """Lines of a batch, in submission order."""
+
+
 def _not_found() -> ProblemError:
     return ProblemError(404, "not-found", "Not found", "no such batch")
 
 
-@router.post("", status_code=202, response_model=BatchAccepted)
+@router.post("", status_code=202, response_model=BatchAccepted, responses={
+    202: {"description": "Accepted; analysed in the background", "headers": LOCATION},
+    **problems(*AUTHENTICATED, *WITH_BODY, 409,
+               s409="MAX_OPEN_BATCHES batches still open (`limit`: max_open_batches)",
+               s429="Rate limit, or the daily items quota (`limit`: max_items_per_day)")})
 async def submit_batch(body: BatchIn, user: CurrentUser, session: SessionDep,
                        settings: SettingsDep, services: ServicesDep,
                        response: Response) -> BatchAccepted:
@@ -84,16 +107,18 @@ async def submit_batch(body: BatchIn, user: CurrentUser, session: SessionDep,
                          finished_at=None, config_version=config.config_version)
 
 
-@router.get("", response_model=Page[BatchView])
+@router.get("", response_model=BatchPage, responses=problems(*AUTHENTICATED))
 async def list_batches(user: CurrentUser, services: ServicesDep, page: PageNo = 1,
                        size: PageSize = 50) -> Any:
+    """Your batches, newest first."""
     params = {"page": page, "size": size, **owner_param(None if user.is_admin else user.id)}
     return await services.batch("/internal/batches", params)
 
 
-@router.get("/{batch_id}", response_model=BatchView)
+@router.get("/{batch_id}", response_model=BatchView, responses=problems(*AUTHENTICATED, 404))
 async def get_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
                     session: SessionDep) -> Any:
+    """A batch: status, progress and, while it runs, `eta_seconds`."""
     owner = None if user.is_admin else user.id
     batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
     if batch is None:
@@ -107,8 +132,9 @@ async def get_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDe
     return batch
 
 
-@router.get("/{batch_id}/items", response_model=Page[BatchItemView])
-async def list_items(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
+@router.get("/{batch_id}/items", response_model=BatchItemPage,
+            responses=problems(*AUTHENTICATED, 404))
+async def list_batch_items(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
                      session: SessionDep, page: PageNo = 1, size: PageSize = 100,
                      status: ItemStatusName | None = None) -> Any:
     """The batch's lines in submission order, each PENDING, DONE or FAILED (with the reason)."""
@@ -118,7 +144,7 @@ async def list_items(batch_id: uuid.UUID, user: CurrentUser, services: ServicesD
                                   **owner_param(owner)})
     if found is None:  # 404 unless accepted and not yet recorded (then no line is known yet)
         await _accepted_not_yet_recorded(session, batch_id, owner)
-        return Page[BatchItemView](items=[], total=0, page=page, size=size)
+        return BatchItemPage(items=[], total=0, page=page, size=size)
     return found
 
 
@@ -126,9 +152,14 @@ class CsvResponse(StreamingResponse):
     media_type = "text/csv"
 
 
-@router.get("/{batch_id}/export", response_class=CsvResponse, responses={200: {
-    "description": "One CSV row per line, in submission order: its analysis, or why it failed",
-    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@router.get("/{batch_id}/export", response_class=CsvResponse, responses={
+    200: {"description": "One CSV row per line, in submission order: its analysis, or why it "
+                         "failed",
+          "content": {"text/csv": {"schema": {"type": "string"}}},
+          "headers": {"Content-Disposition": {
+              "description": '`attachment; filename="batch-{id}.csv"`',
+              "schema": {"type": "string"}}}},
+    **problems(*AUTHENTICATED, 404)})
 async def export_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
                        session: SessionDep) -> CsvResponse:
     """The batch as a spreadsheet (streamed; a line still in analysis has status PENDING)."""
@@ -187,9 +218,19 @@ async def _accepted_not_yet_recorded(session: SessionDep, batch_id: uuid.UUID,
                      created_at=row.created_at, started_at=None, finished_at=None)
 
 
-@router.patch("/{batch_id}/status", status_code=202, response_model=BatchView)
-async def change_status(batch_id: uuid.UUID, body: StatusChangeIn, user: CurrentUser,
-                        services: ServicesDep, session: SessionDep) -> Any:
+@router.patch("/{batch_id}/status", status_code=202, response_model=BatchCancelAccepted,
+              responses={
+                  202: {"description": "Cancel requested: applied asynchronously. The body is "
+                                       "the batch when the request was accepted, with "
+                                       "`requested_status`; poll `Location`",
+                        "headers": LOCATION},
+                  **problems(*AUTHENTICATED, *WITH_BODY, 404, 409,
+                             s409="The batch already finished (COMPLETED, FAILED or "
+                                  "CANCELLED)")})
+async def cancel_batch(batch_id: uuid.UUID, body: StatusChangeIn, user: CurrentUser,
+                       services: ServicesDep, session: SessionDep, response: Response) -> Any:
+    """Cancel a running batch: lines not analysed yet are skipped. The cancel is applied by the
+    batch service shortly after this answer, unless the batch finishes first."""
     owner = None if user.is_admin else user.id
     batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
     async with session.begin():
@@ -204,4 +245,5 @@ async def change_status(batch_id: uuid.UUID, body: StatusChangeIn, user: Current
         await add_to_outbox(session, outbox, topic=BATCH_COMMANDS, aggregate_id=batch_id, events=[
             BatchCancelRequested(batch_id=batch_id, owner_id=owner_id or user.id,
                                  correlation_id=f"batch-{batch_id}")])
-    return batch
+    response.headers["Location"] = f"/api/v1/batches/{batch_id}"
+    return {**BatchView.model_validate(batch).model_dump(), "requested_status": body.status}

@@ -13,11 +13,17 @@ from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 
 from .. import business_config
 from ..business_config import ConfigVersion
-from .deps import CurrentUser, SessionDep
-from .problems import ProblemError
+from .deps import CurrentUser, KnownQueryOnly, SessionDep
+from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import BusinessConfigIn, BusinessConfigOut
 
-router = APIRouter(prefix="/api/v1/config", tags=["business config"])
+router = APIRouter(prefix="/api/v1/config", tags=["config"], dependencies=KnownQueryOnly)
+ETAG = {"ETag": {"description": 'The version, e.g. `"3"`: send it as If-Match to PUT',
+                 "schema": {"type": "string"}}}
+
+
+class ConfigVersionPage(Page[BusinessConfigOut]):
+    """Saved versions of your config, newest first."""
 
 
 def _out(found: ConfigVersion) -> BusinessConfigOut:
@@ -42,7 +48,8 @@ def _expected_version(if_match: str | None) -> int | None:
                            'If-Match takes the ETag of GET /api/v1/config, e.g. "3"') from None
 
 
-@router.get("", response_model=BusinessConfigOut)
+@router.get("", response_model=BusinessConfigOut, responses={
+    200: {"description": "Your config", "headers": ETAG}, **problems(*AUTHENTICATED)})
 async def get_config(user: CurrentUser, session: SessionDep, response: Response) -> Any:
     """The latest version (version 0, the defaults, until you change it)."""
     found = await business_config.latest(session, user.id)
@@ -50,8 +57,11 @@ async def get_config(user: CurrentUser, session: SessionDep, response: Response)
     return _out(found)
 
 
-@router.put("", response_model=BusinessConfigOut)
-async def put_config(
+@router.put("", response_model=BusinessConfigOut, responses={
+    200: {"description": "Saved as a new version", "headers": ETAG},
+    **problems(*AUTHENTICATED, *WITH_BODY, 400, 412,
+               s400="If-Match is not an ETag of this config (e.g. `\"3\"`)")})
+async def replace_config(
     body: BusinessConfigIn, user: CurrentUser, session: SessionDep, response: Response,
     if_match: Annotated[str | None, Header(max_length=40,
                                            description="Only if still this version")] = None,
@@ -68,13 +78,13 @@ async def put_config(
     return _out(saved)
 
 
-@router.get("/history", response_model=Page[BusinessConfigOut])
-async def config_history(
+@router.get("/history", response_model=ConfigVersionPage, responses=problems(*AUTHENTICATED))
+async def list_config_versions(
     user: CurrentUser, session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Any:
     """Every saved version, newest first, with the time it was saved."""
     versions, total = await business_config.history(session, user.id, offset_of(page, size), size)
-    return Page[BusinessConfigOut](items=[_out(v) for v in versions], total=total, page=page,
-                                   size=size)
+    return ConfigVersionPage(items=[_out(v) for v in versions], total=total, page=page,
+                             size=size)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,3 +165,38 @@ async def limit_by_client(request: Request, settings: SettingsDep) -> None:
     request.state.rate_limit = state
     if state.exceeded:
         raise too_many_requests(state, "sign-in requests from your address")
+
+
+_QUERY_PARAMETERS: dict[int, frozenset[str]] = {}
+
+
+def _query_parameters(route: APIRoute) -> frozenset[str]:
+    key = id(route)
+    if key not in _QUERY_PARAMETERS:
+        names: set[str] = set()
+        stack = [route.dependant]  # the route's own parameters and its dependencies'
+        while stack:
+            dependant = stack.pop()
+            names.update(param.alias for param in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        _QUERY_PARAMETERS[key] = frozenset(names)
+    return _QUERY_PARAMETERS[key]
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming it: a misspelt filter
+    (`min_roii=50`) must not answer everything unfiltered."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _query_parameters(route)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        why = ("unknown query parameter; this endpoint takes "
+               + (", ".join(sorted(known)) if known else "none"))
+        raise ProblemError(422, "validation", "Request validation failed",
+                           f"{unknown[0]}: {why}",
+                           errors=[{"field": name, "message": why} for name in unknown[:100]])
+
+
+KnownQueryOnly = [Depends(known_query_only)]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,32 +25,78 @@ PROBLEM_BASE = "https://arbitragevault.dev/problems/"
 
 
 class FieldError(BaseModel):
-    field: str
+    field: str = Field(description="Where: `items[3].identifier`, `strategy.min_profit`, a query "
+                                   "parameter, or `body` for the body as a whole")
     message: str
 
 
 class Problem(BaseModel):
-    type: str
+    """RFC 9457 problem details; the extension fields appear where they apply."""
+
+    type: str = Field(description="A URI naming the kind of problem")
     title: str
     status: int
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    detail: str | None = Field(None, description="What went wrong, naming the field or limit")
+    instance: str | None = Field(None, description="The request path")
+    errors: list[FieldError] | None = Field(None, description="422: every invalid field")
+    limit: str | None = Field(None, description="409/429 quotas and rate limits: which limit "
+                                                "(`max_items_per_day`, `max_open_batches`, "
+                                                "`requests_per_window`)")
+    limit_value: int | None = Field(None, description="The limit's value")
+    used: int | None = Field(None, description="How much of the limit is used")
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+def _header(description: str, kind: str = "integer") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": kind}}
 
 
-# Documented on every public route, so a generated client knows the error shape.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _problem("Not authenticated"),
-    404: _problem("Not found, or not yours"),
-    422: _problem("Invalid input: `errors` names each field"),
-    429: _problem("Rate limit or quota exceeded (see Retry-After)"),
-    503: _problem("A dependency is unavailable; retry later"),
+RETRY_AFTER = {"Retry-After": _header("Seconds to wait before retrying")}
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _header("Requests allowed per window"),
+    "RateLimit-Remaining": _header("Requests left in the current window"),
+    "RateLimit-Reset": _header("Seconds until the window ends"),
 }
+DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed header",
+    401: "Not authenticated: missing, invalid, expired or revoked credentials",
+    403: "Forbidden: this needs the admin role",
+    404: "Not found, or not yours",
+    409: "Conflict with the current state (see `detail`)",
+    412: "Precondition failed: If-Match names an older version",
+    413: "Request body larger than MAX_REQUEST_BYTES",
+    415: "Unsupported media type",
+    422: "Invalid input: `errors` names each field",
+    429: "Rate limit or daily quota exceeded: retry after Retry-After seconds",
+    502: "The analysis failed in the analysis service",
+    503: "A dependency (database, internal service, market data) is unavailable; nothing was "
+         "changed; retry after Retry-After seconds",
+    504: "The analysis took longer than INSTANT_ANALYSIS_TIMEOUT_SECONDS; nothing was charged",
+}
+HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": _header("`Bearer`", "string")},
+    429: {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
+    503: RETRY_AFTER,
+}
+# Every public operation can answer these: a NUL character in a query is a 422 anywhere, the
+# database may be away (503).
+COMMON = (422, 503)
+AUTHENTICATED = (401, 422, 429, 503)  # every authenticated request counts against the rate limit
+WITH_BODY = (413, 415)  # POST, PUT, PATCH
+
+
+def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route: each status as problem+json, with its headers.
+    `descriptions` (`s409="..."`) say what a status means on this route."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(set(statuses)):
+        response: dict[str, Any] = {
+            "model": Problem,
+            "description": descriptions.get(f"s{status}", DESCRIPTIONS[status]),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if status in HEADERS:
+            response["headers"] = HEADERS[status]
+        documented[status] = response
+    return documented
 
 
 def problem_only_openapi(app: FastAPI) -> None:
@@ -93,12 +140,26 @@ def problem_response(request: Request, status: int, slug: str, title: str,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def field_path(loc: Sequence[int | str]) -> str:
-    """('body', 'items', 3, 'identifier') -> 'items[3].identifier'."""
+def _is_union_tag(part: int | str) -> bool:
+    """A union member's tag (`<thresholds>`, see schemas.py), or pydantic's label of a member of
+    an untagged union (`literal['a','b']`, `function-after[...]`): not a field."""
+    return isinstance(part, str) and (
+        (part.startswith("<") and part.endswith(">")) or bool(_UNION_LABEL.match(part)))
+
+
+_UNION_LABEL = re.compile(r"^[a-z][a-z-]*\[.*\]$")
+
+
+def field_path(loc: Sequence[int | str], error_type: str = "") -> str:
+    """('body', 'items', 3, 'identifier') -> 'items[3].identifier';
+    ('body', 'strategy', '<thresholds>', 'min_profit') -> 'strategy.min_profit'."""
     path = ""
-    for part in loc:
-        if part in ("body", "query", "path", "header") and not path:
+    last = len(loc) - 1
+    for n, part in enumerate(loc):
+        if part in ("body", "query", "path", "header") and not path and n == 0:
             continue
+        if _is_union_tag(part) and not (n == last and error_type == "extra_forbidden"):
+            continue  # (an unknown key spelt like a tag is still named)
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -110,11 +171,20 @@ def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _field_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":  # loc is ("body", the character's position)
+        position = error["loc"][-1] if error.get("loc") else 0
+        why = (error.get("ctx") or {}).get("error", "")
+        return {"field": "body",
+                "message": f"malformed JSON at character {position}" + (f": {why}" if why else "")}
+    return {"field": field_path(error["loc"], str(error.get("type", ""))),
+            "message": _clean(str(error["msg"]))}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": field_path(e["loc"]), "message": _clean(str(e["msg"]))}
-                  for e in exc.errors()[:100]]
+        errors = [_field_error(e) for e in exc.errors()[:100]]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         return problem_response(request, 422, "validation", "Request validation failed",
@@ -127,6 +197,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, RecursionError | ValueError):
+            # FastAPI could not parse the JSON body (too deep, a number of 5,000 digits)
+            why = "cannot be parsed: " + ("nested too deeply" if isinstance(cause, RecursionError)
+                                          else str(cause).split(";")[0])
+            return problem_response(request, 422, "validation", "Request validation failed",
+                                    f"body: {why}", errors=[{"field": "body", "message": why}])
         titles = {401: "Not authenticated", 403: "Forbidden", 404: "Not found",
                   405: "Method not allowed", 409: "Conflict", 413: "Request too large",
                   415: "Unsupported media type", 429: "Too many requests",

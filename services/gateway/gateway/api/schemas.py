@@ -1,26 +1,140 @@
-"""Request bodies of the public API. Unknown fields are rejected; every error names its field."""
+"""Request bodies of the public API. Unknown fields are rejected; every error names its field.
+
+Amounts are JSON numbers (an integer or a decimal, never a string or a boolean), finite, with at
+most 2 decimal places: they are validated here with the same bounds the event contracts use, so
+whatever passes here also passes in every consumer.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
     StringConstraints,
+    Tag,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic import Strict as StrictType
+from pydantic_core import PydanticCustomError
 
 from av_shared.events import StrategyName
 from av_shared.identifiers import InvalidIdentifier, parse_identifier
 
-MAX_BUY_COST = 10_000.0
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The MAX_BUY_COST setting of the app serving the request: the request guard sets it per request.
+DEFAULT_MAX_BUY_COST = Decimal("10000")
+buy_cost_limit: ContextVar[Decimal] = ContextVar("buy_cost_limit", default=DEFAULT_MAX_BUY_COST)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Union members are tagged "<...>": problems.field_path leaves such parts out of a field's path.
+PRESET_TAG, THRESHOLDS_TAG = "<preset>", "<thresholds>"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _json_number(value: Any) -> Decimal:
+    """A JSON number (integer or decimal) as an exact Decimal; strings and booleans are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise PydanticCustomError("number_type", "must be a number (e.g. 2.5), not {kind}",
+                                  {"kind": _kind_of(value)})
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PydanticCustomError("finite_number", "must be a finite number")
+        return Decimal(repr(value))  # the shortest repr: 2.675 is Decimal("2.675"), exactly
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    return Decimal(value)
+
+
+def _at_most_places(places: int) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            raise PydanticCustomError("decimal_places", "must have at most {places} decimal places",
+                                      {"places": places})
+        return value
+
+    return AfterValidator(check)
+
+
+def _plain(amount: Decimal) -> str:
+    """10000.0 -> '10000', 2500.50 -> '2500.5'."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _within_max_buy_cost(value: Decimal) -> Decimal:
+    limit = buy_cost_limit.get()
+    if value > limit:
+        raise PydanticCustomError(
+            "less_than_equal", "must be less than or equal to {limit} (the MAX_BUY_COST setting)",
+            {"limit": _plain(limit)})
+    return value
+
+
+def _as_float(value: Decimal) -> float:
+    return float(value)
+
+
+def _number_schema(maximum: float) -> WithJsonSchema:
+    return WithJsonSchema({"type": "number", "minimum": 0, "maximum": maximum})
+
+
+AsFloat = PlainSerializer(_as_float, return_type=float, when_used="json")
+JsonNumber = BeforeValidator(_json_number)
+Cents = _at_most_places(2)
+# Bounds as in av_shared.events (StrategyThresholds, SellerCosts, ChunkItem).
+Money = Annotated[Decimal, JsonNumber, Field(ge=0, le=100_000), Cents, _number_schema(100_000),
+                  AsFloat]
+Percent = Annotated[Decimal, JsonNumber, Field(ge=0, le=10_000), Cents, _number_schema(10_000),
+                    AsFloat]
+CostPerUnit = Annotated[Decimal, JsonNumber, Field(ge=0, le=1_000), Cents, _number_schema(1_000),
+                        AsFloat]
+TaxPercent = Annotated[Decimal, JsonNumber, Field(ge=0, le=100), _at_most_places(3),
+                       _number_schema(100), AsFloat]
+# The maximum documented here is replaced by the MAX_BUY_COST setting in the served document.
+BuyCost = Annotated[Decimal, JsonNumber, Field(ge=0), AfterValidator(_within_max_buy_cost),
+                    Cents, _number_schema(float(DEFAULT_MAX_BUY_COST)), AsFloat]
+Count = Annotated[int, StrictType()]  # a JSON integer: "40", 40.5 and true are refused
+
+
+def no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters (U+{code} at position {position})",
+            {"code": f"{ord(found.group()):04X}", "position": found.start()})
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(no_control_characters)]
+Condition = Literal["new", "used"]
 
 
 class Strict(BaseModel):
@@ -29,11 +143,13 @@ class Strict(BaseModel):
 
 class ItemIn(Strict):
     identifier: str = Field(
-        max_length=40, description="ISBN-10, ISBN-13 (978/979) or ASIN; spaces and hyphens ok",
+        max_length=40, description="ISBN-10, ISBN-13 (978/979) or ASIN (B + 9 letters/digits); "
+                                   "spaces, hyphens and an 'ISBN' label are ok",
         examples=["0593655036"])
-    buy_cost: float = Field(ge=0, le=MAX_BUY_COST, description="What one copy costs you, in USD",
-                            examples=[2.5])
-    condition: Literal["new", "used"] | None = Field(
+    buy_cost: BuyCost = Field(
+        description="What one copy costs you, in USD: a number with at most 2 decimal places, "
+                    "at most the MAX_BUY_COST setting", examples=[2.5])
+    condition: Condition | None = Field(
         None, description="Default: your config's batch_defaults.condition ('used' at first)")
 
     @field_validator("identifier")
@@ -44,32 +160,55 @@ class ItemIn(Strict):
         except InvalidIdentifier as exc:
             raise ValueError(exc.reason) from None
 
-    @field_validator("buy_cost")
-    @classmethod
-    def _cents(cls, value: float) -> float:
-        if not math.isfinite(value) or abs(round(value, 2) - value) > 1e-9:
-            raise ValueError("must be an amount in dollars with at most 2 decimal places")
-        return round(value, 2)
-
     def cost(self) -> Decimal:
-        return Decimal(f"{self.buy_cost:.2f}")
+        return self.buy_cost.quantize(Decimal("0.01"))
 
 
-class StrategyOverride(Strict):
+class _Thresholds(Strict):
+    name: StrategyName | None = None
+    min_roi_percent: Percent | None = Field(None, description="Lowest ROI, percent")
+    min_profit: Money | None = Field(None, description="Lowest profit per copy, USD")
+    min_velocity_score: Count | None = Field(None, ge=0, le=100)
+    max_sales_rank: Count | None = Field(None, ge=1, le=100_000_000,
+                                         description="`null`: no limit")
+    max_competing_fba_offers: Count | None = Field(None, ge=0, le=10_000,
+                                                   description="`null`: no limit")
+
+
+class StrategyOverride(_Thresholds):
     """A batch's own thresholds; unset fields come from the named strategy (or your config)."""
 
-    name: StrategyName | None = None
-    min_roi_percent: float | None = Field(None, ge=0, le=10_000)
-    min_profit: float | None = Field(None, ge=0, le=100_000)
-    min_velocity_score: int | None = Field(None, ge=0, le=100)
-    max_sales_rank: int | None = Field(None, ge=1, le=100_000_000)
-    max_competing_fba_offers: int | None = Field(None, ge=0, le=10_000)
+
+class StrategyIn(_Thresholds):
+    """Thresholds that decide BUY/WATCH/PASS. Fields left out come from the named preset;
+    `null` for a maximum means no limit."""
+
+    name: StrategyName = "balanced"
+
+
+def _strategy_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return PRESET_TAG
+    if isinstance(value, dict | StrategyOverride):
+        return THRESHOLDS_TAG
+    return None
+
+
+StrategyChoice = Annotated[
+    Annotated[StrategyName, Tag(PRESET_TAG)] | Annotated[StrategyOverride, Tag(THRESHOLDS_TAG)],
+    Discriminator(_strategy_kind, custom_error_type="strategy_type",
+                  custom_error_message="must be a strategy name ('balanced', 'textbook' or "
+                                       "'velocity') or an object of thresholds"),
+]
 
 
 class BatchIn(Strict):
     name: Name
-    items: list[ItemIn] = Field(min_length=1, description="1 to 100,000 lines (a setting)")
-    strategy: StrategyName | StrategyOverride | None = None
+    items: list[ItemIn] = Field(min_length=1,
+                                description="1 to MAX_BATCH_ITEMS lines (100,000 by default)")
+    strategy: StrategyChoice | None = Field(
+        None, description="A named strategy, or thresholds that replace your config's for this "
+                          "batch only")
 
 
 class StatusChangeIn(Strict):
@@ -77,44 +216,24 @@ class StatusChangeIn(Strict):
 
 
 class InstantAnalysisIn(ItemIn):
-    strategy: StrategyName | StrategyOverride | None = None
+    strategy: StrategyChoice | None = Field(
+        None, description="A named strategy, or thresholds that replace your config's for this "
+                          "analysis only")
 
 
 # -- business config ------------------------------------------------------------------------------
-def _as_float(value: Decimal) -> float:
-    return float(value)
-
-
-AsFloat = PlainSerializer(_as_float, return_type=float, when_used="json")
-Money = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=9, decimal_places=2), AsFloat]
-Percent = Annotated[Decimal, Field(ge=0, le=10_000, max_digits=9, decimal_places=2), AsFloat]
-
-
-class StrategyIn(Strict):
-    """Thresholds that decide BUY/WATCH/PASS. Fields left out come from the named preset;
-    `null` for a maximum means no limit."""
-
-    name: StrategyName = "balanced"
-    min_roi_percent: Percent | None = None
-    min_profit: Money | None = None
-    min_velocity_score: int | None = Field(None, ge=0, le=100)
-    max_sales_rank: int | None = Field(None, ge=1, le=100_000_000)
-    max_competing_fba_offers: int | None = Field(None, ge=0, le=10_000)
-
-
 class SellerCostsIn(Strict):
     """What selling one copy costs you besides Amazon's fees."""
 
-    inbound_shipping_per_lb: Annotated[Money, Field(le=1_000)] = Decimal("0.50")
-    prep_per_unit: Annotated[Money, Field(le=1_000)] = Decimal("0.35")
-    sales_tax_percent: Annotated[
-        Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3), AsFloat] = Decimal("0")
+    inbound_shipping_per_lb: CostPerUnit = Decimal("0.50")
+    prep_per_unit: CostPerUnit = Decimal("0.35")
+    sales_tax_percent: TaxPercent = Decimal("0")
 
 
 class BatchDefaults(Strict):
     """Applied to the lines of a new batch (and instant analyses) that do not say otherwise."""
 
-    condition: Literal["new", "used"] = "used"
+    condition: Condition = "used"
 
 
 class BusinessConfigIn(Strict):

@@ -107,6 +107,17 @@ daily_usage = Table(
     Column("item_count", BigInteger, nullable=False),
 )
 
+# Idempotency-Keys of instant analyses that were charged to the daily quota: a replay of the
+# same key is answered with the stored analysis and is not charged again. A row exists exactly
+# while its item is counted (a failed analysis deletes it with the refund).
+instant_requests = Table(
+    "instant_requests",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id"), primary_key=True),
+    Column("idempotency_key", Text, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # Every accepted batch: the gateway re-publishes it until the batch service acknowledges it.
 submissions = Table(
     "submissions",

@@ -1,0 +1,120 @@
+"""The OpenAPI document, clean enough to generate a typed client from: named enums used by $ref,
+errors as problem+json only, the limits of this deployment's settings, tags with descriptions."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from fastapi import FastAPI
+
+from av_shared.events import StrategyName
+from av_shared.views import BatchStatusName, ItemStatusName, RecommendationName
+
+from ..settings import GatewaySettings
+from .problems import PROBLEM_JSON
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "auth", "description": "Accounts, log in (OAuth2 password flow), access and "
+                                    "refresh tokens, your account and quotas"},
+    {"name": "api_keys", "description": "API keys for scripts: `X-API-Key: avk_...` or "
+                                        "`Authorization: Bearer avk_...`"},
+    {"name": "config", "description": "Your strategy thresholds, seller costs and batch "
+                                      "defaults; versioned, snapshotted into each batch"},
+    {"name": "batches", "description": "Submit lists of books (202, analysed in the "
+                                       "background), follow, cancel and export them"},
+    {"name": "analyses", "description": "Results: fees, profit, ROI, velocity and "
+                                        "BUY/WATCH/PASS; the instant analysis of one book"},
+    {"name": "admin", "description": "Admins only: sellers, their roles and quotas"},
+    {"name": "operations", "description": "Health, readiness, metrics, the AsyncAPI document"},
+]
+
+# Operation ids are route names; these routes come from av_shared and are named as nouns.
+OPERATION_IDS = {"health": "get_health", "ready": "get_readiness", "metrics": "get_metrics"}
+
+# Every enum of the document, by its values: the document refers to these by $ref.
+ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "Condition": (("new", "used"), "Condition of the copy"),
+    "BatchStatus": (get_args(BatchStatusName), "Status of a batch (the last three are final)"),
+    "ItemStatus": (get_args(ItemStatusName), "What became of one line of a batch"),
+    "Recommendation": (get_args(RecommendationName), "The verdict on buying the book"),
+    "StrategyName": (get_args(StrategyName), "A named preset of thresholds"),
+    "Role": (("user", "admin"), "Role of an account"),
+    "AnalysisOutcome": (("analysed", "no_market_data", "not_a_book"),
+                        "Whether market data was found and the item is a book"),
+    "AnalysisSort": (("created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
+                      "-velocity", "item"),
+                     "Sort field of analyses, `-` for descending; `item`: position in the batch"),
+}
+_BY_VALUES = {frozenset(values): name for name, (values, _) in ENUMS.items()}
+_KEPT_BESIDE_REF = ("description", "default", "examples", "deprecated")
+
+
+def customise_openapi(app: FastAPI, settings: GatewaySettings) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _problem_only_errors(schema)
+            _named_enums(schema)
+            _deployment_limits(schema, settings)
+            _operations_routes(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_only_errors(schema: dict[str, Any]) -> None:
+    """FastAPI documents an error response in the route's media type too (application/json, or
+    text/csv for an export); errors are problem+json only."""
+    for item in schema["paths"].values():
+        for op in item.values():
+            for response in op.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_JSON in content:
+                    for media_type in [m for m in content if m != PROBLEM_JSON]:
+                        del content[media_type]
+
+
+def _named_enums(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    used: set[str] = set()
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "enum" in node and (name := _BY_VALUES.get(frozenset(node["enum"]))):
+            used.add(name)
+            ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
+            ref.update({k: node[k] for k in _KEPT_BESIDE_REF if k in node})
+            return ref
+        return {k: walk(v) for k, v in node.items()}
+
+    schema["paths"] = walk(schema["paths"])
+    for name in list(components):
+        components[name] = walk(components[name])
+    for name in sorted(used):
+        values, description = ENUMS[name]
+        components[name] = {"type": "string", "enum": list(values), "title": name,
+                            "description": description}
+
+
+def _deployment_limits(schema: dict[str, Any], settings: GatewaySettings) -> None:
+    """Limits that are settings: the document states this deployment's values."""
+    components = schema["components"]["schemas"]
+    for model in components.values():
+        buy_cost = model.get("properties", {}).get("buy_cost")
+        if buy_cost is not None and "maximum" in buy_cost:
+            buy_cost["maximum"] = settings.max_buy_cost
+    components["BatchIn"]["properties"]["items"]["maxItems"] = settings.max_batch_items
+
+
+def _operations_routes(schema: dict[str, Any]) -> None:
+    ready = schema["paths"].get("/ready", {}).get("get")
+    if ready is not None:
+        ready["responses"]["503"] = {
+            "description": "Not ready: a check (database, broker, consumer group) failed",
+            "content": {"application/json": {"schema": {"type": "object"}}}}
