@@ -12,8 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from devstack.stack import Stack
+from gateway.api import admin as admin_api
+from gateway.api.deps import CurrentUserInfo
+from gateway.settings import GatewaySettings
 from tests.e2e.conftest import Seller, register
 from tests.helpers import isbn10s, items_for
 
@@ -312,3 +317,51 @@ async def test_quotas_name_the_exceeded_limit(admin: Seller, seller: Seller) -> 
         "max_items_per_day": None, "max_open_batches": None})
     assert back.json()["quotas"]["custom"] is False
     await seller.submit(items_for(isbn10s(6, seed=79)), name="defaults again")
+
+
+async def test_a_replayed_idempotency_key_is_charged_once(seller: Seller) -> None:
+    async def items_today() -> int:
+        return int((await seller.get("/api/v1/users/me/quotas")).json()["items_today"])
+
+    before = await items_today()
+    book = {"identifier": SAMPLE_BOOK, "buy_cost": 3.0}
+    first = await seller.post("/api/v1/analyses", json=book, headers={"Idempotency-Key": "scan-1"})
+    assert first.status_code == 201, first.text
+    assert await items_today() == before + 1
+    for _ in range(2):
+        again = await seller.post("/api/v1/analyses", json=book,
+                                  headers={"Idempotency-Key": "scan-1"})
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] == first.json()["id"]
+    assert await items_today() == before + 1  # the replays cost nothing
+    other = await seller.post("/api/v1/analyses", json=book,
+                              headers={"Idempotency-Key": "scan-2"})
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    unkeyed = await seller.post("/api/v1/analyses", json=book)
+    assert unkeyed.status_code == 201
+    assert await items_today() == before + 3
+
+
+async def test_the_admin_user_list_costs_two_queries(admin: Seller, stack: Stack,
+                                                     http: httpx.AsyncClient) -> None:
+    """Not 1 + 2 per account: the page is read with its quotas and usage in one query."""
+    for _ in range(3):
+        await register(http)
+    engine = create_async_engine(stack.common_env("gateway", "query-count")["DATABASE_URL"])
+    async with engine.connect() as warm:  # the dialect's own first-connect queries
+        await warm.execute(text("SELECT 1"))
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, sql, *_: statements.append(sql))
+    me = (await admin.get("/api/v1/users/me")).json()
+    try:
+        async with async_sessionmaker(engine)() as session:
+            page = await admin_api.list_users(
+                admin=CurrentUserInfo(uuid.UUID(me["id"]), me["email"], "admin"),
+                session=session, settings=GatewaySettings(), page=1, size=50, email=None)
+    finally:
+        await engine.dispose()
+    assert len(page.items) >= 4
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2, statements
+    over_http = (await admin.get("/api/v1/admin/users", params={"size": 50})).json()
+    assert [u["id"] for u in over_http["items"]] == [str(u.id) for u in page.items]

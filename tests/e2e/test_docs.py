@@ -24,7 +24,14 @@ async def test_openapi_and_health(http: httpx.AsyncClient) -> None:
     assert (await http.get("/health")).json() == {"status": "ok"}
     ready = (await http.get("/ready")).json()
     assert ready["checks"]["database"] == "ok" and ready["checks"]["broker"] == "ok"
-    paths = (await http.get("/openapi.json")).json()["paths"]
+    document = (await http.get("/openapi.json")).json()
+    paths = document["paths"]
     assert "/api/v1/batches/{batch_id}/status" in paths
+    assert paths["/api/v1/batches"]["post"]["operationId"] == "submit_batch"
+    schemas = document["components"]["schemas"]
+    assert not [name for name in schemas if name.startswith("Body_") or "_" in name]
+    # the served document states this deployment's limits (the stack runs the defaults)
+    assert schemas["ItemIn"]["properties"]["buy_cost"]["maximum"] == 10_000
+    assert schemas["BatchIn"]["properties"]["items"]["maxItems"] == 100_000
     metrics = (await http.get("/metrics")).text
     assert 'av_outbox_unsent{service="gateway"}' in metrics
