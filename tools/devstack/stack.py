@@ -8,8 +8,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -89,19 +91,22 @@ class Stack:
         return f"http://127.0.0.1:{self.analysis_ports[instance]}"
 
     # -- infrastructure ---------------------------------------------------------------------
-    async def start_infra(self) -> None:
-        tasks = []
+    async def start_postgres(self) -> None:
+        """PostgreSQL alone (unless DATABASE_URL names one), with the database and roles."""
         if not self.external_db:
             self.pg.init_cluster()
-            tasks.append(self._start(ProcessSpec(
+            await self._start(ProcessSpec(
                 "postgres", self.pg.command(fast=self.config.fast), user=self.pg.process_user(),
-                after_start=self.pg.wait_ready, stop_timeout=20, stop_signal=signal.SIGINT)))
+                after_start=self.pg.wait_ready, stop_timeout=20, stop_signal=signal.SIGINT))
+        await postgres.provision(self.admin_url)
+
+    async def start_infra(self) -> None:
+        tasks: list[Coroutine[Any, Any, object]] = [self.start_postgres()]
         if not self.external_kafka:
             tasks.append(self._start(self.broker_spec()))
         if not self.keepa_key:
             tasks.append(self._start(self.keepa_spec()))
         await asyncio.gather(*tasks)
-        await postgres.provision(self.admin_url)
         await ensure_topics(self.bootstrap, self.config.partitions)
 
     def broker_spec(self) -> ProcessSpec:
@@ -168,16 +173,18 @@ class Stack:
         return ProcessSpec(name, [PYTHON, "-m", module], env=env,
                            after_start=lambda: wait_for_port(port, 60))
 
-    async def migrate(self) -> None:
-        """Each service's migrations, in its own schema: independent, so they run at once."""
+    async def migrate(self, *schemas: str) -> None:
+        """Each service's migrations (all, or those of `schemas`), in its own schema:
+        independent, so they run at once."""
         async def one(schema: str, module: str) -> None:
             env = {**os.environ, **self.common_env(schema, f"{schema}-migrate")}
             proc = await asyncio.create_subprocess_exec(PYTHON, "-m", f"{module}.migrate", env=env)
             if await proc.wait() != 0:
                 raise RuntimeError(f"migrations of {module} failed")
 
-        await asyncio.gather(*(one(schema, module) for schema, module in (
-            ("gateway", "gateway"), ("batch", "batch_service"), ("analysis", "analysis_service"))))
+        modules = {"gateway": "gateway", "batch": "batch_service", "analysis": "analysis_service"}
+        await asyncio.gather(*(one(schema, module) for schema, module in modules.items()
+                               if not schemas or schema in schemas))
 
     async def start_services(self) -> None:
         await self.migrate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Iterable
@@ -17,15 +18,30 @@ CODE_FIELDS = ("eanList", "upcList", "gtinList")
 
 
 def _products_in(document: object) -> list[Product]:
-    """A file holds a bare product, a whole envelope, or a list of products."""
+    """A file holds a bare product, a whole envelope, or a list of products (or of envelopes).
+    A product is served as Keepa would: its ASIN upper case."""
     if isinstance(document, dict):
         if isinstance(document.get("products"), list):
-            return [p for p in document["products"] if isinstance(p, dict)]
-        if isinstance(document.get("asin"), str):
-            return [document]
+            return _products_in(document["products"])
+        asin = document.get("asin")
+        if isinstance(asin, str) and asin.strip():
+            return [{**document, "asin": normalize_asin(asin)}]
     if isinstance(document, list):
-        return [p for p in document if isinstance(p, dict) and isinstance(p.get("asin"), str)]
+        return [p for item in document for p in _products_in(item)]
     return []
+
+
+def _read(path: Path) -> object:
+    """JSON, gzip-compressed or not (Keepa answers gzip), with or without a byte-order mark."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return json.loads(raw.decode("utf-8-sig"))
+
+
+def _sample_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file()
+                  and p.name.lower().endswith((".json", ".json.gz", ".gz")))
 
 
 def has_offers(product: Product) -> bool:
@@ -46,10 +62,10 @@ class Catalog:
         if not directory.is_dir():
             log.warning("samples dir %s does not exist; every product will be synthetic", directory)
             return catalog
-        for path in sorted(directory.glob("*.json")):
+        for path in _sample_files(directory):
             try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                document = _read(path)
+            except (OSError, ValueError, EOFError) as exc:
                 log.warning("skipping %s: %s", path.name, exc)
                 continue
             for product in _products_in(document):
@@ -61,7 +77,8 @@ class Catalog:
         return sum(len(v) for v in self._by_asin.values())
 
     def add(self, product: Product) -> None:
-        domain = int(product.get("domainId") or 1)
+        domain = product.get("domainId")
+        domain = domain if isinstance(domain, int) and domain > 0 else 1
         asin = normalize_asin(str(product["asin"]))
         self._by_asin.setdefault((domain, asin), []).append(product)
         for field in CODE_FIELDS:

@@ -12,7 +12,7 @@ from typing import Any
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
 
-from .adapters.market_data import CachedSnapshot, MarketData, MarketDataFailure
+from .adapters.market_data import CachedSnapshot, CodeResult, MarketData, MarketDataFailure
 from .domain import (
     ItemToAnalyse,
     SellerCosts,
@@ -26,6 +26,7 @@ from .domain import (
 class ItemFailed:
     item: ChunkItem
     reason: str
+    retryable: bool = True  # False: Keepa answered, and there is nothing to analyse
 
 
 @dataclass(frozen=True)
@@ -58,19 +59,24 @@ async def analyse_items(
 ) -> list[ItemOutcome]:
     codes = [i.identifier for i in items if i.asin is None]
     resolved = await market.resolve_codes(codes, instant=instant) if codes else {}
-    asin_of = {i.item_no: i.asin or resolved.get(i.identifier) for i in items}
-    snapshots = await market.snapshots([a for a in asin_of.values() if a], instant=instant)
+    asin_of: dict[int, CodeResult] = {
+        i.item_no: i.asin or resolved.get(i.identifier) or MarketDataFailure(
+            f"no Amazon product found for ISBN {i.identifier}", retryable=False)
+        for i in items
+    }
+    snapshots = await market.snapshots(
+        [a for a in asin_of.values() if isinstance(a, str)], instant=instant)
     as_of = now or datetime.now(UTC)
     strategy, costs = strategy_of(config), seller_costs_of(config)
     outcomes: list[ItemOutcome] = []
     for item in items:
         asin = asin_of[item.item_no]
-        if asin is None:
-            outcomes.append(ItemFailed(item, f"no Amazon product found for ISBN {item.identifier}"))
+        if isinstance(asin, MarketDataFailure):
+            outcomes.append(ItemFailed(item, asin.reason, asin.retryable))
             continue
         market_result = snapshots.get(asin, MarketDataFailure("no market data fetched"))
         if isinstance(market_result, MarketDataFailure):
-            outcomes.append(ItemFailed(item, market_result.reason))
+            outcomes.append(ItemFailed(item, market_result.reason, market_result.retryable))
             continue
         outcomes.append(ItemAnalysed(item, _row(item, asin, market_result, strategy, costs,
                                                 config, as_of)))

@@ -241,3 +241,11 @@ def test_offers_keepa_could_not_fetch_are_unknown_not_none() -> None:
     assert s.new_fba_offer_count is None and s.used_fba_offer_count is None
     assert s.lowest_offers == () and s.lowest_fba_used_with_shipping is None
     assert s.new_offer_count == 41  # csv[11] still says how many there are in all
+
+
+def test_a_lowercase_asin_is_filed_upper_case() -> None:
+    """Keepa's ASINs are upper case; a product saying otherwise must still match its request and
+    the snapshot cache."""
+    product = product_copy(OFFERS)
+    product["asin"] = "b0lower123"
+    assert parse_keepa_product(product).asin == "B0LOWER123"

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from av_shared.retry import TransientError
+
 log = logging.getLogger(__name__)
 
 _ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
@@ -86,12 +88,21 @@ class KeepaUnavailable(KeepaError):
 
 
 class KeepaRequestRejected(KeepaError):
-    """Keepa refused the request (bad key, bad parameters): retrying will not help."""
+    """Keepa refused the request (bad parameters): retrying the same request will not help."""
 
     def __init__(self, status_code: int, reason: str) -> None:
         super().__init__(f"HTTP {status_code}: {reason}")
         self.status_code = status_code
         self.reason = reason
+
+
+class KeepaAccountError(KeepaRequestRejected, TransientError):
+    """Keepa refused the account (401 invalid key, 402 subscription lapsed, 403 forbidden).
+    Not the books' fault: work waits (and the operator is told) instead of failing every item
+    of every queued batch within minutes."""
+
+
+ACCOUNT_STATUSES = frozenset({401, 402, 403})
 
 
 OnTokens = Callable[[TokenStatus], Awaitable[None]]
@@ -242,7 +253,8 @@ class KeepaClient:
         while True:
             try:
                 response = await self._http.get("/product", params=query)
-            except httpx.TransportError as exc:  # timeouts, refused/reset connections
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                # timeouts, refused/reset connections, a gzip body cut off on the way
                 reason = f"{type(exc).__name__}: {redact(str(exc)) or 'no detail'}"
                 failures = await self._back_off(failures, reason)
                 continue
@@ -265,7 +277,12 @@ class KeepaClient:
                 # 5xx, or a 200 whose body is not an envelope (cut off): both are transient.
                 failures = await self._back_off(failures, _error_reason(envelope, f"HTTP {status}"))
                 continue
-            raise KeepaRequestRejected(status, _error_reason(envelope, response.reason_phrase))
+            reason = _error_reason(envelope, response.reason_phrase)
+            if status in ACCOUNT_STATUSES:
+                log.error("keepa: the account was refused (HTTP %d: %s); work waits", status,
+                          reason)
+                raise KeepaAccountError(status, reason)
+            raise KeepaRequestRejected(status, reason)
 
     async def _record(self, tokens: TokenStatus) -> None:
         self.last_tokens = tokens

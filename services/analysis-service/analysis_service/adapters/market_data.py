@@ -6,7 +6,6 @@ two users is fetched once. Every fetched product is kept as a snapshot (cache an
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,13 +24,17 @@ from ..domain import (
     market_snapshot_to_json,
     parse_keepa_product,
 )
-from .keepa_client import KeepaClient, KeepaError
+from .keepa_client import KeepaAccountError, KeepaClient, KeepaError
 from .token_budget import TokenBudget
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = "keepa-asin:"  # advisory lock key: hash of namespace + ASIN
-LOCK_WAIT_SECONDS = 120
+# Waiting for another worker's fetch: in steps shorter than the driver's 60 s statement timeout,
+# for at most this long in all (its Keepa call may wait for tokens).
+LOCK_WAIT_STEP_SECONDS = 20
+LOCK_WAIT_SECONDS = 900
 FETCH_ROUNDS = 3  # fetch, or wait for the worker fetching; retry what it failed; give up
+BOOKS_ROOT_CATEGORY = 283155
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,13 @@ class CachedSnapshot:
 @dataclass(frozen=True)
 class MarketDataFailure:
     reason: str
+    # False: Keepa answered and there is nothing to analyse (no product for an ISBN); asking
+    # again now would give the same answer.
+    retryable: bool = True
 
 
 MarketResult = CachedSnapshot | MarketDataFailure
+CodeResult = str | MarketDataFailure  # the ASIN an ISBN-13/EAN resolves to, or why not
 
 
 class MarketData:
@@ -83,27 +90,51 @@ class MarketData:
                                                        "fetched by another worker"))
         return results
 
-    async def resolve_codes(self, codes: Sequence[str], *, instant: bool) -> dict[str, str | None]:
-        """ISBN-13s with no ISBN-10 (979...) → ASIN through Keepa's code lookup, cached forever."""
+    async def resolve_codes(self, codes: Sequence[str], *, instant: bool) -> dict[str, CodeResult]:
+        """ISBN-13s with no ISBN-10 (979...) → ASIN through Keepa's code lookup. A found ASIN is
+        kept for good; "no product" for the cache TTL (Keepa may start tracking the book). The
+        products the lookup returns are stored as snapshots, so analysing them costs no second
+        token."""
         wanted = list(dict.fromkeys(codes))
-        async with self._sessions() as session:
-            rows = (await session.execute(select(identifier_lookups).where(
-                identifier_lookups.c.code.in_(wanted)))).all()
-        found: dict[str, str | None] = {r.code: r.asin for r in rows}
+        found = await self._known_codes(wanted)
         missing = [c for c in wanted if c not in found]
         size = self._client.max_batch_size()
         for start in range(0, len(missing), size):
             part = missing[start : start + size]
-            async with self._budget.reservation(len(part) * self._client.tokens_per_product(),
-                                                instant=instant) as grant:
-                response = await self._client.lookup_codes(part)
-                await self._budget.sync(response.tokens, grant)
+            try:
+                async with self._budget.reservation(
+                    len(part) * self._client.tokens_per_product(), instant=instant
+                ) as grant:
+                    response = await self._client.lookup_codes(part)
+                    await self._budget.sync(response.tokens, grant)
+            except KeepaAccountError:
+                raise  # the account, not these books: the work waits
+            except KeepaError as exc:
+                log.warning("Keepa code lookup failed for %d codes: %s", len(part), exc)
+                found.update({c: MarketDataFailure(f"market data unavailable: {exc}")
+                              for c in part})
+                continue
             by_code = _asins_by_code(response.products, part)
             async with self._sessions() as session, session.begin():
-                await session.execute(insert(identifier_lookups).on_conflict_do_nothing(), [
-                    {"code": code, "asin": by_code.get(code)} for code in part])
-            found.update({code: by_code.get(code) for code in part})
+                await self._store(session, [_upper_asin(p) for p in response.products
+                                            if p.get("asin")])
+                rows = [{"code": c, "asin": by_code.get(c), "looked_up_at": datetime.now(UTC)}
+                        for c in part]
+                upsert = insert(identifier_lookups)
+                await session.execute(upsert.on_conflict_do_update(
+                    index_elements=["code"],
+                    set_={"asin": upsert.excluded.asin,
+                          "looked_up_at": upsert.excluded.looked_up_at}), rows)
+            found.update({c: by_code.get(c) or _no_product(c) for c in part})
         return found
+
+    async def _known_codes(self, codes: list[str]) -> dict[str, CodeResult]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(identifier_lookups).where(
+                identifier_lookups.c.code.in_(codes)))).all()
+        since = datetime.now(UTC) - self._ttl
+        return {r.code: r.asin or _no_product(r.code) for r in rows
+                if r.asin is not None or r.looked_up_at >= since}
 
     async def _fresh(self, asins: Sequence[str]) -> dict[str, MarketResult]:
         if not asins or self._ttl.total_seconds() <= 0:
@@ -113,7 +144,7 @@ class MarketData:
             rows = (await session.execute(
                 select(market_snapshots.c.id, market_snapshots.c.asin, market_snapshots.c.snapshot)
                 .where(market_snapshots.c.asin.in_(asins), market_snapshots.c.fetched_at >= since)
-                .distinct(market_snapshots.c.asin)
+                .ext(distinct_on(market_snapshots.c.asin))
                 .order_by(market_snapshots.c.asin, market_snapshots.c.fetched_at.desc())
             )).all()
         return {r.asin: CachedSnapshot(r.id, market_snapshot_from_json(r.snapshot)) for r in rows}
@@ -135,28 +166,39 @@ class MarketData:
             if todo:
                 try:
                     response = await self._client.fetch_products(todo)
+                except KeepaAccountError:
+                    raise  # the account, not these books: the work waits
                 except KeepaError as exc:
                     log.warning("Keepa failed for %d ASINs: %s", len(todo), exc)
                     reason = f"market data unavailable: {exc}"
                     return results | {a: MarketDataFailure(reason) for a in todo}, []
                 await self._budget.sync(response.tokens, grant)
                 self.fetched_products += len(response.products)
-                products = {str(p.get("asin", "")).upper(): p for p in response.products}
+                products = {p["asin"]: p for p in map(_upper_asin, response.products)}
                 results |= await self._store(session, [products[a] for a in todo if a in products])
                 for asin in todo:
-                    results.setdefault(asin, MarketDataFailure("Keepa returned no product"))
+                    results.setdefault(asin, MarketDataFailure("Keepa returned no product",
+                                                                retryable=False))
         return results, [a for a in asins if a not in mine]
 
     async def _await_fetchers(self, asins: list[str]) -> None:
-        # A shared lock waits for the exclusive holder (the fetching worker) but not for other
-        # waiters; the lock timeout bounds the wait should that worker hang.
-        async with self._sessions() as session, session.begin():
-            await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
-            with contextlib.suppress(DBAPIError):
-                await session.execute(text(
-                    "SELECT pg_advisory_xact_lock_shared(hashtextextended(:ns || a, 0)) "
-                    "FROM unnest(CAST(:asins AS text[])) AS a"),
-                    {"ns": LOCK_NAMESPACE, "asins": asins})
+        """A shared lock waits for the exclusive holder (the fetching worker) but not for other
+        waiters. In steps, each below the driver's statement timeout, up to LOCK_WAIT_SECONDS:
+        should that worker hang, the caller fetches itself in its next round."""
+        deadline = datetime.now(UTC) + timedelta(seconds=LOCK_WAIT_SECONDS)
+        while datetime.now(UTC) < deadline:
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_STEP_SECONDS}s'"))
+                    await session.execute(text(
+                        "SELECT pg_advisory_xact_lock_shared(hashtextextended(:ns || a, 0)) "
+                        "FROM unnest(CAST(:asins AS text[])) AS a"),
+                        {"ns": LOCK_NAMESPACE, "asins": asins})
+                return
+            except (DBAPIError, TimeoutError) as exc:
+                if not _lock_timeout(exc):
+                    raise
 
     async def _store(
         self, session: AsyncSession, products: list[dict[str, Any]]
@@ -164,8 +206,9 @@ class MarketData:
         if not products:
             return {}
         snapshots = [parse_keepa_product(p) for p in products]
+        fetched_at = datetime.now(UTC)  # when Keepa answered, not when the transaction began
         rows = [
-            {"asin": s.asin, "keepa_last_update": s.last_update,
+            {"asin": s.asin, "keepa_last_update": s.last_update, "fetched_at": fetched_at,
              "synthetic": bool(p.get("synthetic", False)), "snapshot": market_snapshot_to_json(s)}
             for s, p in zip(snapshots, products, strict=True)
         ]
@@ -192,11 +235,50 @@ async def _lock(session: AsyncSession, asins: list[str]) -> list[str]:
     return [a for a in asins if a in held]
 
 
+def _upper_asin(product: dict[str, Any]) -> dict[str, Any]:
+    """Keepa's ASINs are upper case; a product that says otherwise is filed as upper case, or
+    it would never match the request (nor the cache) again."""
+    asin = str(product.get("asin") or "")
+    return product if asin.isupper() or not asin else {**product, "asin": asin.upper()}
+
+
+def _no_product(code: str) -> MarketDataFailure:
+    return MarketDataFailure(f"no Amazon product found for ISBN {code}", retryable=False)
+
+
 def _asins_by_code(products: Sequence[dict[str, Any]], codes: Sequence[str]) -> dict[str, str]:
+    """The product each code names: one listing the code in its EAN/UPC lists, a book first
+    (an ISBN may also sit on a bundle or a non-book edition). When one code was asked and
+    Keepa answered one product, that is it, whatever the product's lists say."""
+    with_asin = [p for p in products if p.get("asin")]
     found: dict[str, str] = {}
-    for product in products:
-        listed = set(product.get("eanList") or []) | set(product.get("upcList") or [])
-        for code in codes:
-            if code in listed and product.get("asin"):
-                found.setdefault(code, str(product["asin"]))
+    for code in codes:
+        listing = [p for p in with_asin if code in _codes_of(p)]
+        if listing:
+            best = min(listing, key=lambda p: 0 if _is_book(p) else 1)  # stable: first book
+            found[code] = str(best["asin"]).upper()
+    if len(codes) == 1 and not found and len(with_asin) == 1:
+        found[codes[0]] = str(with_asin[0]["asin"]).upper()
     return found
+
+
+def _codes_of(product: dict[str, Any]) -> set[str]:
+    listed: set[str] = set()
+    for key in ("eanList", "upcList", "gtinList"):
+        values = product.get(key)
+        if isinstance(values, list):
+            listed |= {str(v) for v in values} | {str(v).lstrip("0") for v in values}
+    return listed
+
+
+def _is_book(product: dict[str, Any]) -> bool:
+    return product.get("rootCategory") == BOOKS_ROOT_CATEGORY or str(
+        product.get("productGroup") or "").lower() == "book"
+
+
+def _lock_timeout(exc: BaseException) -> bool:
+    """PostgreSQL's lock_timeout (55P03) or the driver's own statement timeout."""
+    if isinstance(exc, TimeoutError):
+        return True
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03" or "lock timeout" in str(exc)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
 from av_shared.pagination import MAX_PAGE_SIZE, offset_of
+from av_shared.retry import TransientError
 
 from ..application import ItemFailed, analyse_items
 from ..db.tables import analyses, item_failures, work_chunks
@@ -99,9 +100,13 @@ async def instant_analysis(request: Request, body: InstantAnalysisRequest) -> di
     if body.request_id and (existing := await _by_request(sessions, body)) is not None:
         return existing
     market = request.app.state.market
-    [outcome] = await analyse_items(market, [body.item], body.config, instant=True)
+    try:
+        [outcome] = await analyse_items(market, [body.item], body.config, instant=True)
+    except TransientError as exc:  # e.g. Keepa refused the account: nothing the seller can fix
+        raise HTTPException(503, f"market data unavailable: {exc}") from exc
     if isinstance(outcome, ItemFailed):
-        raise HTTPException(503, outcome.reason)
+        # 422: Keepa answered and there is no product to analyse; 503: try again later.
+        raise HTTPException(503 if outcome.retryable else 422, outcome.reason)
     row = {**outcome.row, "owner_id": body.owner_id, "batch_id": None, "item_no": None,
            "request_id": body.request_id, "processed_by": request.app.state.instance_id}
     async with sessions() as session, session.begin():

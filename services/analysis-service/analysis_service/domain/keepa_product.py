@@ -271,7 +271,7 @@ class _SnapshotBuilder:
         self.first("is_hazmat", ("product", lambda: _hazmat(self.raw)))
 
     def snapshot(self) -> MarketSnapshot:
-        asin = kf.text(self.raw.get("asin")) or ""
+        asin = (kf.text(self.raw.get("asin")) or "").upper()  # Keepa's ASINs are upper case
         market_usability, reason = usability(self.raw, asin, self.values)
         return MarketSnapshot(
             asin=asin,
