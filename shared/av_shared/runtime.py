@@ -97,6 +97,8 @@ class ServiceRuntime:
         broker.subscriber(
             *subscription.topics, group_id=subscription.group, ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest", max_poll_interval_ms=600_000,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
             title=f"{subscription.group}:{','.join(subscription.topics)}",
         )(subscription.consumer.handle)
 

@@ -24,6 +24,10 @@ class CommonSettings(BaseSettings):
     kafka_enable_idempotence: bool = Field(
         False,
         description="idempotent producer: `true` on real Kafka (Tansu lacks InitProducerId v1)")
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=1_000, le=300_000,
+        description="consumer group session: a member silent this long is dropped (heartbeats "
+        "every third of it); Tansu also makes a joining member wait about half of it")
     kafka_partitions: int = Field(
         12, ge=1, le=1000, description="partitions of topics the services create (consumer scale)")
     log_level: str = Field("INFO", description="Python log level")

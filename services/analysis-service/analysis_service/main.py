@@ -60,7 +60,8 @@ class AnalysisService:
         # lower the estimate), so waiting workers learn of an empty bucket from one refusal.
         self.keepa = build_keepa_client(settings, self.budget.sync)
         self.market = MarketData(sessions=sessions, client=self.keepa, budget=self.budget,
-                                 ttl=timedelta(seconds=settings.market_cache_ttl_seconds))
+                                 ttl=timedelta(seconds=settings.market_cache_ttl_seconds),
+                                 reuse_synthetic=not settings.uses_real_keepa)
         self.queue = WorkQueue(sessions, lease=timedelta(seconds=settings.chunk_lease_seconds),
                                worker_id=settings.instance_id)
         self.processor = ChunkProcessor(sessions, self.market, self.queue, settings.instance_id)

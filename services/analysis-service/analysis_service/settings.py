@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 
 from av_shared.settings import CommonSettings
 
@@ -36,3 +38,15 @@ class AnalysisServiceSettings(CommonSettings):
         300.0, gt=0, description="a crashed worker's chunk is taken again after this")
     work_poll_seconds: float = Field(
         1.0, gt=0, description="workers' fallback poll; they wake on NOTIFY at once")
+
+    @field_validator("keepa_offers")
+    @classmethod
+    def _keepa_offers_range(cls, offers: int) -> int:
+        if offers and not 20 <= offers <= 100:
+            raise ValueError("KEEPA_OFFERS is 0 (no offers) or 20 to 100, as Keepa requires")
+        return offers
+
+    @property
+    def uses_real_keepa(self) -> bool:
+        """The Keepa API itself, not a local simulator (whose made-up products are marked)."""
+        return (urlsplit(self.keepa_base_url).hostname or "").endswith("keepa.com")

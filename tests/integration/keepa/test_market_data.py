@@ -125,3 +125,18 @@ async def test_a_refused_account_keeps_the_work_instead_of_failing_it(
         stored = await session.scalar(select(func.count()).select_from(market_snapshots).where(
             market_snapshots.c.asin.in_(wanted)))
     assert stored == 0
+
+
+async def test_products_a_simulator_made_up_are_not_reused_against_the_real_keepa(
+    keepa_sim: RunningSim, market: MarketData, sessions: Sessions, make_client: ClientFactory
+) -> None:
+    """A database first used offline holds the simulator's synthetic books: once the service
+    talks to Keepa itself, they must be fetched for real, not served from the cache."""
+    book = asin()
+    await market.snapshots([book], instant=False)
+    await market.snapshots([book], instant=False)  # the cache: no second request
+    assert len((await keepa_sim.stats())["requests"]) == 1
+    real = MarketData(sessions=sessions, client=make_client(), budget=TokenBudget(
+        sessions, instant_reserve=0), ttl=timedelta(hours=24), reuse_synthetic=False)
+    await real.snapshots([book], instant=False)
+    assert len((await keepa_sim.stats())["requests"]) == 2

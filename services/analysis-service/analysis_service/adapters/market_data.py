@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, text
+from sqlalchemy import and_, delete, select, text, true
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,12 +58,15 @@ CodeResult = str | MarketDataFailure  # the ASIN an ISBN-13/EAN resolves to, or 
 class MarketData:
     def __init__(
         self, *, sessions: async_sessionmaker[AsyncSession], client: KeepaClient,
-        budget: TokenBudget, ttl: timedelta,
+        budget: TokenBudget, ttl: timedelta, reuse_synthetic: bool = True,
     ) -> None:
         self._sessions = sessions
         self._client = client
         self._budget = budget
         self._ttl = ttl
+        # Against the real Keepa, products a local simulator made up (a database first used
+        # offline) are never served from the cache.
+        self._reuse_synthetic = reuse_synthetic
         self.fetched_products = 0
 
     async def snapshots(self, asins: Iterable[str], *, instant: bool) -> dict[str, MarketResult]:
@@ -143,7 +146,8 @@ class MarketData:
         async with self._sessions() as session:
             rows = (await session.execute(
                 select(market_snapshots.c.id, market_snapshots.c.asin, market_snapshots.c.snapshot)
-                .where(market_snapshots.c.asin.in_(asins), market_snapshots.c.fetched_at >= since)
+                .where(market_snapshots.c.asin.in_(asins), market_snapshots.c.fetched_at >= since,
+                       true() if self._reuse_synthetic else market_snapshots.c.synthetic.is_(False))
                 .ext(distinct_on(market_snapshots.c.asin))
                 .order_by(market_snapshots.c.asin, market_snapshots.c.fetched_at.desc())
             )).all()

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -34,6 +34,9 @@ IN_FLIGHT_EXPIRY_SECONDS = 120.0
 UNKNOWN_POLL_SECONDS = 0.2  # while the one probe of an unknown bucket is out
 INSTANT_FIRST_POLL_SECONDS = 0.5
 BATCH_TURN_LOCK = 0x4B656570610001  # advisory lock key of the line batch reservations wait in
+# The database's clock, read when the row is locked: every instance measures the refill with the
+# same clock, so one running ahead of another cannot conjure refill that never happened.
+DB_NOW = func.clock_timestamp().label("db_now")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class TokenBudget:
         """Take `cost` tokens now and return the grant, or nothing and the seconds to wait."""
         async with self._sessions() as session, session.begin():
             row = await self._locked(session)
-            now = datetime.now(UTC)
+            now = row.db_now
             elapsed = (now - row.updated_at).total_seconds()
             in_flight = 0.0 if elapsed > IN_FLIGHT_EXPIRY_SECONDS else row.in_flight
             tokens = refilled(row.tokens, row.refill_rate_per_minute, row.max_tokens, elapsed)
@@ -194,7 +197,7 @@ class TokenBudget:
         """
         async with self._sessions() as session, session.begin():
             row = await self._locked(session)
-            now = datetime.now(UTC)
+            now = row.db_now
             rate = float(status.refill_rate) if status.refill_rate > 0 \
                 else row.refill_rate_per_minute
             keepa = float(status.tokens_left)
@@ -210,9 +213,9 @@ class TokenBudget:
 
     async def state(self) -> BucketState:
         async with self._sessions() as session:
-            row = (await session.execute(select(keepa_tokens).where(keepa_tokens.c.id == ROW_ID))
-                   ).one()
-        now = datetime.now(UTC)
+            row = (await session.execute(select(keepa_tokens, DB_NOW).where(
+                keepa_tokens.c.id == ROW_ID))).one()
+        now = row.db_now
         tokens = refilled(row.tokens, row.refill_rate_per_minute, row.max_tokens,
                           (now - row.updated_at).total_seconds())
         waiting = row.instant_waiting_until is not None and row.instant_waiting_until > now
@@ -226,9 +229,9 @@ class TokenBudget:
     async def _mark_instant_waiting(self, seconds: float) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
-                instant_waiting_until=datetime.now(UTC) + timedelta(seconds=seconds)))
+                instant_waiting_until=func.clock_timestamp() + timedelta(seconds=seconds)))
 
     async def _locked(self, session: AsyncSession) -> Any:
         return (await session.execute(
-            select(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).with_for_update()
+            select(keepa_tokens, DB_NOW).where(keepa_tokens.c.id == ROW_ID).with_for_update()
         )).one()
