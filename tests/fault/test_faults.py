@@ -117,7 +117,12 @@ async def test_a_lost_acknowledgement_is_sent_again(stack: Stack, seller: Seller
     nothing is analysed twice."""
     batch = await FaultBatch(seller, probe, seed=608, items=150).submit()
     await batch.assert_exactly_once()
-    sql = "SELECT acknowledged_at, republish_count FROM gateway.submissions WHERE batch_id = $1"
+    sql = ("SELECT acknowledged_at, republish_count, finished_at FROM gateway.submissions "
+           "WHERE batch_id = $1")
+    # The gateway hears of the finish on its own (BatchStatusChanged): wait for that first, or
+    # it would mark the batch finished again after the simulated loss below.
+    await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
+                    lambda rows: rows[0]["finished_at"] is not None, timeout=30)
     # As if the acknowledgement had been lost while the batch was running (a finished batch is
     # known to the batch service: the gateway does not re-publish it).
     await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL, "

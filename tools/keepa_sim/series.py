@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
@@ -40,18 +41,18 @@ def points(index: int, series: list[int]) -> list[Point]:
 
 
 def value_at(pts: list[Point], when: int) -> int:
-    found = -1
-    for t, v in pts:
-        if t > when:
-            break
-        found = v
-    return found
+    k = bisect_right(pts, when, key=lambda p: p[0])  # points are in time order
+    return pts[k - 1][1] if k else -1
 
 
 def _segments(pts: list[Point], start: int, end: int) -> list[tuple[int, int]]:
     """(value, duration) of each step of the series clipped to [start, end]."""
+    first = max(0, bisect_right(pts, start, key=lambda p: p[0]) - 1)  # the step live at start
     out = []
-    for k, (t, v) in enumerate(pts):
+    for k in range(first, len(pts)):
+        t, v = pts[k]
+        if t >= end:
+            break
         seg_end = min(pts[k + 1][0] if k + 1 < len(pts) else end, end)
         seg_start = max(t, start)
         if seg_end > seg_start:
@@ -73,7 +74,8 @@ def out_of_stock_pct(pts: list[Point], start: int, end: int) -> int:
 
 
 def extreme(pts: list[Point], start: int, pick: Callable[[list[Point]], Point]) -> list[int]:
-    valid = [(t, v) for t, v in pts if v >= 0 and t >= start]
+    first = bisect_left(pts, start, key=lambda p: p[0])
+    valid = [(t, v) for t, v in pts[first:] if v >= 0]
     return list(pick(valid)) if valid else [-1, -1]
 
 
@@ -85,37 +87,36 @@ def _highest(pts: list[Point]) -> Point:
     return max(pts, key=lambda p: (p[1], p[0]))
 
 
-def _per_series(csv: Csv, fn: Callable[[int, list[Point]], Any], empty: Any) -> list[Any]:
-    padded = list(csv) + [None] * (CSV_LENGTH - len(csv))
-    return [empty if s is None else fn(i, points(i, s)) for i, s in enumerate(padded)]
-
-
 def _is_lowest(current: list[int], lows: list[list[int] | None]) -> list[bool]:
     return [c >= 0 and lo is not None and c <= lo[1] for c, lo in zip(current, lows, strict=True)]
 
 
 def history_stats(csv: Csv, now: int, stats_days: int) -> dict[str, Any]:
     """The array-valued part of Keepa's `stats` object, computed from the history."""
+    padded = list(csv) + [None] * (CSV_LENGTH - len(csv))
+    series = [None if s is None else points(i, s) for i, s in enumerate(padded)]  # parsed once
+
+    def per_series(fn: Callable[[int, list[Point]], Any], empty: Any) -> list[Any]:
+        return [empty if p is None else fn(i, p) for i, p in enumerate(series)]
 
     def start(days: int) -> int:
         return now - days * MINUTES_PER_DAY
 
     def avg(days: int) -> list[int]:
-        return _per_series(csv, lambda _i, p: weighted_avg(p, start(days), now), -1)
+        return per_series(lambda _i, p: weighted_avg(p, start(days), now), -1)
 
     def oos(days: int) -> list[int]:
-        return _per_series(
-            csv,
+        return per_series(
             lambda i, p: -1 if i in NON_PRICE_INDICES else out_of_stock_pct(p, start(days), now),
             -1,
         )
 
     interval = start(stats_days)
-    current = _per_series(csv, lambda _i, p: p[-1][1] if p else -1, -1)
-    lows = _per_series(csv, lambda _i, p: extreme(p, 0, _lowest), None)
-    lows90 = _per_series(csv, lambda _i, p: extreme(p, start(90), _lowest), None)
+    current = per_series(lambda _i, p: p[-1][1] if p else -1, -1)
+    lows = per_series(lambda _i, p: extreme(p, 0, _lowest), None)
+    lows90 = per_series(lambda _i, p: extreme(p, start(90), _lowest), None)
     return {
-        "atIntervalStart": _per_series(csv, lambda _i, p: value_at(p, interval), -1),
+        "atIntervalStart": per_series(lambda _i, p: value_at(p, interval), -1),
         "avg": avg(stats_days),
         "avg30": avg(30),
         "avg90": avg(90),
@@ -124,10 +125,10 @@ def history_stats(csv: Csv, now: int, stats_days: int) -> dict[str, Any]:
         "current": current,
         "isLowest": _is_lowest(current, lows),
         "isLowest90": _is_lowest(current, lows90),
-        "max": _per_series(csv, lambda _i, p: extreme(p, 0, _highest), None),
-        "maxInInterval": _per_series(csv, lambda _i, p: extreme(p, interval, _highest), None),
+        "max": per_series(lambda _i, p: extreme(p, 0, _highest), None),
+        "maxInInterval": per_series(lambda _i, p: extreme(p, interval, _highest), None),
         "min": lows,
-        "minInInterval": _per_series(csv, lambda _i, p: extreme(p, interval, _lowest), None),
+        "minInInterval": per_series(lambda _i, p: extreme(p, interval, _lowest), None),
         "outOfStockPercentage30": oos(30),
         "outOfStockPercentage90": oos(90),
         "outOfStockPercentage180": oos(180),

@@ -190,8 +190,7 @@ def synth_product(asin: str, domain: int, now: int, opts: SynthOptions) -> dict[
     """The product object; `now` is the server's current Keepa minute."""
     book = book_for(asin, domain)
     tl = _Timeline(book, now)
-    every_offer = live_offers(book)
-    live = every_offer[: opts.offers] if opts.offers else []
+    live = live_offers(book)[: opts.offers] if opts.offers else []  # made only when asked for
     csv = _csv(book, tl, opts, live)
     product = product_fields(book, tl.last_update, tl.tracking_since, tl.listed_since, domain, csv)
     product["stats"] = _stats(book, csv, tl, opts, live if opts.offers else None)
