@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -97,27 +97,6 @@ def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, A
             response["headers"] = HEADERS[status]
         documented[status] = response
     return documented
-
-
-def problem_only_openapi(app: FastAPI) -> None:
-    """FastAPI documents an error response in the route's media type too (application/json, or
-    text/csv for an export); errors are problem+json only."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            for item in schema["paths"].values():
-                for op in item.values():
-                    for response in op.get("responses", {}).values():
-                        content = response.get("content", {})
-                        if PROBLEM_JSON in content:
-                            for media_type in [m for m in content if m != PROBLEM_JSON]:
-                                del content[media_type]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ProblemError(Exception):
@@ -234,4 +213,3 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, 500, "internal", "Internal error",
                                 "The error was logged; the request changed nothing it reported.")
 
-    _ = HTTPException
