@@ -9,9 +9,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .events.chunk_item import Condition
+
 BatchStatusName = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
 RecommendationName = Literal["BUY", "WATCH", "PASS"]
 ItemStatusName = Literal["PENDING", "DONE", "FAILED"]
+AnalysisOutcomeName = Literal["analysed", "no_market_data", "not_a_book"]
 
 
 class FeesView(BaseModel):
@@ -51,9 +54,9 @@ class AnalysisView(BaseModel):
     identifier: str
     asin: str | None
     title: str | None
-    condition: Literal["new", "used"]
+    condition: Condition
     buy_cost: float
-    outcome: Literal["analysed", "no_market_data", "not_a_book"]
+    outcome: AnalysisOutcomeName
     recommendation: RecommendationName
     sell_price: float | None
     price_basis: str | None
@@ -98,6 +101,6 @@ class BatchItemView(BaseModel):
     identifier: str
     asin: str | None
     buy_cost: float
-    condition: Literal["new", "used"]
+    condition: Condition
     status: ItemStatusName = Field(description="PENDING until analysed; FAILED with the reason")
     failure_reason: str | None

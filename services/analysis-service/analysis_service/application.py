@@ -12,7 +12,13 @@ from typing import Any
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
 
-from .adapters.market_data import CachedSnapshot, CodeResult, MarketData, MarketDataFailure
+from .adapters.market_data import (
+    CachedSnapshot,
+    CodeResult,
+    MarketData,
+    MarketDataFailure,
+    no_product,
+)
 from .domain import (
     ItemToAnalyse,
     SellerCosts,
@@ -60,8 +66,7 @@ async def analyse_items(
     codes = [i.identifier for i in items if i.asin is None]
     resolved = await market.resolve_codes(codes, instant=instant) if codes else {}
     asin_of: dict[int, CodeResult] = {
-        i.item_no: i.asin or resolved.get(i.identifier) or MarketDataFailure(
-            f"no Amazon product found for ISBN {i.identifier}", retryable=False)
+        i.item_no: i.asin or resolved.get(i.identifier) or no_product(i.identifier)
         for i in items
     }
     snapshots = await market.snapshots(

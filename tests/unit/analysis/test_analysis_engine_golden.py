@@ -162,6 +162,21 @@ def test_an_untracked_979_isbn_is_no_market_data_not_a_non_book() -> None:
     assert by_asin.outcome == "not_a_book"
 
 
+def test_a_979_isbn_with_prices_but_no_category_data_is_analysed() -> None:
+    product = {**load_product("envelope-0593655036.json"), "asin": "B0D1ZZ9X2K",
+               "rootCategory": 0, "productGroup": None, "categoryTree": None, "type": None,
+               "websiteDisplayGroup": None}
+    market = parse_keepa_product(product)
+    assert market.usability.value == "not_a_book" and market.keepa_says_book is None
+    typed = ItemToAnalyse("979-10-90636-07-1", "B0D1ZZ9X2K", D("1.00"), "used")
+    a = analyse(typed, market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    assert a.outcome == "analysed" and a.sell_price == D("14.49")
+    # Keepa saying "not a book" (a Kindle edition) stands, whatever the seller typed.
+    kindle = parse_keepa_product({**product, "binding": "Kindle Edition"})
+    assert analyse(typed, kindle, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05).outcome == (
+        "not_a_book")
+
+
 def test_analysis_json_is_json_safe_and_in_cents() -> None:
     import json
 

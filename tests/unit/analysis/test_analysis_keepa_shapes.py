@@ -61,7 +61,7 @@ COUNT_FIELDS = (
 )  # fmt: skip
 HEADER_FIELDS = frozenset(
     {"asin", "usability", "usability_reason", "title", "binding", "product_group",
-     "root_category", "last_update", "lowest_offers", "sources"}
+     "root_category", "keepa_says_book", "last_update", "lowest_offers", "sources"}
 )  # fmt: skip
 VALUE_FIELDS = tuple(
     f.name for f in dataclasses.fields(MarketSnapshot) if f.name not in HEADER_FIELDS

@@ -7,12 +7,13 @@ two users is fetched once. Every fetched product is kept as a snapshot (cache an
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, text, true
+from sqlalchemy import delete, func, select, text, true
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +25,7 @@ from ..domain import (
     market_snapshot_to_json,
     parse_keepa_product,
 )
+from ..domain.book_detection import keepa_says_book
 from .keepa_client import KeepaAccountError, KeepaClient, KeepaError
 from .token_budget import TokenBudget
 
@@ -32,9 +34,9 @@ LOCK_NAMESPACE = "keepa-asin:"  # advisory lock key: hash of namespace + ASIN
 # Waiting for another worker's fetch: in steps shorter than the driver's 60 s statement timeout,
 # for at most this long in all (its Keepa call may wait for tokens).
 LOCK_WAIT_STEP_SECONDS = 20
-LOCK_WAIT_SECONDS = 900
+LOCK_WAIT_SECONDS = 900  # a batch chunk; an instant analysis waits INSTANT_LOCK_WAIT_SECONDS
+INSTANT_LOCK_WAIT_SECONDS = 60
 FETCH_ROUNDS = 3  # fetch, or wait for the worker fetching; retry what it failed; give up
-BOOKS_ROOT_CATEGORY = 283155
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class MarketData:
                 break
             # Another worker is fetching these right now: wait for it and read its snapshots.
             # Whatever it did not get (Keepa failed it) is fetched here in the next round.
-            await self._await_fetchers(busy)
+            await self._await_fetchers(busy, INSTANT_LOCK_WAIT_SECONDS if instant
+                                       else LOCK_WAIT_SECONDS)
             results.update(await self._fresh(busy))
             missing = [a for a in busy if a not in results]
         for asin in wanted:
@@ -121,32 +124,31 @@ class MarketData:
             async with self._sessions() as session, session.begin():
                 await self._store(session, [_upper_asin(p) for p in response.products
                                             if p.get("asin")])
-                rows = [{"code": c, "asin": by_code.get(c), "looked_up_at": datetime.now(UTC)}
-                        for c in part]
-                upsert = insert(identifier_lookups)
+                rows = [{"code": c, "asin": by_code.get(c)} for c in part]
+                upsert = insert(identifier_lookups)  # looked_up_at: the database's now()
                 await session.execute(upsert.on_conflict_do_update(
                     index_elements=["code"],
-                    set_={"asin": upsert.excluded.asin,
-                          "looked_up_at": upsert.excluded.looked_up_at}), rows)
-            found.update({c: by_code.get(c) or _no_product(c) for c in part})
+                    set_={"asin": upsert.excluded.asin, "looked_up_at": func.now()}), rows)
+            found.update({c: by_code.get(c) or no_product(c) for c in part})
         return found
 
     async def _known_codes(self, codes: list[str]) -> dict[str, CodeResult]:
+        lookups = identifier_lookups.c
         async with self._sessions() as session:
             rows = (await session.execute(select(identifier_lookups).where(
-                identifier_lookups.c.code.in_(codes)))).all()
-        since = datetime.now(UTC) - self._ttl
-        return {r.code: r.asin or _no_product(r.code) for r in rows
-                if r.asin is not None or r.looked_up_at >= since}
+                lookups.code.in_(codes),
+                lookups.asin.is_not(None) | (lookups.looked_up_at >= func.now() - self._ttl),
+            ))).all()
+        return {r.code: r.asin or no_product(r.code) for r in rows}
 
     async def _fresh(self, asins: Sequence[str]) -> dict[str, MarketResult]:
         if not asins or self._ttl.total_seconds() <= 0:
             return {}
-        since = datetime.now(UTC) - self._ttl
         async with self._sessions() as session:
             rows = (await session.execute(
                 select(market_snapshots.c.id, market_snapshots.c.asin, market_snapshots.c.snapshot)
-                .where(market_snapshots.c.asin.in_(asins), market_snapshots.c.fetched_at >= since,
+                .where(market_snapshots.c.asin.in_(asins),
+                       market_snapshots.c.fetched_at >= func.now() - self._ttl,
                        true() if self._reuse_synthetic else market_snapshots.c.synthetic.is_(False))
                 .ext(distinct_on(market_snapshots.c.asin))
                 .order_by(market_snapshots.c.asin, market_snapshots.c.fetched_at.desc())
@@ -178,19 +180,20 @@ class MarketData:
                     return results | {a: MarketDataFailure(reason) for a in todo}, []
                 await self._budget.sync(response.tokens, grant)
                 self.fetched_products += len(response.products)
-                products = {p["asin"]: p for p in map(_upper_asin, response.products)}
+                products = {p["asin"]: p for p in map(_upper_asin, response.products)
+                            if p.get("asin")}
                 results |= await self._store(session, [products[a] for a in todo if a in products])
                 for asin in todo:
                     results.setdefault(asin, MarketDataFailure("Keepa returned no product",
                                                                 retryable=False))
         return results, [a for a in asins if a not in mine]
 
-    async def _await_fetchers(self, asins: list[str]) -> None:
+    async def _await_fetchers(self, asins: list[str], seconds: float) -> None:
         """A shared lock waits for the exclusive holder (the fetching worker) but not for other
-        waiters. In steps, each below the driver's statement timeout, up to LOCK_WAIT_SECONDS:
+        waiters. In steps, each below the driver's statement timeout, up to `seconds` in all:
         should that worker hang, the caller fetches itself in its next round."""
-        deadline = datetime.now(UTC) + timedelta(seconds=LOCK_WAIT_SECONDS)
-        while datetime.now(UTC) < deadline:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             try:
                 async with self._sessions() as session, session.begin():
                     await session.execute(
@@ -210,22 +213,23 @@ class MarketData:
         if not products:
             return {}
         snapshots = [parse_keepa_product(p) for p in products]
-        fetched_at = datetime.now(UTC)  # when Keepa answered, not when the transaction began
         rows = [
-            {"asin": s.asin, "keepa_last_update": s.last_update, "fetched_at": fetched_at,
+            {"asin": s.asin, "keepa_last_update": s.last_update,
              "synthetic": bool(p.get("synthetic", False)), "snapshot": market_snapshot_to_json(s)}
             for s, p in zip(snapshots, products, strict=True)
         ]
+        # fetched_at: the database's clock as Keepa answered (not the transaction's start), so
+        # every instance ages the cache by the same clock.
         ids = (await session.execute(
-            insert(market_snapshots).returning(market_snapshots.c.id,
+            insert(market_snapshots).values(fetched_at=func.clock_timestamp())
+            .returning(market_snapshots.c.id,
                                                sort_by_parameter_order=True), rows)).scalars().all()
         return {s.asin: CachedSnapshot(i, s) for s, i in zip(snapshots, ids, strict=True)}
 
     async def purge_older_than(self, days: int) -> int:
-        cutoff = datetime.now(UTC) - timedelta(days=days)
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                delete(market_snapshots).where(and_(market_snapshots.c.fetched_at < cutoff)))
+            result = await session.execute(delete(market_snapshots).where(
+                market_snapshots.c.fetched_at < func.now() - timedelta(days=days)))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -243,10 +247,10 @@ def _upper_asin(product: dict[str, Any]) -> dict[str, Any]:
     """Keepa's ASINs are upper case; a product that says otherwise is filed as upper case, or
     it would never match the request (nor the cache) again."""
     asin = str(product.get("asin") or "")
-    return product if asin.isupper() or not asin else {**product, "asin": asin.upper()}
+    return product if asin == asin.upper() else {**product, "asin": asin.upper()}
 
 
-def _no_product(code: str) -> MarketDataFailure:
+def no_product(code: str) -> MarketDataFailure:
     return MarketDataFailure(f"no Amazon product found for ISBN {code}", retryable=False)
 
 
@@ -259,7 +263,7 @@ def _asins_by_code(products: Sequence[dict[str, Any]], codes: Sequence[str]) -> 
     for code in codes:
         listing = [p for p in with_asin if code in _codes_of(p)]
         if listing:
-            best = min(listing, key=lambda p: 0 if _is_book(p) else 1)  # stable: first book
+            best = min(listing, key=lambda p: 0 if keepa_says_book(p) else 1)  # first book
             found[code] = str(best["asin"]).upper()
     if len(codes) == 1 and not found and len(with_asin) == 1:
         found[codes[0]] = str(with_asin[0]["asin"]).upper()
@@ -273,11 +277,6 @@ def _codes_of(product: dict[str, Any]) -> set[str]:
         if isinstance(values, list):
             listed |= {str(v) for v in values} | {str(v).lstrip("0") for v in values}
     return listed
-
-
-def _is_book(product: dict[str, Any]) -> bool:
-    return product.get("rootCategory") == BOOKS_ROOT_CATEGORY or str(
-        product.get("productGroup") or "").lower() == "book"
 
 
 def _lock_timeout(exc: BaseException) -> bool:

@@ -10,6 +10,7 @@ other ASIN is not, since nothing says it is.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from av_shared.identifiers import is_valid_isbn10, is_valid_isbn13, normalize_identifier
@@ -85,13 +86,20 @@ def usability(
     return MarketUsability.USABLE, None
 
 
-def untracked_isbn(market: MarketSnapshot, identifier: str) -> bool:
-    """The seller typed an ISBN, so it is a book, but Keepa knows nothing of the product it
-    resolved to (a 979 ISBN-13 resolves to a B0 ASIN; untracked, it has no category data, which
-    alone would read as "not a book")."""
-    if market.usability is not MarketUsability.NOT_A_BOOK:
-        return False
-    if (market.product_group, market.root_category, market.binding) != (None, None, None):
-        return False
+def keepa_says_book(raw: Mapping[str, Any]) -> bool | None:
+    """What Keepa's category data says: a book, not one, or nothing (None: it has none)."""
+    return _book_evidence(raw)[0]
+
+
+def as_typed_isbn(market: MarketSnapshot, identifier: str) -> MarketSnapshot:
+    """The seller typed an ISBN, so the product is a book even where Keepa's category data is
+    missing (a 979 ISBN-13 resolves to a B0 ASIN, which alone reads as "not a book"); the prices
+    then decide between "analysable" and "no market data". Keepa saying "not a book" stands."""
     typed = normalize_identifier(identifier)
-    return is_valid_isbn10(typed) or is_valid_isbn13(typed)
+    if (market.usability is not MarketUsability.NOT_A_BOOK or market.keepa_says_book is not None
+            or not (is_valid_isbn10(typed) or is_valid_isbn13(typed))):
+        return market
+    if all(getattr(market, name) is None for name in _PRICE_FIELDS):
+        return replace(market, usability=MarketUsability.NO_MARKET_DATA, usability_reason=(
+            f"No usable market data: Keepa has no price for ISBN {identifier}."))
+    return replace(market, usability=MarketUsability.USABLE, usability_reason=None)

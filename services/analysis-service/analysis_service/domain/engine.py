@@ -17,7 +17,7 @@ from .analysis import (
     Recommendation,
     RuleCheck,
 )
-from .book_detection import untracked_isbn
+from .book_detection import as_typed_isbn
 from .fee_tables import FeeSchedule
 from .market import MarketSnapshot, MarketUsability
 from .pricing import SalePrice, break_even_buy_cost, choose_sale_price, max_buy_cost_for_roi
@@ -44,11 +44,7 @@ def analyse(
     schedule = f.schedule_in_force(as_of)
     used = _is_used(item.condition)
     context = _Context(item, strategy, seller_costs, as_of, schedule.id)
-    if untracked_isbn(market, item.identifier):
-        market = replace(
-            market, usability=MarketUsability.NO_MARKET_DATA,
-            usability_reason=f"No usable market data: Keepa does not track ISBN {item.identifier}.",
-        )  # fmt: skip
+    market = as_typed_isbn(market, item.identifier)
     if market.usability is not MarketUsability.USABLE:
         check = RuleCheck(
             "market_data", "usable market data", market.usability.value, False,
@@ -79,7 +75,7 @@ def analyse(
     fixed = fee_lines.inbound_shipping + fee_lines.prep
     tax = seller_costs.sales_tax_percent
     reasons = check_rules(
-        strategy, profit=profit, roi_percent=roi, cost_basis=cost_basis, velocity=score,
+        strategy, profit=profit, roi_percent=roi, velocity=score,
         sales_rank=market.sales_rank, competing_fba=competing_fba, competing_offers=competing,
     )  # fmt: skip
     recommendation = recommend(reasons)
@@ -229,6 +225,7 @@ def _assumed_package(market: MarketSnapshot) -> f.PackageSize:
 
 
 def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """None only when `whole` is not positive (the rules rely on it: no ROI = nothing paid)."""
     if whole <= 0:
         return None
     return (part / whole * 100).quantize(PERCENT, rounding=ROUND_HALF_UP)

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import keepa_format as kf
-from .book_detection import root_category, usability
+from .book_detection import keepa_says_book, root_category, usability
 from .keepa_format import KeepaProduct, cents_to_dollars, non_negative, positive
 from .market import USED_CONDITIONS, Fulfillment, LowestOffer, MarketSnapshot
 from .offers import live_offers, lowest_offers
@@ -136,7 +136,7 @@ class _SnapshotBuilder:
             ("stats", new_buy_box(self.stat_cents("current", kf.BUY_BOX_SHIPPING))),
             ("stats", new_buy_box(lambda: _stats_buy_box(self.p, used=False))),
             ("csv", new_buy_box(self.csv_cents(kf.BUY_BOX_SHIPPING))),
-            ("stats", new_buy_box(lambda: self._amazon_holds_buy_box())),
+            ("stats", new_buy_box(self._amazon_holds_buy_box)),
         )
         self.first(
             "buy_box_used_with_shipping",
@@ -281,6 +281,7 @@ class _SnapshotBuilder:
             binding=kf.text(self.raw.get("binding")),
             product_group=kf.text(self.raw.get("productGroup")),
             root_category=root_category(self.raw),
+            keepa_says_book=keepa_says_book(self.raw),
             last_update=kf.keepa_time(self.raw.get("lastUpdate")),
             lowest_offers=self.best,
             sources=MappingProxyType(dict(sorted(self.sources.items()))),

@@ -74,6 +74,7 @@ class MarketSnapshot:
     binding: str | None = None
     product_group: str | None = None
     root_category: int | None = None
+    keepa_says_book: bool | None = None  # Keepa's category data; None: it has none
     last_update: datetime | None = None
 
     # Current prices. "with_shipping" prices are landed (price + shipping), as a buyer pays.

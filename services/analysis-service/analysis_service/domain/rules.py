@@ -33,7 +33,6 @@ def check_rules(
     *,
     profit: Decimal,
     roi_percent: Decimal | None,
-    cost_basis: Decimal,
     velocity: int | None,
     sales_rank: int | None,
     competing_fba: int | None,
@@ -41,7 +40,7 @@ def check_rules(
 ) -> tuple[RuleCheck, ...]:
     checks = [
         _at_least("min_profit", "Profit", profit, strategy.min_profit, dollars),
-        _roi(roi_percent, cost_basis, profit, strategy.min_roi_percent),
+        _roi(roi_percent, profit, strategy.min_roi_percent),
         _at_least(
             "min_velocity_score", "Velocity score", velocity, strategy.min_velocity_score, str
         ),
@@ -59,11 +58,10 @@ def recommend(checks: tuple[RuleCheck, ...]) -> Recommendation:
     return Recommendation.WATCH
 
 
-def _roi(
-    roi_percent: Decimal | None, cost_basis: Decimal, profit: Decimal, minimum: Decimal
-) -> RuleCheck:
-    if roi_percent is None and cost_basis <= 0:
-        # A copy that cost nothing (a free box, a donation): any profit is an unbounded return.
+def _roi(roi_percent: Decimal | None, profit: Decimal, minimum: Decimal) -> RuleCheck:
+    if roi_percent is None:
+        # No ROI: nothing was paid for this copy (a free box, a donation), so the return on it
+        # is unbounded: any profit is enough.
         passed = profit > 0
         message = (
             "Nothing was paid for this copy: any profit is an unbounded return."

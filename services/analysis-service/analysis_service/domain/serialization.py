@@ -147,7 +147,7 @@ def _offer_from_json(d: Mapping[str, Any]) -> LowestOffer:
 
 
 def market_snapshot_from_json(d: Mapping[str, Any]) -> MarketSnapshot:
-    special = {"asin", "usability", "lowest_offers", "sources"}
+    special = {"asin", "usability", "lowest_offers", "sources", "keepa_says_book"}
     values = {
         name: _load(kind, d.get(name))
         for name, kind in _SNAPSHOT_TYPES.items()
@@ -158,5 +158,7 @@ def market_snapshot_from_json(d: Mapping[str, Any]) -> MarketSnapshot:
         usability=MarketUsability(d.get("usability", MarketUsability.NO_MARKET_DATA.value)),
         lowest_offers=tuple(_offer_from_json(o) for o in d.get("lowest_offers") or ()),
         sources=MappingProxyType({str(k): str(v) for k, v in (d.get("sources") or {}).items()}),
+        # Snapshots stored before the field existed: as they were decided then.
+        keepa_says_book=d.get("keepa_says_book", d.get("usability") != "not_a_book"),
         **values,
     )

@@ -42,8 +42,8 @@ class InternalServices:
                 raise ProblemError(
                     504, "analysis-timeout", "Analysis timed out",
                     f"no answer within {wait_seconds:g} s (INSTANT_ANALYSIS_TIMEOUT_SECONDS); "
-                    "retry with the same Idempotency-Key to get the result once it is "
-                    "ready") from None
+                    "the analysis may still finish: retry (with the same Idempotency-Key, if "
+                    "you sent one) to get its result") from None
             except httpx.TransportError as exc:
                 last = exc
         raise _unavailable("analysis service", last)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,16 +21,16 @@ from ..quotas import QuotasOut, quotas_out, users_with_usage
 from ..settings import GatewaySettings
 from .deps import AdminUser, KnownQueryOnly, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
+from .schemas import RoleName
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=KnownQueryOnly)
 ADMIN = (*AUTHENTICATED, 403)
-Role = Literal["user", "admin"]
 
 
 class AdminUserOut(BaseModel):
     id: uuid.UUID
     email: str
-    role: Role
+    role: RoleName
     disabled: bool
     created_at: datetime
     quotas: QuotasOut
@@ -46,7 +46,7 @@ class UserChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     disabled: bool | None = None
-    role: Role | None = None
+    role: RoleName | None = None
     max_items_per_day: int | None = Field(None, ge=0, le=100_000_000)
     max_open_batches: int | None = Field(None, ge=0, le=100_000)
 

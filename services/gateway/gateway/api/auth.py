@@ -26,10 +26,10 @@ from .deps import (
     unauthorized,
 )
 from .problems import AUTHENTICATED, COMMON, WITH_BODY, ProblemError, problems
+from .schemas import RoleName
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=KnownQueryOnly)
 ByClient = [Depends(limit_by_client)]
-Role = Literal["user", "admin"]
 # Sign-in endpoints are limited per client address (429), not authenticated.
 PUBLIC_BODY = (*COMMON, 429, *WITH_BODY)
 
@@ -44,7 +44,7 @@ class RegisterIn(BaseModel):
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
-    role: Role
+    role: RoleName
 
 
 class TokenForm(BaseModel):

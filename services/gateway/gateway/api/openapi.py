@@ -8,10 +8,18 @@ from typing import Any, get_args
 from fastapi import FastAPI
 
 from av_shared.events import StrategyName
-from av_shared.views import BatchStatusName, ItemStatusName, RecommendationName
+from av_shared.events.chunk_item import Condition
+from av_shared.views import (
+    AnalysisOutcomeName,
+    BatchStatusName,
+    ItemStatusName,
+    RecommendationName,
+)
 
 from ..settings import GatewaySettings
+from .analyses import SortKey
 from .problems import PROBLEM_JSON
+from .schemas import RoleName
 
 TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Accounts, log in (OAuth2 password flow), access and "
@@ -33,16 +41,15 @@ OPERATION_IDS = {"health": "get_health", "ready": "get_readiness", "metrics": "g
 
 # Every enum of the document, by its values: the document refers to these by $ref.
 ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
-    "Condition": (("new", "used"), "Condition of the copy"),
+    "Condition": (get_args(Condition), "Condition of the copy"),
     "BatchStatus": (get_args(BatchStatusName), "Status of a batch (the last three are final)"),
     "ItemStatus": (get_args(ItemStatusName), "What became of one line of a batch"),
     "Recommendation": (get_args(RecommendationName), "The verdict on buying the book"),
     "StrategyName": (get_args(StrategyName), "A named preset of thresholds"),
-    "Role": (("user", "admin"), "Role of an account"),
-    "AnalysisOutcome": (("analysed", "no_market_data", "not_a_book"),
+    "Role": (get_args(RoleName), "Role of an account"),
+    "AnalysisOutcome": (get_args(AnalysisOutcomeName),
                         "Whether market data was found and the item is a book"),
-    "AnalysisSort": (("created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
-                      "-velocity", "item"),
+    "AnalysisSort": (get_args(SortKey),
                      "Sort field of analyses, `-` for descending; `item`: position in the batch"),
 }
 _BY_VALUES = {frozenset(values): name for name, (values, _) in ENUMS.items()}

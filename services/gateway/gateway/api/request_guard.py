@@ -71,6 +71,8 @@ def _body_nul(kind: str, body: bytes) -> str | None:
 
 def _not_utf8(body: bytes) -> str | None:
     """Why a JSON body cannot be decoded (RFC 8259: UTF-8; UTF-16/32 with their BOM pattern)."""
+    if body.isascii():  # the common case, at C speed: ASCII is UTF-8
+        return None
     try:
         body.decode(json.detect_encoding(body))
     except UnicodeDecodeError as exc:

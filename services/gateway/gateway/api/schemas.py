@@ -31,6 +31,7 @@ from pydantic import Strict as StrictType
 from pydantic_core import PydanticCustomError
 
 from av_shared.events import StrategyName
+from av_shared.events.chunk_item import Condition
 from av_shared.identifiers import InvalidIdentifier, parse_identifier
 
 # The MAX_BUY_COST setting of the app serving the request: the request guard sets it per request.
@@ -134,7 +135,7 @@ def no_control_characters(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
                  AfterValidator(no_control_characters)]
-Condition = Literal["new", "used"]
+RoleName = Literal["user", "admin"]
 
 
 class Strict(BaseModel):
