@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES_DIR = REPO_ROOT.parent / "shared" / "keepa-samples"
-
 
 @pytest.fixture(scope="session")
 def state_dir() -> Iterator[Path]:

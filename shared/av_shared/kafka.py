@@ -61,7 +61,8 @@ async def ensure_topics(bootstrap_servers: str, default_partitions: int) -> list
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(spec.name, spec.partitions or default_partitions, replication_factor=1)
+            NewTopic(spec.name, spec.partitions or default_partitions, replication_factor=1,
+                     topic_configs=dict(spec.configs))
             for spec in ALL_TOPICS
             if spec.name not in existing
         ]

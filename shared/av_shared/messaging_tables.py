@@ -1,4 +1,5 @@
-"""Tables every service keeps in its own schema: outbox, inbox (processed events), dead letters."""
+"""Tables every service keeps in its own schema: outbox, inbox (processed events), dead letters,
+and the broker epoch it last reconciled with."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -63,3 +65,15 @@ def define_messaging_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         UniqueConstraint("consumer_group", "topic", "partition", "offset"),
     )
     return outbox, inbox, dead_letters
+
+
+def define_broker_epoch_table(metadata: MetaData) -> Table:
+    """One row: the broker epoch (see av_shared.broker_epoch) this service last reconciled with.
+    A service that finds another epoch on the broker, running or just started, reconciles."""
+    return Table(
+        "broker_epoch",
+        metadata,
+        Column("id", SmallInteger, primary_key=True),
+        Column("epoch", Text, nullable=False),
+        Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

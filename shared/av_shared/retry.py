@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Backoff:
@@ -25,6 +31,22 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+async def retry_forever(what: str, action: Callable[[], Awaitable[T]], *, base: float = 0.5,
+                        cap: float = 10.0) -> T:
+    """Run `action` until it succeeds, with backoff and a log line per failure (a dependency
+    that is not up yet: the database, the broker)."""
+    backoff = Backoff(base, cap)
+    while True:
+        try:
+            return await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            delay = backoff.next_delay()
+            log.warning("%s failed (%r); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
 
 
 class TransientError(Exception):

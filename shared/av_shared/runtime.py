@@ -25,11 +25,12 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from sqlalchemy import Table, text
 
+from .broker_epoch import BrokerEpochWatch, EpochStore
 from .db import create_engine, create_session_factory, wait_for_database
 from .events import Event
 from .kafka import EventConsumer, EventHandler, ensure_topics, make_producer, start_producer
 from .outbox import OutboxRelay
-from .retry import Backoff
+from .retry import Backoff, retry_forever
 from .settings import CommonSettings
 from .topics import TopicSpec
 
@@ -48,7 +49,7 @@ class _Subscription:
 class ServiceRuntime:
     def __init__(
         self, *, settings: CommonSettings, schema: str, service: str,
-        outbox: Table, dead_letters: Table,
+        outbox: Table, dead_letters: Table, broker_epoch: Table,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -64,6 +65,12 @@ class ServiceRuntime:
             poll_seconds=settings.outbox_poll_seconds,
         )
         self.dead_letters = dead_letters
+        self.epoch_watch = BrokerEpochWatch(
+            bootstrap_servers=settings.kafka_bootstrap_servers, producer=self.producer,
+            store=EpochStore(self.sessions, broker_epoch),
+            ensure_topics=lambda: ensure_topics(settings.kafka_bootstrap_servers,
+                                                settings.kafka_partitions))
+        self.epoch_watch.on_process_lost(self._read_new_log_from_start)
         self._subscriptions: list[_Subscription] = []
         self.broker = self._new_broker()
         self.consumers: list[EventConsumer] = []
@@ -105,9 +112,10 @@ class ServiceRuntime:
     async def start(self) -> None:
         await wait_for_database(self.engine)
         await start_producer(self.producer)
-        await self._retry("creating topics", lambda: ensure_topics(
+        await retry_forever("creating topics", lambda: ensure_topics(
             self.settings.kafka_bootstrap_servers, self.settings.kafka_partitions))
         self.spawn(self.relay.run(), "outbox-relay")
+        self.spawn(self.epoch_watch.run(), "broker-epoch")
         if self._subscriptions:
             # Joining a consumer group can take a rebalance; the HTTP API need not wait for it.
             self.spawn(self._consume(), "consumers")
@@ -188,6 +196,17 @@ class ServiceRuntime:
                             f"{stall:.0f}s while records wait")
         return "stopping"
 
+    async def _read_new_log_from_start(self) -> None:
+        """The broker lost its log: every position this process holds points into the old one.
+        Everything in the new log is new to us: read each held partition from its start."""
+        for subscriber in self.broker.subscribers:
+            consumer: AIOKafkaConsumer | None = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in list(consumer.assignment()):
+                with contextlib.suppress(Exception):  # no longer assigned: the next owner reads
+                    await consumer.seek_to_beginning(tp)
+
     async def consumer_lag(self) -> list[dict[str, Any]]:
         """Lag of this process's consumers, from their own positions: per group and topic, the
         records between what they consumed and the end of the partitions they hold. Summed over
@@ -255,17 +274,6 @@ class ServiceRuntime:
         if self._subscriptions:
             checks["consumers"] = "ok" if self.consumers_started else "joining"
         return checks
-
-    async def _retry(self, what: str, action: Any) -> None:
-        backoff = Backoff(0.5, 10.0)
-        while True:
-            try:
-                await action()
-                return
-            except Exception as exc:
-                delay = backoff.next_delay()
-                log.warning("%s failed (%r); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
 
 
 async def _positions(consumer: AIOKafkaConsumer) -> list[tuple[TopicPartition, int, int | None]]:

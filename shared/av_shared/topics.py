@@ -11,6 +11,7 @@ class TopicSpec:
     owner: str
     purpose: str
     partitions: int | None = None  # None: the configured default partition count
+    configs: tuple[tuple[str, str], ...] = ()  # topic configs at creation
 
 
 BATCH_SUBMISSIONS = TopicSpec(
@@ -41,6 +42,15 @@ DEAD_LETTERS = TopicSpec(
     partitions=3,
 )
 
+BROKER_EPOCH = TopicSpec(
+    "av.broker-epoch",
+    owner="every service",
+    purpose="one record: the broker's epoch; another one means the broker lost its log "
+            "(see av_shared.broker_epoch)",
+    partitions=1,
+    configs=(("retention.ms", "-1"), ("retention.bytes", "-1")),
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     BATCH_SUBMISSIONS,
     BATCH_COMMANDS,
@@ -48,4 +58,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CHUNK_DISPATCH,
     CHUNK_RESULTS,
     DEAD_LETTERS,
+    BROKER_EPOCH,
 )

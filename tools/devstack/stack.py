@@ -106,7 +106,7 @@ class Stack:
             tasks.append(self._start(self.broker_spec()))
         if not self.keepa_key:
             tasks.append(self._start(self.keepa_spec()))
-        await asyncio.gather(*tasks)
+        await _all_or_none(tasks)
         await ensure_topics(self.bootstrap, self.config.partitions)
 
     def broker_spec(self) -> ProcessSpec:
@@ -188,7 +188,7 @@ class Stack:
         specs = [self.batch_spec(), *(self.analysis_spec(i) for i in
                                       range(len(self.analysis_ports))),
                  *(self.gateway_spec(i) for i in range(len(self.gateway_ports)))]
-        await asyncio.gather(*(self._start(spec) for spec in specs))
+        await _all_or_none([self._start(spec) for spec in specs])
 
     async def _start(self, spec: ProcessSpec) -> ManagedProcess:
         spec.echo = spec.echo or self.config.echo
@@ -205,6 +205,7 @@ class Stack:
         await self.processes[name].start()
 
     async def stop(self) -> None:
+        """Stop everything this stack started, whether its start succeeded or not."""
         services = [p for n, p in self.processes.items()
                     if n not in ("postgres", "broker", "keepa-sim")]
         await asyncio.gather(*(p.stop() for p in services))
@@ -235,3 +236,16 @@ class Stack:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def _all_or_none(starts: list[Coroutine[Any, Any, object]]) -> None:
+    """Run the starts together; when one fails, the others are cancelled and awaited before the
+    error is raised, so that `stop` afterwards sees (and stops) every process that was spawned."""
+    tasks = [asyncio.ensure_future(start) for start in starts]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

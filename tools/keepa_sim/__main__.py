@@ -16,7 +16,7 @@ from keepa_sim.config import CONVERTERS, SimConfig, env_overrides
 _HELP = {
     "host": "interface to bind",
     "port": "TCP port",
-    "samples_dir": "directory of recorded Keepa JSON (default: <repo>/../shared/keepa-samples)",
+    "samples_dir": "directory of recorded Keepa JSON (default: the copy packaged with keepa_sim)",
     "refill_rate": "tokens per simulated minute (Keepa basic plan: 20)",
     "time_scale": "simulated minutes per real minute (60: a basic plan refills 20 tokens/s)",
     "max_tokens": "bucket capacity (default: 60 x refill rate, as Keepa tokens expire in 1 h)",

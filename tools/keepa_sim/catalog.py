@@ -60,8 +60,9 @@ class Catalog:
     def from_dir(cls, directory: Path) -> Catalog:
         catalog = cls()
         if not directory.is_dir():
-            log.warning("samples dir %s does not exist; every product will be synthetic", directory)
-            return catalog
+            # Serving only synthetic books by accident would pass every test that looks for
+            # recorded ones as "missing": refuse instead.
+            raise FileNotFoundError(f"Keepa samples folder {directory} does not exist")
         for path in _sample_files(directory):
             try:
                 document = _read(path)

@@ -1,4 +1,4 @@
-"""Simulator configuration: defaults, environment variables and the repo-relative samples dir."""
+"""Simulator configuration: defaults, environment variables and the packaged samples dir."""
 
 from __future__ import annotations
 
@@ -21,19 +21,20 @@ DEFAULT_TIME_SCALE = 60.0
 TOKEN_LIFETIME_MINUTES = 60
 
 
-def find_repo_root(start: Path | None = None) -> Path:
-    """The checkout that contains this package (a `.git` entry marks it; works in worktrees)."""
-    here = (start or Path(__file__)).resolve()
-    for candidate in [here, *here.parents]:
-        if (candidate / ".git").exists():
-            return candidate
-    # Installed outside a checkout: tools/keepa_sim/config.py -> repo root is two levels up.
-    return Path(__file__).resolve().parents[2]
+# The recorded Keepa responses ship with this package (see samples/README.md).
+PACKAGED_SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 
-def default_samples_dir() -> Path:
-    """Recorded Keepa data lives next to the repo: `<repo>/../shared/keepa-samples`."""
-    return find_repo_root().parent / "shared" / "keepa-samples"
+def default_samples_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The one place the recorded Keepa data is found: KEEPA_SIM_SAMPLES_DIR, else the packaged
+    copy. A missing or empty folder is an error, never a silent fallback to synthetic books."""
+    env = os.environ if environ is None else environ
+    raw = env.get(ENV_PREFIX + "SAMPLES_DIR", "").strip()
+    folder = Path(raw).expanduser() if raw else PACKAGED_SAMPLES_DIR
+    if not folder.is_dir() or not any(folder.glob("*.json")):
+        raise FileNotFoundError(
+            f"recorded Keepa samples not found in {folder} (KEEPA_SIM_SAMPLES_DIR)")
+    return folder
 
 
 @dataclass

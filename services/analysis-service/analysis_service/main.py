@@ -21,7 +21,7 @@ from .adapters.keepa_client import KeepaClient, OnTokens
 from .adapters.market_data import MarketData
 from .adapters.token_budget import TokenBudget
 from .api.routes import router
-from .db.tables import SCHEMA, dead_letters, outbox
+from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox
 from .eta import EtaEstimator
 from .handlers import AnalysisHandlers
 from .processor import ChunkProcessor, WorkerPool
@@ -51,7 +51,8 @@ class AnalysisService:
     def __init__(self, settings: AnalysisServiceSettings) -> None:
         self.settings = settings
         self.runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="analysis-service",
-                                      outbox=outbox, dead_letters=dead_letters)
+                                      outbox=outbox, dead_letters=dead_letters,
+                                      broker_epoch=broker_epoch)
         sessions = self.runtime.sessions
         self.budget = TokenBudget(
             sessions, instant_reserve=settings.keepa_instant_reserve_tokens,

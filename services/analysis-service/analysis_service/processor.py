@@ -18,7 +18,7 @@ from av_shared.db import raw_dsn
 from av_shared.events import ChunkAnalysed, ItemFailure
 from av_shared.logging import correlation_id_var
 from av_shared.outbox import add_to_outbox
-from av_shared.retry import Backoff, is_transient
+from av_shared.retry import Backoff, is_transient, retry_forever
 from av_shared.topics import CHUNK_RESULTS
 
 from .adapters.market_data import MarketData
@@ -40,14 +40,11 @@ class ChunkProcessor:
 
     async def process(self, chunk: ClaimedChunk) -> None:
         correlation_id_var.set(chunk.correlation_id)
-        renewer = asyncio.create_task(self._keep_lease(chunk))
-        try:
-            if await self._is_cancelled(chunk):
-                outcomes: list[ItemOutcome] | None = None
-            else:
-                outcomes = await self._analyse(chunk)
-        finally:
-            renewer.cancel()
+        # The lease is kept by the pool's heartbeat, however long the chunk waits for tokens.
+        if await self._is_cancelled(chunk):
+            outcomes: list[ItemOutcome] | None = None
+        else:
+            outcomes = await self._analyse(chunk)
         await self._complete(chunk, outcomes)
 
     async def _analyse(self, chunk: ClaimedChunk) -> list[ItemOutcome]:
@@ -63,12 +60,6 @@ class ChunkProcessor:
                           chunk.attempts)
             reason = f"analysis error after {chunk.attempts} attempts: {type(exc).__name__}"
             return [ItemFailed(item, reason) for item in chunk.items]
-
-    async def _keep_lease(self, chunk: ClaimedChunk) -> None:
-        while True:  # a chunk waiting hours for tokens is alive, not lost
-            await asyncio.sleep(self.queue.lease_seconds / 3)
-            with contextlib.suppress(Exception):
-                await self.queue.renew(chunk)
 
     async def _is_cancelled(self, chunk: ClaimedChunk) -> bool:
         async with self.sessions() as session:
@@ -126,10 +117,13 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = False
         self._current: dict[int, ClaimedChunk] = {}
+        self._claiming = 0  # workers inside claim(): what they claim is not in _current yet
         self._workers: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
+        await retry_forever("freeing chunks held before a restart", self._free_predecessors)
         listener = asyncio.create_task(self._listen())
+        heartbeat = asyncio.create_task(self._heartbeat())
         self._workers = [asyncio.create_task(self._work(n), name=f"worker-{n}")
                          for n in range(self._size)]
         try:
@@ -138,6 +132,25 @@ class WorkerPool:
             for worker in self._workers:
                 worker.cancel()
             listener.cancel()
+            heartbeat.cancel()
+
+    async def _free_predecessors(self) -> None:
+        freed = await self._processor.queue.release_held()
+        if freed:
+            log.warning("freed %d chunk(s) held by this instance before it restarted", freed)
+
+    async def _heartbeat(self) -> None:
+        """Keeps the leases of the chunks this process works on while it lives (a dead one's
+        lapse within a lease), and frees any other chunk leased to it."""
+        while True:
+            await asyncio.sleep(self._processor.queue.lease_seconds / 3)
+            try:
+                await self._processor.queue.heartbeat(list(self._current.values()),
+                                                      release_others=self._claiming == 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: leases may lapse, work is redone
+                log.warning("lease heartbeat failed: %r", exc)
 
     def stop(self) -> None:
         self._stopping = True
@@ -170,7 +183,11 @@ class WorkerPool:
         backoff = Backoff(0.5, 15.0)
         while not self._stopping:
             try:
-                chunk = await self._processor.queue.claim()
+                self._claiming += 1
+                try:
+                    chunk = await self._processor.queue.claim()
+                finally:
+                    self._claiming -= 1
                 if chunk is None:
                     await self._idle()
                     continue
@@ -209,6 +226,7 @@ class WorkerPool:
                 continue
             try:
                 await conn.add_listener(WORK_CHANNEL, lambda *_: self._wake.set())
+                self._wake.set()  # work queued while we were not listening: look once now
                 # asyncpg has no "closed" event to wait on: look once a second, reconnect if lost.
                 while not conn.is_closed() and not self._stopping:  # noqa: ASYNC110
                     await asyncio.sleep(1.0)

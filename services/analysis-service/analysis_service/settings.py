@@ -35,7 +35,8 @@ class AnalysisServiceSettings(CommonSettings):
         365, ge=1, description="snapshots kept for price/rank history")
     workers: int = Field(2, ge=1, le=64, description="chunks analysed at once by one process")
     chunk_lease_seconds: float = Field(
-        300.0, gt=0, description="a crashed worker's chunk is taken again after this")
+        15.0, gt=0, description="a process renews the leases of its chunks every third of this "
+                                "(a heartbeat): a dead one's chunks are taken again within it")
     work_poll_seconds: float = Field(
         1.0, gt=0, description="workers' fallback poll; they wake on NOTIFY at once")
 

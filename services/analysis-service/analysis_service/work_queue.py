@@ -1,8 +1,13 @@
 """The durable chunk queue in the `analysis` schema, shared by every instance.
 
 Fairness: the next chunk comes from the owner served longest ago (round-robin between owners),
-so one seller's 50,000-book batch does not starve another's 200-book batch. A worker holds a
-lease on its chunk and renews it; a crashed worker's chunk is taken again when the lease ends.
+so one seller's 50,000-book batch does not starve another's 200-book batch.
+
+Leases are a heartbeat: a process renews the leases of every chunk it holds in one statement every
+third of `lease` (however long a chunk waits for Keepa tokens), so a chunk of a process that died
+is free for the others within `lease` seconds. Lease times are the database's clock, so processes
+with skewed clocks agree. A process starting again under the same instance id holds nothing:
+it frees what its predecessor held at once.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,9 +39,9 @@ class ClaimedChunk:
     attempts: int
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable() -> Any:
     return and_(work_chunks.c.status == "QUEUED",
-                or_(work_chunks.c.lease_until.is_(None), work_chunks.c.lease_until < now))
+                or_(work_chunks.c.lease_until.is_(None), work_chunks.c.lease_until < func.now()))
 
 
 async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
@@ -61,6 +66,9 @@ class WorkQueue:
     def lease_seconds(self) -> float:
         return self._lease.total_seconds()
 
+    def _lease_end(self) -> Any:
+        return func.now() + text(f"interval '{self._lease.total_seconds():.3f} seconds'")
+
     async def claim(self) -> ClaimedChunk | None:
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
@@ -68,21 +76,21 @@ class WorkQueue:
                 select(work_chunks.c.owner_id)
                 .select_from(work_chunks.outerjoin(
                     owner_turns, owner_turns.c.owner_id == work_chunks.c.owner_id))
-                .where(_claimable(now))
+                .where(_claimable())
                 .group_by(work_chunks.c.owner_id, owner_turns.c.last_served_at)
                 .order_by(owner_turns.c.last_served_at.asc().nulls_first())
                 .limit(1)
             )
             if owner is None:
                 return None
-            row = await self._lock_next(session, now, owner) or await self._lock_next(session, now)
+            row = await self._lock_next(session, owner) or await self._lock_next(session)
             if row is None:
                 return None
             await session.execute(
                 update(work_chunks)
                 .where(work_chunks.c.batch_id == row.batch_id,
                        work_chunks.c.chunk_no == row.chunk_no)
-                .values(lease_owner=self.worker_id, lease_until=now + self._lease,
+                .values(lease_owner=self.worker_id, lease_until=self._lease_end(),
                         attempts=work_chunks.c.attempts + 1)
             )
             turn = insert(owner_turns).values(owner_id=row.owner_id, last_served_at=now)
@@ -95,9 +103,8 @@ class WorkQueue:
             correlation_id=row.correlation_id, attempts=row.attempts + 1,
         )
 
-    async def _lock_next(self, session: AsyncSession, now: datetime,
-                         owner: uuid.UUID | None = None) -> Any:
-        where = _claimable(now)
+    async def _lock_next(self, session: AsyncSession, owner: uuid.UUID | None = None) -> Any:
+        where = _claimable()
         if owner is not None:
             where = and_(where, work_chunks.c.owner_id == owner)
         return (await session.execute(
@@ -106,15 +113,34 @@ class WorkQueue:
             .limit(1).with_for_update(skip_locked=True)
         )).first()
 
-    async def renew(self, chunk: ClaimedChunk) -> None:
+    async def heartbeat(self, working_on: list[ClaimedChunk], *, release_others: bool) -> None:
+        """This process is alive and works on `working_on`: extend their leases (one statement).
+        With `release_others`, chunks leased to this process that none of its workers holds are
+        freed: a claim whose answer was lost (the database went away as it committed), or a
+        chunk whose hand-back failed, would otherwise stay leased by this live process forever.
+        """
+        held = [(c.batch_id, c.chunk_no) for c in working_on]
+        key = tuple_(work_chunks.c.batch_id, work_chunks.c.chunk_no)
+        mine = and_(work_chunks.c.lease_owner == self.worker_id,
+                    work_chunks.c.status == "QUEUED")
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            if held:
+                await session.execute(update(work_chunks).where(mine, key.in_(held))
+                                      .values(lease_until=self._lease_end()))
+            if release_others:
+                stray = and_(mine, key.not_in(held)) if held else mine
+                await session.execute(update(work_chunks).where(stray)
+                                      .values(lease_owner=None, lease_until=None))
+
+    async def release_held(self) -> int:
+        """At start: what this instance id holds was held by a predecessor that died."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
                 update(work_chunks)
-                .where(work_chunks.c.batch_id == chunk.batch_id,
-                       work_chunks.c.chunk_no == chunk.chunk_no,
-                       work_chunks.c.lease_owner == self.worker_id)
-                .values(lease_until=datetime.now(UTC) + self._lease)
-            )
+                .where(work_chunks.c.lease_owner == self.worker_id,
+                       work_chunks.c.status == "QUEUED")
+                .values(lease_owner=None, lease_until=None))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def release(self, chunk: ClaimedChunk) -> None:
         """Hand the chunk back at once (graceful shutdown): another instance takes it."""

@@ -23,7 +23,7 @@ from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS, CHUNK_RESULTS
 
 from .api.routes import router
-from .db.tables import SCHEMA, batch_chunks, dead_letters, outbox
+from .db.tables import SCHEMA, batch_chunks, broker_epoch, dead_letters, outbox
 from .handlers import BatchHandlers
 from .reconciler import ChunkReconciler
 from .settings import BatchServiceSettings
@@ -31,11 +31,15 @@ from .settings import BatchServiceSettings
 
 def build_runtime(settings: BatchServiceSettings) -> tuple[ServiceRuntime, ChunkReconciler]:
     runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="batch-service",
-                             outbox=outbox, dead_letters=dead_letters)
+                             outbox=outbox, dead_letters=dead_letters,
+                             broker_epoch=broker_epoch)
     deadline = timedelta(seconds=settings.chunk_deadline_seconds)
     handlers = BatchHandlers(runtime.sessions, deadline)
     reconciler = ChunkReconciler(runtime.sessions, deadline, settings.chunk_max_dispatches,
                                  settings.reconcile_interval_seconds, handlers.chunk_analysed)
+    # Completions (and still-queued answers) lost with the broker's log: ask again for every
+    # open chunk now, instead of when its deadline passes.
+    runtime.epoch_watch.on_service_lost(reconciler.redispatch_open_chunks)
     runtime.subscribe(
         [BATCH_SUBMISSIONS, BATCH_COMMANDS, CHUNK_RESULTS], group=settings.consumer_group,
         handlers={

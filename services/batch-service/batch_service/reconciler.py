@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import (
@@ -74,7 +74,36 @@ class ChunkReconciler:
             self.failed_chunks_total += 1
         return len(overdue)
 
-    async def _redispatch(self, session: AsyncSession, chunk: Any, now: datetime) -> None:
+    async def redispatch_open_chunks(self) -> None:
+        """The broker lost its log: a completion (or still-queued answer) of any open chunk may
+        be lost with it. Ask again for every one now, in pages; the analysis service answers
+        from what it stored. Not counted as a dispatch: the loss was not the chunk's."""
+        after: tuple[Any, int] | None = None
+        asked = 0
+        while True:
+            now = datetime.now(UTC)
+            async with self.sessions() as session, session.begin():
+                query = (select(batch_chunks, batches.c.owner_id, batches.c.correlation_id)
+                         .join(batches, batches.c.id == batch_chunks.c.batch_id)
+                         .where(batch_chunks.c.status == "WAITING",
+                                batch_chunks.c.payload.is_not(None),
+                                batches.c.status.not_in(TERMINAL)))
+                if after is not None:
+                    query = query.where(tuple_(batch_chunks.c.batch_id,
+                                               batch_chunks.c.chunk_no) > tuple_(*after))
+                page = (await session.execute(
+                    query.order_by(batch_chunks.c.batch_id, batch_chunks.c.chunk_no).limit(500)
+                )).mappings().all()
+                for chunk in page:
+                    await self._redispatch(session, chunk, now, counted=False)
+            asked += len(page)
+            if len(page) < 500:
+                break
+            after = (page[-1]["batch_id"], page[-1]["chunk_no"])
+        log.warning("broker log lost: asked again for %d open chunk(s)", asked)
+
+    async def _redispatch(self, session: AsyncSession, chunk: Any, now: datetime,
+                          counted: bool = True) -> None:
         payload = chunk["payload"]
         correlation_id = chunk["correlation_id"] or f"batch-{chunk['batch_id']}"
         event = ChunkRedispatched(
@@ -86,6 +115,9 @@ class ChunkReconciler:
         )
         await add_to_outbox(session, outbox, topic=CHUNK_DISPATCH, events=[event],
                             aggregate_id=chunk["batch_id"])
+        if not counted:
+            await self._push_deadline(session, chunk, now + self.deadline)
+            return
         backoff = self.deadline * (2 ** min(chunk["dispatches"], 6))
         await self._push_deadline(session, chunk, now + backoff, dispatched=True)
         self.redispatched_total += 1

@@ -24,7 +24,7 @@ from .api import admin, analyses, api_keys, auth, batches, config
 from .api.openapi import OPERATION_IDS, TAGS, customise_openapi
 from .api.problems import install_problem_handlers
 from .api.request_guard import install_request_guard
-from .db.tables import SCHEMA, dead_letters, outbox, submissions
+from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
 from .settings import GatewaySettings
@@ -37,13 +37,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="gateway",
-                                 outbox=outbox, dead_letters=dead_letters)
+                                 outbox=outbox, dead_letters=dead_letters,
+                                 broker_epoch=broker_epoch)
         app.state.runtime = runtime
         reconciler = SubmissionReconciler(
             runtime.sessions, timedelta(seconds=settings.ack_deadline_seconds),
             timedelta(seconds=settings.republish_max_backoff_seconds),
             settings.reconcile_interval_seconds)
         app.state.reconciler = reconciler
+        # Submissions lost with the broker's log are published again now, not at the deadline.
+        runtime.epoch_watch.on_service_lost(reconciler.republish_unacknowledged)
         runtime.subscribe([BATCH_STATUS], group=settings.consumer_group,
                           handlers={BatchAcknowledged: reconciler.acknowledged,
                                     BatchStatusChanged: reconciler.status_changed})

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,14 +61,30 @@ class SubmissionReconciler:
     async def republish_overdue(self) -> int:
         now = datetime.now(UTC)
         s = submissions.c
+        overdue = await self._republish(
+            now, s.created_at < now - self.ack_deadline,
+            or_(s.next_republish_at.is_(None), s.next_republish_at < now))
+        return len(overdue)
+
+    async def republish_unacknowledged(self) -> None:
+        """The broker lost its log: every batch not yet acknowledged may have lost its events.
+        Publish them all again now (in pages), whatever their deadline."""
+        after: Any = None
+        while True:
+            condition = [] if after is None else [submissions.c.batch_id > after]
+            page = await self._republish(datetime.now(UTC), *condition, lost=True)
+            if len(page) < 100:
+                return
+            after = page[-1]
+
+    async def _republish(self, now: datetime, *conditions: Any, lost: bool = False) -> list[Any]:
+        s = submissions.c
         async with self.sessions() as session, session.begin():
             overdue = (await session.execute(
                 select(s.batch_id, s.republish_count).where(
                     # A finished batch is known to the batch service, acknowledged or not.
-                    s.acknowledged_at.is_(None), s.finished_at.is_(None),
-                    s.created_at < now - self.ack_deadline,
-                    or_(s.next_republish_at.is_(None), s.next_republish_at < now))
-                .limit(100).with_for_update(skip_locked=True)
+                    s.acknowledged_at.is_(None), s.finished_at.is_(None), *conditions)
+                .order_by(s.batch_id).limit(100).with_for_update(skip_locked=True)
             )).all()
             for batch_id, count in overdue:
                 # Mark the batch's outbox rows unsent: the relay publishes them again.
@@ -75,10 +92,13 @@ class SubmissionReconciler:
                     outbox.c.aggregate_id == batch_id, outbox.c.sent_at.is_not(None),
                     outbox.c.event_type.in_(["batch.submitted", "batch.chunk_submitted"]),
                 )).values(sent_at=None))
-                delay = min(self.ack_deadline * (2 ** count), self.max_backoff)
+                # After a loss the batch is due again at its deadline; an overdue one backs off.
+                delay = self.ack_deadline if lost else \
+                    min(self.ack_deadline * (2 ** count), self.max_backoff)
                 await session.execute(update(submissions).where(s.batch_id == batch_id).values(
                     republish_count=s.republish_count + 1, next_republish_at=now + delay))
-                log.warning("batch %s not acknowledged after %s: re-published (#%d)",
-                            batch_id, self.ack_deadline, count + 1)
+                log.warning("batch %s %s: re-published (#%d)", batch_id,
+                            "may have been lost with the broker's log" if lost else
+                            f"not acknowledged after {self.ack_deadline}", count + 1)
         self.republished_total += len(overdue)
-        return len(overdue)
+        return [batch_id for batch_id, _ in overdue]

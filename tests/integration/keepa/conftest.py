@@ -70,9 +70,7 @@ async def make_client(keepa_sim: RunningSim) -> AsyncIterator[ClientFactory]:
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    path: Path = default_samples_dir()
-    if not path.is_dir():
-        pytest.skip(f"recorded Keepa samples not found at {path}")
+    path: Path = default_samples_dir()  # raises when the packaged samples are missing
     return path
 
 

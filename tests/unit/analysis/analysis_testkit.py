@@ -3,43 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from analysis_service.domain import ItemToAnalyse, SellerCosts
-
-
-def repo_root() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "services").is_dir():
-            return parent
-    return here.parents[3]
+from keepa_sim import default_samples_dir
 
 
 def samples_dir() -> Path:
-    """``shared/keepa-samples`` next to the repository directory (override: KEEPA_SAMPLES_DIR)."""
-    override = os.environ.get("KEEPA_SAMPLES_DIR")
-    return Path(override) if override else repo_root().parent / "shared" / "keepa-samples"
+    """The recorded Keepa responses, found where the simulator finds them (one setting)."""
+    return default_samples_dir()
 
 
 def sample_files() -> list[str]:
-    folder = samples_dir()
-    return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+    return sorted(p.name for p in samples_dir().glob("*.json"))
 
 
 @cache
 def load_product(name: str) -> dict[str, Any]:
     """The product object of a sample: ``products[0]`` of an envelope, else the file itself."""
     path = samples_dir() / name
-    if not path.is_file():
-        pytest.skip(f"Keepa sample {path} not available")
     data: dict[str, Any] = json.loads(path.read_text())
     if "products" in data:
         products: list[dict[str, Any]] = data["products"]

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from av_shared.db import NULLABLE_JSONB
-from av_shared.messaging_tables import define_messaging_tables
+from av_shared.messaging_tables import define_broker_epoch_table, define_messaging_tables
 
 SCHEMA = "analysis"
 metadata = MetaData(schema=SCHEMA)
@@ -151,3 +151,4 @@ keepa_tokens = Table(
 )
 
 outbox, inbox, dead_letters = define_messaging_tables(metadata)
+broker_epoch = define_broker_epoch_table(metadata)

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 from av_shared.db import NULLABLE_JSONB
-from av_shared.messaging_tables import define_messaging_tables
+from av_shared.messaging_tables import define_broker_epoch_table, define_messaging_tables
 
 SCHEMA = "batch"
 metadata = MetaData(schema=SCHEMA)
@@ -84,3 +84,4 @@ batch_items = Table(
 )
 
 outbox, inbox, dead_letters = define_messaging_tables(metadata)
+broker_epoch = define_broker_epoch_table(metadata)

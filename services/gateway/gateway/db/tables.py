@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from av_shared.messaging_tables import define_messaging_tables
+from av_shared.messaging_tables import define_broker_epoch_table, define_messaging_tables
 
 SCHEMA = "gateway"
 metadata = MetaData(schema=SCHEMA)
@@ -143,3 +143,4 @@ submissions = Table(
 )
 
 outbox, inbox, dead_letters = define_messaging_tables(metadata)
+broker_epoch = define_broker_epoch_table(metadata)

@@ -1,0 +1,28 @@
+"""broker_epoch: the broker epoch this service last reconciled with (a broker that lost its log
+is noticed at once, also by a service that was down meanwhile)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02 03:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('broker_epoch',
+    sa.Column('id', sa.SmallInteger(), nullable=False),
+    sa.Column('epoch', sa.Text(), nullable=False),
+    sa.Column('seen_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    schema='gateway'
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('broker_epoch', schema='gateway')
