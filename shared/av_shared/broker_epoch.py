@@ -23,6 +23,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import Table, select
@@ -58,9 +59,10 @@ class EpochStore:
 
 class BrokerEpochWatch:
     def __init__(self, *, bootstrap_servers: str, producer: AIOKafkaProducer, store: EpochStore,
-                 interval_seconds: float = 1.0,
+                 interval_seconds: float = 1.0, client_options: dict[str, Any] | None = None,
                  ensure_topics: Callable[[], Awaitable[object]] | None = None) -> None:
         self._bootstrap = bootstrap_servers
+        self._client_options = client_options or {}
         self._producer = producer
         self._store = store
         self._interval = interval_seconds
@@ -82,7 +84,7 @@ class BrokerEpochWatch:
     async def run(self) -> None:
         while True:
             consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
-                                        enable_auto_commit=False)
+                                        enable_auto_commit=False, **self._client_options)
             try:
                 await consumer.start()
                 consumer.assign([_PARTITION])

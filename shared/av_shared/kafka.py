@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import AnyEvent, Event, parse_event
+from .kafka_security import client_options
 from .logging import correlation_id_var
 from .retry import Backoff, is_transient
 from .settings import CommonSettings
@@ -33,6 +34,7 @@ EventHandler = Callable[[Any], Awaitable[None]]
 def make_producer(settings: CommonSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         linger_ms=5,
@@ -54,9 +56,11 @@ async def start_producer(producer: AIOKafkaProducer) -> None:
             await asyncio.sleep(delay)
 
 
-async def ensure_topics(bootstrap_servers: str, default_partitions: int) -> list[str]:
-    """Create every topic that does not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def ensure_topics(bootstrap_servers: str, default_partitions: int,
+                        **options: Any) -> list[str]:
+    """Create every topic that does not exist yet; returns the names created. `options`: the
+    client's security (av_shared.kafka_security.client_options)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

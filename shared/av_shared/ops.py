@@ -25,13 +25,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from .asyncapi import CHANNELS
 from .db import raw_dsn
+from .kafka_security import client_options
+from .settings import CommonSettings
 from .topics import ALL_TOPICS
 
 SCHEMAS = ("gateway", "batch", "analysis")
 GROUPS = ("gateway", "batch-service", "analysis-service")
 
 
-async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> list[dict[str, Any]]:
+async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS,
+                       **options: Any) -> list[dict[str, Any]]:
     """Per group, topic and partition: committed offset, end offset and the lag between.
 
     Every partition of every topic a group reads counts, also one the group has not committed on
@@ -40,7 +43,7 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> list
     join the group): aiokafka's admin OffsetFetch cannot parse Tansu's answer, this path can.
     """
 
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, **options)
     await probe.start()
     try:
         partitions = [TopicPartition(spec.name, p) for spec in ALL_TOPICS
@@ -53,7 +56,7 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> list
     for group in groups:
         read = {topic for topic, (_, readers) in CHANNELS.items() if group in readers}
         reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                  enable_auto_commit=False)
+                                  enable_auto_commit=False, **options)
         await reader.start()
         try:
             for tp in partitions:
@@ -109,11 +112,12 @@ async def dead_letters(conn: asyncpg.Connection, schema: str) -> list[dict[str, 
     return [dict(r) | {"schema": schema} for r in rows]
 
 
-async def replay(conn: asyncpg.Connection, bootstrap: str, schema: str, letter_id: int) -> str:
+async def replay(conn: asyncpg.Connection, bootstrap: str, schema: str, letter_id: int,
+                 **options: Any) -> str:
     row = await conn.fetchrow(f"SELECT * FROM {schema}.dead_letters WHERE id = $1", letter_id)
     if row is None:
         raise SystemExit(f"no dead letter {letter_id} in {schema}")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **options)
     await producer.start()
     try:
         key = row["partition_key"].encode() if row["partition_key"] else None
@@ -138,9 +142,10 @@ async def main(argv: list[str]) -> None:
     again.add_argument("schema", choices=SCHEMAS)
     again.add_argument("id", type=int)
     args = parser.parse_args(argv)
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    settings = CommonSettings()  # KAFKA_* as the services read them, security included
+    bootstrap, options = settings.kafka_bootstrap_servers, client_options(settings)
     if args.command == "lag":
-        rows = await consumer_lag(bootstrap)
+        rows = await consumer_lag(bootstrap, **options)
         _print(rows if args.partitions else lag_per_topic(rows))
         return
     conn = await asyncpg.connect(raw_dsn(os.environ["DATABASE_URL"]))
@@ -152,7 +157,7 @@ async def main(argv: list[str]) -> None:
                      for row in await dead_letters(conn, s)]
             _print(found)
         else:
-            topic = await replay(conn, bootstrap, args.schema, args.id)
+            topic = await replay(conn, bootstrap, args.schema, args.id, **options)
             print(f"replayed dead letter {args.id} to {topic}")
     finally:
         await conn.close()

@@ -29,6 +29,7 @@ from .broker_epoch import BrokerEpochWatch, EpochStore
 from .db import create_engine, create_session_factory, wait_for_database
 from .events import Event
 from .kafka import EventConsumer, EventHandler, ensure_topics, make_producer, start_producer
+from .kafka_security import broker_security, client_options
 from .outbox import OutboxRelay
 from .retry import Backoff, retry_forever
 from .settings import CommonSettings
@@ -67,9 +68,8 @@ class ServiceRuntime:
         self.dead_letters = dead_letters
         self.epoch_watch = BrokerEpochWatch(
             bootstrap_servers=settings.kafka_bootstrap_servers, producer=self.producer,
-            store=EpochStore(self.sessions, broker_epoch),
-            ensure_topics=lambda: ensure_topics(settings.kafka_bootstrap_servers,
-                                                settings.kafka_partitions))
+            store=EpochStore(self.sessions, broker_epoch), client_options=client_options(settings),
+            ensure_topics=self._ensure_topics)
         self.epoch_watch.on_process_lost(self._read_new_log_from_start)
         self._subscriptions: list[_Subscription] = []
         self.broker = self._new_broker()
@@ -95,7 +95,8 @@ class ServiceRuntime:
 
     def _new_broker(self) -> KafkaBroker:
         broker = KafkaBroker(self.settings.kafka_bootstrap_servers, logger=None,
-                             graceful_timeout=self.settings.shutdown_grace_seconds)
+                             graceful_timeout=self.settings.shutdown_grace_seconds,
+                             security=broker_security(self.settings))
         for subscription in self._subscriptions:
             self._attach(broker, subscription)
         return broker
@@ -112,13 +113,16 @@ class ServiceRuntime:
     async def start(self) -> None:
         await wait_for_database(self.engine)
         await start_producer(self.producer)
-        await retry_forever("creating topics", lambda: ensure_topics(
-            self.settings.kafka_bootstrap_servers, self.settings.kafka_partitions))
+        await retry_forever("creating topics", self._ensure_topics)
         self.spawn(self.relay.run(), "outbox-relay")
         self.spawn(self.epoch_watch.run(), "broker-epoch")
         if self._subscriptions:
             # Joining a consumer group can take a rebalance; the HTTP API need not wait for it.
             self.spawn(self._consume(), "consumers")
+
+    async def _ensure_topics(self) -> list[str]:
+        return await ensure_topics(self.settings.kafka_bootstrap_servers,
+                                   self.settings.kafka_partitions, **client_options(self.settings))
 
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

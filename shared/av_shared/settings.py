@@ -6,8 +6,10 @@ from __future__ import annotations
 import socket
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .internal_auth import DEV_INTERNAL_SECRET
 
 DEV_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/arbitragevault"
 
@@ -28,6 +30,15 @@ class CommonSettings(BaseSettings):
         10_000, ge=1_000, le=300_000,
         description="consumer group session: a member silent this long is dropped (heartbeats "
         "every third of it); Tansu also makes a joining member wait about half of it")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how every Kafka client connects (see av_shared.kafka_security)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with SASL_PLAINTEXT/SASL_SSL)")
+    kafka_sasl_username: str = Field("", description="SASL user of this service")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="SASL password")
+    kafka_ssl_cafile: str = Field(
+        "", description="CA bundle the broker's certificate is checked against (SSL/SASL_SSL); "
+                        "empty: the system's CAs")
     kafka_partitions: int = Field(
         12, ge=1, le=1000, description="partitions of topics the services create (consumer scale)")
     log_level: str = Field("INFO", description="Python log level")
@@ -47,6 +58,27 @@ class CommonSettings(BaseSettings):
         "for this long (its handler not busy) is replaced by a new one that rejoins the group")
     shutdown_grace_seconds: float = Field(
         20.0, ge=0, description="SIGTERM: time to finish in-flight work before exiting")
+    internal_auth_secret: SecretStr = Field(
+        SecretStr(DEV_INTERNAL_SECRET),
+        description="signs the gateway's short-lived service tokens for the internal APIs (the "
+        "same value in every service); >= 32 chars, required in production")
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> CommonSettings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with "
+                             f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
+        return self
+
+    @model_validator(mode="after")
+    def _no_default_internal_secret_in_production(self) -> CommonSettings:
+        secret = self.internal_auth_secret.get_secret_value()
+        if self.environment == "production" and (secret == DEV_INTERNAL_SECRET
+                                                 or len(secret) < 32):
+            raise ValueError("INTERNAL_AUTH_SECRET must be set to a strong secret (>= 32 chars) "
+                             "in production")
+        return self
 
     @field_validator("database_url")
     @classmethod

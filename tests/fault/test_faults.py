@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from analysis_service.adapters.token_budget import BATCH_TURN_LOCK
 from av_shared.settings import CommonSettings
@@ -135,6 +135,32 @@ async def test_a_lost_acknowledgement_is_sent_again(stack: Stack, seller: Seller
     [row] = await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
                             lambda rows: rows[0]["acknowledged_at"] is not None, timeout=30)
     assert row["republish_count"] >= 1
+    await batch.assert_exactly_once()
+
+
+async def test_a_service_that_missed_a_broker_log_loss_reconciles_at_once(
+    stack: Stack, seller: Seller, probe: Probe
+) -> None:
+    """A service whose recorded broker epoch is not the broker's (it was down while the broker
+    lost its log, or ran through it) reconciles within seconds, not at its deadlines (10 min for
+    a chunk, 1 min for an acknowledgement, as in `make run`): the batch service asks again for
+    every open chunk, the gateway publishes every unacknowledged batch again."""
+    async with _keepa_tokens_run_out(stack):  # the chunks stay open meanwhile
+        batch = await FaultBatch(seller, probe, seed=612, items=300).submit()
+        batch_id = uuid.UUID(batch.id)
+        acked = "SELECT acknowledged_at IS NOT NULL FROM gateway.submissions WHERE batch_id = $1"
+        await _wait_for(lambda: probe.value(acked, batch_id), lambda done: done, timeout=60)
+        dispatches = await _chunk_dispatches(stack, batch.id)
+        await probe.value("UPDATE batch.broker_epoch SET epoch = 'an-older-broker'")
+        await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL "
+                          "WHERE batch_id = $1", batch_id)
+        await probe.value("UPDATE gateway.broker_epoch SET epoch = 'an-older-broker'")
+        await _wait_for(lambda: _chunk_dispatches(stack, batch.id),
+                        lambda found: found - dispatches >= 3, timeout=60)  # all 3 chunks
+        await _wait_for(lambda: probe.value(acked, batch_id), lambda done: done, timeout=60)
+        republished = await probe.value(
+            "SELECT republish_count FROM gateway.submissions WHERE batch_id = $1", batch_id)
+        assert republished >= 1
     await batch.assert_exactly_once()
 
 
@@ -348,6 +374,26 @@ async def _leased_by(probe: Probe, batch_id: str, instance: str) -> int:
 async def _keepa_requests(stack: Stack) -> list[dict]:  # type: ignore[type-arg]
     async with httpx.AsyncClient(base_url=stack.keepa_base_url, timeout=10) as http:
         return list((await http.get("/_sim/stats")).json()["requests"])
+
+
+async def _chunk_dispatches(stack: Stack, batch_id: str) -> int:
+    """ChunkRedispatched events of the batch on the chunk-dispatch topic so far."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found = 0
+    try:
+        await consumer.topics()  # metadata
+        partitions = [TopicPartition(CHUNK_DISPATCH.name, p)
+                      for p in consumer.partitions_for_topic(CHUNK_DISPATCH.name) or []]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += sum(1 for r in records if batch_id.encode() in (r.value or b""))
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def _dead_letter_topic(stack: Stack, marker: str, expected: int) -> list[dict]:  # type: ignore[type-arg]

@@ -66,3 +66,18 @@ def test_kafka_is_a_single_kraft_node_without_topic_autocreation(compose: dict[s
     assert compose["services"]["kafka"]["image"].startswith("apache/kafka")
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the services create them
+
+
+def test_only_the_gateway_is_reachable_from_outside(compose: dict[str, Any]) -> None:
+    """Internal APIs, the database and the broker publish no port and sit on a network with no
+    route out; the gateway bridges it to the published edge; every service shares the internal
+    service-token secret."""
+    services = compose["services"]
+    published = {name for name, spec in services.items() if spec.get("ports")}
+    assert published == {"gateway"}
+    assert compose["networks"]["backend"] == {"internal": True}
+    for name, spec in services.items():
+        assert "backend" in spec["networks"], name
+        assert ("edge" in spec["networks"]) == (name == "gateway"), name
+    for service in SETTINGS:
+        assert "INTERNAL_AUTH_SECRET" in services[service]["environment"], service

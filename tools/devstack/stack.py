@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Coroutine
@@ -53,6 +54,9 @@ class Stack:
         self.external_db = os.environ.get("DATABASE_URL")
         self.external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         self.keepa_key = os.environ.get("KEEPA_API_KEY", "")
+        # The services' shared secret for internal service tokens: new for every stack.
+        self.internal_auth_secret = os.environ.get("INTERNAL_AUTH_SECRET") or \
+            secrets.token_urlsafe(32)
         self.pg = postgres.LocalPostgres(config.state_dir / "pgdata", pick(55432))
         self.broker_port = pick(19092)
         self.keepa_port = pick(8090)
@@ -140,6 +144,7 @@ class Stack:
             # Local Tansu: joins take half a session, and a killed member is noticed sooner.
             "KAFKA_SESSION_TIMEOUT_MS": "4000",
             "INSTANCE_ID": instance_id,
+            "INTERNAL_AUTH_SECRET": self.internal_auth_secret,
             "ENVIRONMENT": "test" if self.config.fast else "development",
             "LOG_JSON": "true",
             **self.config.extra_env,

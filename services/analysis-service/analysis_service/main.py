@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from av_shared.events import BatchChunkSubmitted, BatchStatusChanged, ChunkRedispatched
 from av_shared.health import health_router
+from av_shared.internal_auth import mount_internal_api
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
@@ -123,7 +124,8 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
             await service.stop()
 
     app = FastAPI(title="ArbitrageVault analysis service (internal)", lifespan=lifespan)
-    app.include_router(router)
+    mount_internal_api(app, router, audience="analysis-service",
+                       secret=settings.internal_auth_secret.get_secret_value())
 
     async def extra_metrics() -> dict[str, float]:
         service: AnalysisService = app.state.service

@@ -17,6 +17,7 @@ from av_shared.events import (
     ChunkStillQueued,
 )
 from av_shared.health import health_router
+from av_shared.internal_auth import mount_internal_api
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
@@ -70,7 +71,8 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title="ArbitrageVault batch service (internal)", lifespan=lifespan)
-    app.include_router(router)
+    mount_internal_api(app, router, audience="batch-service",
+                       secret=settings.internal_auth_secret.get_secret_value())
 
     async def extra_metrics() -> dict[str, float]:
         reconciler: ChunkReconciler = app.state.reconciler

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from av_shared.asyncapi import build_document, build_html
 from av_shared.events import BatchAcknowledged, BatchStatusChanged
 from av_shared.health import health_router
+from av_shared.internal_auth import ServiceTokens
 from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
@@ -52,7 +53,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                     BatchStatusChanged: reconciler.status_changed})
         app.state.services = InternalServices(
             batch_url=settings.batch_service_url, analysis_urls=settings.analysis_urls,
-            timeout=settings.internal_http_timeout_seconds)
+            timeout=settings.internal_http_timeout_seconds,
+            tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()))
         await runtime.start()
         runtime.spawn(reconciler.run(), "submission-reconciler")
         runtime.spawn(run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds),

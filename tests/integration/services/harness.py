@@ -40,6 +40,7 @@ from av_shared.events import (
     parse_event,
     serialize_event,
 )
+from av_shared.internal_auth import ADMIN_PREFIX, ServiceTokens
 from av_shared.ops import consumer_lag
 from av_shared.topics import TopicSpec
 from devstack.stack import Stack, StackConfig
@@ -178,6 +179,14 @@ class ServiceHarness:
                                                             (self.role.group,)))
         await self.eventually(lag, lambda n: n == 0, f"{self.role.group} consumed everything",
                               timeout)
+
+    async def internal_get(self, path: str, **params: Any) -> httpx.Response:
+        """GET from the service's internal API as the gateway does: with a service token for
+        this service (admin-scoped on /internal/admin/...)."""
+        tokens = ServiceTokens(self.stack.internal_auth_secret)
+        headers = tokens.header(self.role.name, admin=path.startswith(ADMIN_PREFIX))
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            return await http.get(path, params=params, headers=headers)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await admin_fetch(self.stack.admin_url, sql, *args)

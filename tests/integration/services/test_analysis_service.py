@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from av_shared.events import (
     ChunkItem,
     ChunkRedispatched,
 )
+from av_shared.internal_auth import ServiceTokens
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH, CHUNK_RESULTS
 from tests.helpers import isbn10s
 from tests.integration.services.harness import (
@@ -59,9 +61,8 @@ async def _completions(harness: ServiceHarness, batch_id: uuid.UUID, chunk_no: i
 
 async def _analyses(harness: ServiceHarness, batch: SubmittedBatch) -> list[dict[str, Any]]:
     """What the gateway shows the seller (internal API, filtered by owner)."""
-    async with httpx.AsyncClient(base_url=harness.url, timeout=10) as http:
-        response = await http.get("/internal/analyses", params={
-            "batch_id": str(batch.id), "owner_id": str(batch.owner_id), "size": 500})
+    response = await harness.internal_get("/internal/analyses", batch_id=str(batch.id),
+                                          owner_id=str(batch.owner_id), size=500)
     response.raise_for_status()
     return response.json()["items"]  # type: ignore[no-any-return]
 
@@ -175,3 +176,25 @@ async def test_a_chunk_of_a_cancelled_batch_is_completed_as_skipped_without_keep
     assert (done.items_succeeded, done.items_failed) == (0, 0)
     assert await _stored(harness, batch_id) == []
     assert await _keepa_requests(harness) == keepa
+
+
+async def test_an_instant_analysis_without_the_gateways_token_spends_no_keepa_token(
+    harness: ServiceHarness,
+) -> None:
+    """Only the gateway (which charges the seller's quota) may have a book analysed now."""
+    isbn = isbn10s(1, seed=231)[0]
+    item = ChunkItem(item_no=0, identifier=isbn, asin=isbn, buy_cost=Decimal("2.00"))
+    body = {"item": item.model_dump(mode="json"), "owner_id": str(uuid.uuid4()),
+            "config": BusinessConfigSnapshot().model_dump(mode="json")}
+    before = await _keepa_requests(harness)
+    tokens = ServiceTokens(harness.stack.internal_auth_secret)
+    async with httpx.AsyncClient(base_url=harness.url, timeout=60) as http:
+        anonymous = await http.post("/internal/analyses", json=body)
+        wrong_audience = await http.post("/internal/analyses", json=body,
+                                         headers=tokens.header("batch-service"))
+        assert (anonymous.status_code, wrong_audience.status_code) == (401, 401)
+        assert await _keepa_requests(harness) == before
+        granted = await http.post("/internal/analyses", json=body,
+                                  headers=tokens.header("analysis-service"))
+    assert granted.status_code == 201, granted.text
+    assert await _keepa_requests(harness) == before + 1

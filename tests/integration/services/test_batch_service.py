@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from av_shared.events import (
@@ -24,6 +25,7 @@ from av_shared.events import (
     ChunkRedispatched,
     ItemFailure,
 )
+from av_shared.internal_auth import ServiceTokens
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH, CHUNK_RESULTS
 from tests.integration.services.harness import (
     BATCH_SERVICE,
@@ -53,8 +55,7 @@ async def harness(state_dir: Path) -> AsyncIterator[ServiceHarness]:
 
 async def _batch(harness: ServiceHarness, batch_id: uuid.UUID) -> dict[str, Any] | None:
     """The batch as the gateway reads it (internal API); None while it answers 404."""
-    async with httpx.AsyncClient(base_url=harness.url, timeout=10) as http:
-        response = await http.get(f"/internal/batches/{batch_id}")
+    response = await harness.internal_get(f"/internal/admin/batches/{batch_id}")
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -62,9 +63,8 @@ async def _batch(harness: ServiceHarness, batch_id: uuid.UUID) -> dict[str, Any]
 
 
 async def _items(harness: ServiceHarness, batch_id: uuid.UUID, status: str) -> list[Any]:
-    async with httpx.AsyncClient(base_url=harness.url, timeout=10) as http:
-        response = await http.get(f"/internal/batches/{batch_id}/items",
-                                  params={"status": status, "size": 500})
+    response = await harness.internal_get(f"/internal/admin/batches/{batch_id}/items",
+                                          status=status, size=500)
     response.raise_for_status()
     return response.json()["items"]  # type: ignore[no-any-return]
 
@@ -235,3 +235,37 @@ async def test_a_chunk_without_completion_is_redispatched_then_given_up(
     assert len(harness.log.events(ChunkRedispatched, batch.id)) == MAX_DISPATCHES - 1
     reasons = {i["failure_reason"] for i in await _items(harness, batch.id, "FAILED")}
     assert reasons == {f"no analysis after {MAX_DISPATCHES} dispatches; given up"}
+
+
+async def test_the_internal_api_answers_only_the_gateway_with_a_token_for_this_service(
+    harness: ServiceHarness
+) -> None:
+    """Every internal route wants a valid service token for the batch service; reads name their
+    owner; every owner at once only on the admin routes, with an admin-scoped token."""
+    batch = submitted_batch(items=3, seed=171)
+    await harness.publish(BATCH_SUBMISSIONS, batch.header, *batch.chunks)
+    await harness.eventually(lambda: _batch(harness, batch.id), lambda b: b is not None,
+                             "the batch is readable")
+    path = f"/internal/batches/{batch.id}"
+    owner = {"owner_id": str(batch.owner_id)}
+    tokens = ServiceTokens(harness.stack.internal_auth_secret)
+    forged = ServiceTokens("not-the-services-secret-0123456789abcdef")
+    expired = jwt.encode({"iss": "gateway", "aud": "batch-service", "iat": 1, "exp": 2,
+                          "scope": "admin"}, harness.stack.internal_auth_secret, "HS256")
+    async with httpx.AsyncClient(base_url=harness.url, timeout=10) as http:
+        async def status(url: str, headers: dict[str, str], **params: str) -> int:
+            return (await http.get(url, params=params, headers=headers)).status_code
+
+        assert await status(path, {}, **owner) == 401  # anonymous
+        assert await status(path, forged.header("batch-service"), **owner) == 401
+        assert await status(path, tokens.header("analysis-service"), **owner) == 401  # audience
+        assert await status(path, {"Authorization": f"Bearer {expired}"}, **owner) == 401
+        assert await status(path, tokens.header("batch-service"), **owner) == 200
+        assert await status(path, tokens.header("batch-service")) == 422  # no owner named
+        other = {"owner_id": str(uuid.uuid4())}
+        assert await status(path, tokens.header("batch-service"), **other) == 404
+        admin_path = f"/internal/admin/batches/{batch.id}"
+        assert await status(admin_path, tokens.header("batch-service")) == 403  # not admin
+        assert await status(admin_path, tokens.header("batch-service", admin=True)) == 200
+        listing = await http.get("/internal/batches", headers=tokens.header("batch-service"))
+        assert listing.status_code == 422  # every owner's batches: only the admin view

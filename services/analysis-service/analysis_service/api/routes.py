@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
+from av_shared.internal_auth import Owner
 from av_shared.pagination import MAX_PAGE_SIZE, offset_of
 from av_shared.retry import TransientError
 
@@ -19,7 +20,8 @@ from ..application import ItemFailed, analyse_items
 from ..db.tables import analyses, item_failures, work_chunks
 from .views import analysis_view
 
-router = APIRouter(prefix="/internal")
+# Mounted twice (see main.py): /internal/... (one owner) and /internal/admin/... (all owners).
+router = APIRouter()
 SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
                   "-velocity", "item"]
 SORT_COLUMNS = {"created": analyses.c.created_at, "roi": analyses.c.roi_percent,
@@ -38,9 +40,9 @@ def _owned(owner_id: uuid.UUID | None) -> ColumnElement[bool]:
 @router.get("/analyses")
 async def list_analyses(
     request: Request,
+    owner_id: Owner,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    owner_id: uuid.UUID | None = None,
     batch_id: uuid.UUID | None = None,
     recommendation: Literal["BUY", "WATCH", "PASS"] | None = None,
     min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6)] = None,
@@ -74,7 +76,7 @@ async def list_analyses(
 
 @router.get("/analyses/{analysis_id}")
 async def get_analysis(
-    request: Request, analysis_id: uuid.UUID, owner_id: uuid.UUID | None = None
+    request: Request, analysis_id: uuid.UUID, owner_id: Owner
 ) -> dict[str, Any]:
     async with _sessions(request)() as session:
         row = (await session.execute(
@@ -132,7 +134,7 @@ async def _by_request(
 
 @router.get("/batches/{batch_id}/progress")
 async def batch_progress(request: Request, batch_id: uuid.UUID,
-                         owner_id: uuid.UUID | None = None) -> dict[str, Any]:
+                         owner_id: Owner) -> dict[str, Any]:
     """Queue position and estimated completion of a batch, from the work ahead and the refill."""
     sessions = _sessions(request)
     async with sessions() as session:

@@ -9,13 +9,15 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from av_shared.internal_auth import Owner
 from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 from av_shared.views import BatchItemView
 
 from ..db.tables import batch_items, batches
 from .models import BatchView
 
-router = APIRouter(prefix="/internal")
+# Mounted twice (see main.py): /internal/... (one owner) and /internal/admin/... (all owners).
+router = APIRouter()
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
@@ -25,14 +27,14 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 def _owned(owner_id: uuid.UUID | None) -> ColumnElement[bool]:
-    # owner_id None is the admin view (every owner); the gateway decides who may ask for it.
+    # owner_id None only on the admin routes (every owner), with an admin-scoped token.
     visible = batches.c.header_received.is_(True)
     return and_(visible, batches.c.owner_id == owner_id) if owner_id else and_(visible, true())
 
 
 @router.get("/batches", response_model=Page[BatchView])
 async def list_batches(
-    request: Request, page: PageNo = 1, size: PageSize = 50, owner_id: uuid.UUID | None = None,
+    request: Request, owner_id: Owner, page: PageNo = 1, size: PageSize = 50,
     status: str | None = None,
 ) -> dict[str, Any]:
     where = _owned(owner_id)
@@ -50,7 +52,7 @@ async def list_batches(
 
 @router.get("/batches/{batch_id}", response_model=BatchView)
 async def get_batch(
-    request: Request, batch_id: uuid.UUID, owner_id: uuid.UUID | None = None
+    request: Request, batch_id: uuid.UUID, owner_id: Owner
 ) -> dict[str, Any]:
     async with _sessions(request)() as session:
         row = (await session.execute(
@@ -63,8 +65,8 @@ async def get_batch(
 
 @router.get("/batches/{batch_id}/items", response_model=Page[BatchItemView])
 async def list_items(
-    request: Request, batch_id: uuid.UUID, page: PageNo = 1, size: PageSize = 100,
-    owner_id: uuid.UUID | None = None, status: str | None = None,
+    request: Request, batch_id: uuid.UUID, owner_id: Owner, page: PageNo = 1,
+    size: PageSize = 100, status: str | None = None,
     after_item_no: Annotated[int | None, Query(ge=-1)] = None,
 ) -> dict[str, Any]:
     """`after_item_no` pages by position instead of offset (exports read 100,000 lines)."""

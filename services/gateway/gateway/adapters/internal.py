@@ -1,4 +1,7 @@
-"""Reads go to the service that owns the data, over internal HTTP with pooled clients."""
+"""Reads go to the service that owns the data, over internal HTTP with pooled clients, each call
+with a short-lived service token for the service called (see av_shared.internal_auth). A read
+without an owner (an admin's view of every seller) goes to the services' admin routes with an
+admin-scoped token; every other read names its owner."""
 
 from __future__ import annotations
 
@@ -8,13 +11,20 @@ from typing import Any
 
 import httpx
 
+from av_shared.internal_auth import ADMIN_PREFIX, ServiceTokens
+
 from ..api.problems import ProblemError
+
+BATCH_SERVICE = "batch-service"
+ANALYSIS_SERVICE = "analysis-service"
 
 
 class InternalServices:
-    def __init__(self, *, batch_url: str, analysis_urls: list[str], timeout: float) -> None:
+    def __init__(self, *, batch_url: str, analysis_urls: list[str], timeout: float,
+                 tokens: ServiceTokens) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self._tokens = tokens
         self._batch_url = batch_url.rstrip("/")
         self._analysis_urls = analysis_urls
         self._next_analysis = itertools.cycle(range(len(analysis_urls)))
@@ -24,10 +34,10 @@ class InternalServices:
 
     async def batch(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET from the batch service; None for 404."""
-        return await self._get([self._batch_url], path, params, service="batch service")
+        return await self._get([self._batch_url], path, params, service=BATCH_SERVICE)
 
     async def analysis(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
-        return await self._get(self._analysis_order(), path, params, service="analysis service")
+        return await self._get(self._analysis_order(), path, params, service=ANALYSIS_SERVICE)
 
     async def analysis_post(self, path: str, body: Any, wait_seconds: float) -> httpx.Response:
         """POST to an analysis instance (the next one if it cannot be reached); 504 when the
@@ -35,7 +45,8 @@ class InternalServices:
         last: Exception | None = None
         for base in self._analysis_order():
             try:
-                return await self._http.post(base + path, json=body, timeout=wait_seconds)
+                return await self._http.post(base + path, json=body, timeout=wait_seconds,
+                                             headers=self._tokens.header(ANALYSIS_SERVICE))
             except httpx.ConnectTimeout as exc:
                 last = exc
             except httpx.TimeoutException:
@@ -46,7 +57,7 @@ class InternalServices:
                     "you sent one) to get its result") from None
             except httpx.TransportError as exc:
                 last = exc
-        raise _unavailable("analysis service", last)
+        raise _unavailable(ANALYSIS_SERVICE, last)
 
     def _analysis_order(self) -> list[str]:
         """Round-robin between instances; on a connection error, the next one answers."""
@@ -56,10 +67,14 @@ class InternalServices:
     async def _get(self, bases: list[str], path: str, params: dict[str, Any] | None,
                    *, service: str) -> Any | None:
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        admin = "owner_id" not in clean
+        if admin:  # every owner: the admin route tree
+            path = ADMIN_PREFIX + path.removeprefix("/internal/")
+        headers = self._tokens.header(service, admin=admin)
         last: Exception | None = None
         for base in bases:
             try:
-                response = await self._http.get(base + path, params=clean)
+                response = await self._http.get(base + path, params=clean, headers=headers)
             except httpx.TransportError as exc:
                 last = exc
                 continue
@@ -74,7 +89,7 @@ class InternalServices:
 
 
 def _unavailable(service: str, cause: Exception | None) -> ProblemError:
-    detail = f"the {service} is not reachable; try again shortly"
+    detail = f"the {service.replace('-', ' ')} is not reachable; try again shortly"
     if cause is not None:
         detail += f" ({type(cause).__name__})"
     return ProblemError(503, "dependency-unavailable", "Service unavailable", detail,
