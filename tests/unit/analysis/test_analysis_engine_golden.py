@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product
+from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product, product_copy
 
 from analysis_service.domain import (
     ENGINE_VERSION,
@@ -30,30 +30,37 @@ BALANCED = strategy_preset("balanced")
 
 
 def test_used_copy_of_the_offers_sample() -> None:
+    """Engine 2026.12.1 sold this copy at the lowest FBA used offer, $20.35, a BUY at +$3.95:
+    above both what used copies have been selling for and what a new copy costs. Now:"""
     market = parse_keepa_product(load_product(OFFERS))
     a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
     assert a.outcome == "analysed"
     # No used buy box (stats.current[32] = -1); the lowest live FBA used offer is offers[542],
-    # newest offerCSV triple [7792720, 2035, 0].
-    assert (a.sell_price, a.price_basis) == (D("20.35"), "lowest_fba_used")
+    # newest offerCSV triple [7792720, 2035, 0]: $20.35. The used buy box averaged
+    # stats.avg30[32] = 1481 and avg90[32] = 1486 cents: the lower, $14.81, holds the one high
+    # offer down. (New landed: min(buy box current[18] 1523, Amazon current[0] 1523, FBA new
+    # current[10] 1521, FBM new with shipping current[7] 1522) = $15.21, above $14.81.)
+    assert (a.sell_price, a.price_basis) == (D("14.81"), "avg30_buy_box_used")
+    assert not a.priced_from_history  # 24 live used offers: a current offer, held down
     assert a.fee_schedule_id == "us-fba-2026-04-17"  # 2026-05-01: fuel surcharge in force
     fees = a.fees
     assert fees is not None
-    assert fees.referral_fee == D("3.05")  # 15% x 20.35 = 3.0525
+    assert fees.referral_fee == D("2.22")  # 15% x 14.81 = 2.2215
     assert fees.closing_fee == D("1.80")
-    assert fees.fulfillment_fee == D("5.61")  # 2026 large standard 1.25-1.5 lb $5.42 + 3.5% (0.19)
+    # 2026 large standard 1.25-1.5 lb, $10-$50 band: $5.42 + 3.5% (0.19)
+    assert fees.fulfillment_fee == D("5.61")
     assert fees.fuel_surcharge == D("0.19")
     assert fees.keepa_pick_and_pack_fee == D("5.68")  # fbaFees.pickAndPackFee, recorded beside
     # 0.0515 cu ft x $0.78 (May, off-peak) x 26/31 of a month
     assert (fees.storage_fee, fees.storage_days) == (D("0.03"), 26)
     assert fees.inbound_shipping == D("0.66")  # 1.3206 lb x $0.50
     assert (fees.prep, fees.sales_tax) == (D("0.25"), D("0.00"))
-    assert fees.total == D("11.40")
-    assert a.profit == D("3.95")  # 20.35 - 11.40 - 5.00
-    assert a.roi_percent == D("66.84")  # 3.95 / (5.00 + 0.66 + 0.25)
-    assert a.margin_percent == D("19.41")  # 3.95 / 20.35
-    assert a.break_even_buy_cost == D("8.95")  # 20.35 - 10.49 Amazon fees - 0.91 inbound/prep
-    assert a.max_buy_cost_for_target_roi == D("6.67")  # (9.86 - 1.3 x 0.91) / 1.3
+    assert fees.total == D("10.57")  # 2.22 + 1.80 + 5.61 + 0.03 + 0.66 + 0.25
+    assert a.profit == D("-0.76")  # 14.81 - 10.57 - 5.00
+    assert a.roi_percent == D("-12.86")  # -0.76 / (5.00 + 0.66 + 0.25)
+    assert a.margin_percent == D("-5.13")  # -0.76 / 14.81
+    assert a.break_even_buy_cost == D("4.24")  # 14.81 - 9.66 Amazon fees - 0.91 inbound/prep
+    assert a.max_buy_cost_for_target_roi == D("3.05")  # (5.15 - 1.3 x 0.91) / 1.3
     # stats.salesRankDrops30 = 45 -> 45 sales/month; 38 used offers (current[12]) + ours share it
     assert (a.estimated_monthly_sales, a.sales_estimate_basis) == (D(45), "sales_rank_drops30")
     assert a.expected_days_to_sell == 26  # ceil(30 x 39 / 45)
@@ -61,21 +68,48 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.sales_rank == 63
     # Only 24 of the 38 used offers Keepa counts came in `offers` (Keepa returns the number
     # requested), so how many of the used offers are FBA is unknown: 3 among those that came.
-    # All 38 would exceed the 15 limit, so the rule is not checked (None) and does not hold
-    # back the BUY.
+    # All 38 would exceed the 15 limit, so the rule is not checked (None).
     assert a.competing_fba_offers is None
-    assert a.recommendation is Recommendation.BUY
-    assert [r.rule for r in a.reasons] == [
-        "min_profit", "min_roi_percent", "min_velocity_score", "max_sales_rank",
-        "max_competing_fba_offers",
+    assert a.recommendation is Recommendation.PASS  # it loses money
+    assert [(r.rule, r.passed) for r in a.reasons] == [
+        ("min_profit", False), ("min_roi_percent", False), ("min_velocity_score", True),
+        ("max_sales_rank", True), ("max_competing_fba_offers", None), ("current_offer", True),
+        ("used_at_most_recent_buy_box", True),
     ]  # fmt: skip
-    assert [r.passed for r in a.reasons] == [True, True, True, True, None]
-    assert a.reasons[-1].actual == "unknown" and "38 offers" in a.reasons[-1].message
+    fba_rule, offered, held_down = a.reasons[4], a.reasons[5], a.reasons[6]
+    assert fba_rule.actual == "unknown" and "38 offers" in fba_rule.message
+    assert offered.actual == "$20.35" and "lowest FBA used offer" in offered.message
+    assert held_down.threshold == "<= $14.81 (the used buy box's 30-day average)"
+    assert "not $20.35, the lowest FBA used offer" in held_down.message
     # Amazon sells it (current[0] 1523); 90-day used spread 0.81; data from October 2025.
     assert a.risk_flags == (
         "amazon_on_listing", "volatile_price", "stale_data", "competition_unknown"
     )  # fmt: skip
-    assert a.engine_version == ENGINE_VERSION
+    assert a.engine_version == ENGINE_VERSION == "2026.12.2"
+
+
+def test_used_copy_without_a_used_buy_box_history_is_held_to_the_new_price() -> None:
+    """The issue's case: without the used buy box's averages the $20.35 FBA used offer is all
+    there is, and a new copy sells for less."""
+    product = product_copy(OFFERS)
+    product["stats"]["avg30"][32] = product["stats"]["avg90"][32] = -1  # no used buy box history
+    market = parse_keepa_product(product)
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    # New landed: min(buy box new current[18] 1523, Amazon current[0] 1523, lowest landed new
+    # min(current[7] 1522, current[10] 1521, current[0] 1523) 1521, FBA new current[10] 1521,
+    # lowest new offer offers[722] [7793516, 1521, 0]) = $15.21
+    assert (a.sell_price, a.price_basis) == (D("15.21"), "capped_at_new")
+    fees = a.fees
+    assert fees is not None
+    # 15% x 15.21 = 2.2815; storage 0.0515 cu ft x $0.78 x 26/31; the rest as above
+    assert (fees.referral_fee, fees.storage_fee, fees.total) == (D("2.28"), D("0.03"), D("10.63"))
+    assert a.profit == D("-0.42")  # 15.21 - 10.63 - 5.00: the issue's "about -$0.40"
+    assert a.recommendation is Recommendation.PASS
+    [cap] = [r for r in a.reasons if r.rule == "used_at_most_new"]
+    assert (cap.passed, cap.actual) == (True, "$15.21")
+    assert cap.threshold == "<= $15.21 (the lowest new offer with its shipping)"
+    assert "not $20.35, the lowest FBA used offer" in cap.message
+    assert "no one buys a used copy for more than a new one" in cap.message
 
 
 def test_new_copy_of_the_offers_sample_loses_money() -> None:
@@ -183,15 +217,17 @@ def test_analysis_json_is_json_safe_and_in_cents() -> None:
     market = parse_keepa_product(load_product(OFFERS))
     a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05)
     data = json.loads(json.dumps(analysis_to_json(a)))
-    assert data["recommendation"] == "BUY"
-    assert data["sell_price"] == 20.35
-    assert data["fees"]["total"] == 11.4
+    # Priced at the used buy box's 30-day average (see test_used_copy_of_the_offers_sample).
+    assert data["recommendation"] == "PASS"
+    assert data["sell_price"] == 14.81
+    assert data["fees"]["total"] == 10.57
     assert data["fees"]["keepa_pick_and_pack_fee"] == 5.68
-    assert data["price_basis"] == "lowest_fba_used"
+    assert data["price_basis"] == "avg30_buy_box_used"
+    assert data["priced_from_history"] is False
     assert data["estimated_monthly_sales"] == 45.0
     assert data["fee_schedule"]["id"] == "us-fba-2026-04-17"
     assert data["strategy"]["name"] == "balanced"
     assert data["reasons"][0] == {
-        "rule": "min_profit", "threshold": ">= $3.00", "actual": "$3.95", "passed": True,
-        "message": "Profit $3.95 meets the $3.00 minimum.",
+        "rule": "min_profit", "threshold": ">= $3.00", "actual": "-$0.76", "passed": False,
+        "message": "Profit -$0.76 is below the $3.00 minimum.",
     }  # fmt: skip

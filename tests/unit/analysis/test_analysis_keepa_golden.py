@@ -12,15 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from analysis_testkit import load_product, sample_files
+from analysis_testkit import AS_OF_2026_05, NO_COSTS, item, load_product, sample_files
 
 from analysis_service.domain import (
     Fulfillment,
     MarketSnapshot,
     MarketUsability,
+    analyse,
     market_snapshot_from_json,
     market_snapshot_to_json,
     parse_keepa_product,
+    strategy_preset,
 )
 
 D = Decimal
@@ -70,6 +72,12 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "avg90_new": D("14.64"),  # stats.avg90[1] = 1464
         "avg90_used": D("10.75"),  # stats.avg90[2] = 1075
         "avg90_amazon": D("16.98"),  # stats.avg90[0] = 1698
+        "avg30_new": D("13.81"),  # stats.avg30[1] = 1381
+        "avg30_used": D("10.39"),  # stats.avg30[2] = 1039
+        "avg180_new": D("15.09"),  # stats.avg180[1] = 1509
+        "avg180_used": D("11.24"),  # stats.avg180[2] = 1124
+        "avg30_buy_box_used": None,  # stats.avg30[32] = -1 (no offers requested)
+        "avg180_buy_box_new": None,  # stats.avg180[18] = -1
         # (maxInInterval[1] 1680 - minInInterval[1] 900) / avg90[1] 1464 (90-day stats interval)
         "price_spread90_new": D("0.5328"),
         "price_spread90_used": D("0.8140"),  # (1498 - 623) / 1075, same fields at index 2
@@ -125,6 +133,14 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "avg90_used": D("10.79"),  # stats.avg90[2] = 1079
         "avg90_buy_box_new": D("16.83"),  # stats.avg90[18] = 1683
         "avg90_buy_box_used": D("14.86"),  # stats.avg90[32] = 1486
+        "avg30_new": D("13.83"),  # stats.avg30[1] = 1383
+        "avg30_used": D("10.81"),  # stats.avg30[2] = 1081
+        "avg30_buy_box_new": D("16.57"),  # stats.avg30[18] = 1657
+        "avg30_buy_box_used": D("14.81"),  # stats.avg30[32] = 1481
+        "avg180_new": D("14.89"),  # stats.avg180[1] = 1489
+        "avg180_used": D("11.19"),  # stats.avg180[2] = 1119
+        "avg180_buy_box_new": D("17.03"),  # stats.avg180[18] = 1703
+        "avg180_buy_box_used": D("15.21"),  # stats.avg180[32] = 1521
         "price_spread90_new": D("0.4274"),  # (maxInInterval[1] 1600 - min 982) / 1446
         "price_spread90_used": D("0.8109"),  # (maxInInterval[2] 1498 - min 623) / 1079
         "keepa_pick_and_pack_fee": D("5.68"),  # fbaFees.pickAndPackFee = 568
@@ -177,6 +193,19 @@ def test_snapshot_json_round_trip(name: str) -> None:
     assert market_snapshot_from_json(market_snapshot_to_json(snapshot)) == snapshot
 
 
+def test_a_snapshot_stored_before_the_30_and_180_day_averages_still_loads() -> None:
+    """Snapshots cached by engine 2026.12.1 have no avg30_*/avg180_* keys: they load as unknown
+    and are priced from the 90-day figures they have."""
+    stored = market_snapshot_to_json(parse_keepa_product(load_product(OFFERS)))
+    old = {k: v for k, v in stored.items() if not k.startswith(("avg30_", "avg180_"))}
+    snapshot = market_snapshot_from_json(old)
+    assert snapshot.avg30_buy_box_used is None and snapshot.avg90_buy_box_used == D("14.86")
+    a = analyse(item("0593655036", "5.00"), snapshot, strategy_preset("balanced"), NO_COSTS,
+                as_of=AS_OF_2026_05)  # fmt: skip
+    # The $20.35 FBA used offer held to the used buy box's 90-day average, stats.avg90[32] 1486
+    assert (a.sell_price, a.price_basis) == (D("14.86"), "avg90_buy_box_used")
+
+
 def test_lowest_offers_use_newest_offer_csv_entry_and_keep_every_condition() -> None:
     snapshot = parse_keepa_product(load_product(OFFERS))
     lowest = {(o.condition, o.fulfillment): (o.price, o.shipping) for o in snapshot.lowest_offers}
@@ -200,6 +229,7 @@ def test_lowest_offers_use_newest_offer_csv_entry_and_keep_every_condition() -> 
 
 def test_offers_sample_sources() -> None:
     snapshot = parse_keepa_product(load_product(OFFERS))
+    assert snapshot.sources["sales_rank_drops30"] == "stats"  # Keepa's own count comes first
     assert snapshot.sources["buy_box_new_with_shipping"] == "stats"
     assert snapshot.sources["lowest_fba_used_with_shipping"] == "offers"
     assert "used_fba_offer_count" not in snapshot.sources  # unknown: the list is incomplete

@@ -48,6 +48,8 @@ PRICE_FIELDS = (
     "used_very_good_with_shipping", "used_good_with_shipping", "used_acceptable_with_shipping",
     "lowest_new_with_shipping", "lowest_used_with_shipping", "lowest_fba_used_with_shipping",
     "avg90_amazon", "avg90_new", "avg90_used", "avg90_buy_box_new", "avg90_buy_box_used",
+    "avg30_new", "avg30_used", "avg30_buy_box_new", "avg30_buy_box_used", "avg180_new",
+    "avg180_used", "avg180_buy_box_new", "avg180_buy_box_used",
     "keepa_pick_and_pack_fee", "referral_fee_percentage", "variable_closing_fee",
 )  # fmt: skip
 POSITIVE_INT_FIELDS = (
@@ -576,10 +578,10 @@ OPTIONAL_KEYS = (
     "buyBoxSellerIdHistory", "buyBoxUsedHistory", "offersSuccessful", "trackingSince",
 )  # fmt: skip
 OPTIONAL_STATS_KEYS = (
-    "current", "avg30", "avg90", "avg", "buyBoxPrice", "buyBoxShipping", "buyBoxCondition",
-    "buyBoxIsUsed", "buyBoxUsedPrice", "buyBoxUsedShipping", "offerCountFBA", "offerCountFBM",
-    "salesRankDrops30", "salesRankDrops90", "salesRankDrops180", "lastOffersUpdate",
-    "totalOfferCount", "minInInterval", "maxInInterval",
+    "current", "avg30", "avg90", "avg180", "avg", "buyBoxPrice", "buyBoxShipping",
+    "buyBoxCondition", "buyBoxIsUsed", "buyBoxUsedPrice", "buyBoxUsedShipping", "offerCountFBA",
+    "offerCountFBM", "salesRankDrops30", "salesRankDrops90", "salesRankDrops180",
+    "lastOffersUpdate", "totalOfferCount", "minInInterval", "maxInInterval",
 )  # fmt: skip
 
 
@@ -713,8 +715,8 @@ _OFFER = st.fixed_dictionaries(
 _STATS = st.fixed_dictionaries(
     {},
     optional={
-        "current": _NUMBERS, "avg30": _NUMBERS, "avg90": _NUMBERS, "buyBoxPrice": _ODD,
-        "buyBoxShipping": _ODD, "buyBoxCondition": _ODD, "buyBoxIsUsed": _ODD,
+        "current": _NUMBERS, "avg30": _NUMBERS, "avg90": _NUMBERS, "avg180": _NUMBERS,
+        "buyBoxPrice": _ODD, "buyBoxShipping": _ODD, "buyBoxCondition": _ODD, "buyBoxIsUsed": _ODD,
         "buyBoxUsedPrice": _ODD, "buyBoxUsedShipping": _ODD, "offerCountFBA": _ODD,
         "offerCountFBM": _ODD, "salesRankDrops30": _ODD, "salesRankDrops90": _ODD,
         "lastOffersUpdate": _ODD,

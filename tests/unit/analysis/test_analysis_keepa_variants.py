@@ -47,7 +47,11 @@ def test_without_stats_values_come_from_the_newest_csv_points() -> None:
     assert s.used_acceptable_with_shipping == D("18.94")  # csv[22] ends [7793516, 1445, 449]
     assert s.new_offer_count == 41  # csv[11] ends [..., 7792988, 41]
     assert s.used_offer_count == 38  # csv[12] ends [..., 7793350, 38]
-    assert s.sales_rank_drops30 is None  # only in stats
+    # Engine 2026.12.1 left these unknown without stats; now counted from csv[3] (the 30/90/180
+    # days before lastUpdate 7793516), as stats.salesRankDrops30/90/180 say: 45, 169, 395.
+    assert (s.sales_rank_drops30, s.sales_rank_drops90, s.sales_rank_drops180) == (45, 169, 395)
+    assert s.sources["sales_rank_drops30"] == "csv"
+    assert s.avg90_used is None and s.avg30_buy_box_used is None  # averages: only in stats
     assert s.sources["amazon_price"] == "csv"
     assert s.sources["sales_rank"] == "csv"
     # No stats, no csv[34]: only the live offers could say, but 17 new offers came of the 41

@@ -39,16 +39,32 @@ conditions = st.sampled_from(["new", "used"])
 schedules = st.sampled_from(FEE_SCHEDULES)
 
 
+maybe_money = st.none() | money
+
+
 @st.composite
 def markets(draw: st.DrawFn) -> MarketSnapshot:
-    price = draw(money)
+    """Any mix of current prices (or none: nothing offered now) over a 90-day buy box average
+    of each condition, so every market can be priced, from an offer or from history."""
     has_package = draw(st.booleans())
     mm = st.integers(min_value=5, max_value=1500)
     return MarketSnapshot(
         asin="0593655036",
         usability=MarketUsability.USABLE,
-        buy_box_new_with_shipping=price,
-        buy_box_used_with_shipping=price,
+        buy_box_new_with_shipping=draw(maybe_money),
+        buy_box_used_with_shipping=draw(maybe_money),
+        amazon_price=draw(maybe_money),
+        new_fba_price=draw(maybe_money),
+        lowest_new_with_shipping=draw(maybe_money),
+        lowest_fba_used_with_shipping=draw(maybe_money),
+        lowest_used_with_shipping=draw(maybe_money),
+        used_price=draw(maybe_money),
+        avg90_buy_box_new=draw(money),
+        avg90_buy_box_used=draw(money),
+        avg30_buy_box_new=draw(maybe_money),
+        avg30_buy_box_used=draw(maybe_money),
+        avg180_buy_box_new=draw(maybe_money),
+        avg180_buy_box_used=draw(maybe_money),
         new_offer_count=draw(st.none() | st.integers(0, 200)),
         used_offer_count=draw(st.none() | st.integers(0, 200)),
         new_fba_offer_count=draw(st.none() | st.integers(0, 50)),
@@ -188,6 +204,67 @@ def test_recommendation_follows_the_money_rules(
     assert (a.recommendation.value == "BUY") == all(r.passed is not False for r in a.reasons)
     unchecked = {r.rule for r in a.reasons if r.passed is None}
     assert unchecked <= {"max_competing_fba_offers"}
+
+
+def new_landed(market: MarketSnapshot) -> Decimal | None:
+    """What a buyer pays for a new copy now, the cheapest way (None: no new copy offered)."""
+    if market.new_offer_count == 0:
+        return None
+    known = [
+        p for p in (market.buy_box_new_with_shipping, market.amazon_price,
+                    market.lowest_new_with_shipping, market.new_fba_price)
+        if p is not None
+    ]  # fmt: skip
+    return min(known, default=None)
+
+
+def offered_now(market: MarketSnapshot, condition: str) -> bool:
+    """A current offer of the condition: a current price of it, and Keepa not counting 0."""
+    if condition == "used":
+        count = market.used_offer_count
+        prices = (market.buy_box_used_with_shipping, market.lowest_fba_used_with_shipping,
+                  market.lowest_used_with_shipping, market.used_price)  # fmt: skip
+    else:
+        count = market.new_offer_count
+        prices = (market.buy_box_new_with_shipping, market.new_fba_price,
+                  market.lowest_new_with_shipping, market.amazon_price)  # fmt: skip
+    return count != 0 and any(p is not None for p in prices)
+
+
+@given(markets(), money, strategies, seller_costs(), as_of_times)
+def test_a_used_copy_never_sells_above_a_new_one(
+    market: MarketSnapshot, buy: D, strategy: Strategy, costs: SellerCosts, as_of: datetime
+) -> None:
+    a = run(market, buy, "used", strategy, costs, as_of)
+    new = new_landed(market)
+    assert a.sell_price is not None
+    if new is not None:
+        assert a.sell_price <= new
+    capped = any(r.rule == "used_at_most_new" for r in a.reasons)
+    assert capped == (a.price_basis == "capped_at_new")
+    if capped:
+        assert new is not None and a.sell_price == new
+
+
+@given(markets(), money, conditions, strategies, seller_costs(), as_of_times)
+def test_no_buy_without_a_current_offer_of_the_condition(
+    market: MarketSnapshot, buy: D, condition: str, strategy: Strategy, costs: SellerCosts,
+    as_of: datetime,
+) -> None:  # fmt: skip
+    a = run(market, buy, condition, strategy, costs, as_of)
+    [offer_rule] = [r for r in a.reasons if r.rule == "current_offer"]
+    if offered_now(market, condition):
+        assert offer_rule.passed is True and not a.priced_from_history
+        assert "no_current_offers" not in a.risk_flags
+        return
+    assert a.recommendation.value != "BUY"
+    assert offer_rule.passed is False and a.priced_from_history
+    assert "no_current_offers" in a.risk_flags
+    # The most conservative of the condition's buy box averages (90-day always drawn here).
+    kind = "used" if condition == "used" else "new"
+    averages = [getattr(market, f"avg{d}_buy_box_{kind}") for d in (30, 90, 180)]
+    assert a.sell_price is not None
+    assert a.sell_price <= min(p for p in averages if p is not None)
 
 
 inches = st.decimals(min_value=D("0.1"), max_value=D("40"), places=2)

@@ -144,7 +144,6 @@ def test_unknown_rank_fails_its_rule() -> None:
         (12, True, "<= 12", True),  # every used offer could be FBA and still be within 15
         (40, None, "unknown", True),  # could exceed 15: not checked, flagged
         (None, None, "unknown", True),
-        (0, True, "<= 0", False),  # no offers at all: no competition (no_offers flag instead)
     ],
 )
 def test_unknown_fba_competition_is_bounded_by_all_offers_else_not_checked(
@@ -159,6 +158,29 @@ def test_unknown_fba_competition_is_bounded_by_all_offers_else_not_checked(
     assert (rule.passed, rule.actual) == (passed, actual)
     assert ("competition_unknown" in a.risk_flags) is flagged
     assert a.recommendation is Recommendation.BUY  # money and demand are right
+
+
+def test_no_used_offer_at_all_is_no_competition_but_no_sale_now() -> None:
+    """Keepa counts 0 used offers. Engine 2026.12.1 still sold this copy at the used buy box
+    price left in the snapshot, a BUY; with nothing offered that price is not current, so the
+    copy is priced from the used buy box's 90-day average and is at most a WATCH."""
+    empty = replace(
+        GOOD_MARKET, used_fba_offer_count=None, used_offer_count=0,
+        avg90_buy_box_used=D("38.00"),
+    )  # fmt: skip
+    a = analyse(
+        item("0593655036", "5.00"), empty, strategy_preset("balanced"), NO_COSTS,
+        as_of=AS_OF_2026_05,
+    )  # fmt: skip
+    [rule] = [r for r in a.reasons if r.rule == "max_competing_fba_offers"]
+    assert (rule.passed, rule.actual) == (True, "<= 0")  # no competition
+    assert (a.sell_price, a.price_basis, a.priced_from_history) == (
+        D("38.00"), "avg90_buy_box_used", True,
+    )  # fmt: skip
+    assert "no_current_offers" in a.risk_flags and "no_offers" in a.risk_flags
+    assert "competition_unknown" not in a.risk_flags
+    assert [r.rule for r in a.reasons if r.passed is False] == ["current_offer"]
+    assert a.recommendation is Recommendation.WATCH
 
 
 def test_known_fba_competition_over_the_limit_is_a_watch() -> None:

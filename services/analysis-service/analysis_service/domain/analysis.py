@@ -9,7 +9,10 @@ from enum import StrEnum
 
 from .strategy import SellerCosts, Strategy
 
-ENGINE_VERSION = "2026.12.1"
+# 2026.12.2: rank drops counted from csv[3] without stats; a used copy held to new's landed price
+# and, without a used buy box, to its recent average; no current offer: priced from the lowest
+# average, flagged no_current_offers, at most WATCH.
+ENGINE_VERSION = "2026.12.2"
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,6 @@ class Analysis:
     competing_offers: int | None = None
     competing_fba_offers: int | None = None
     summary: str = ""
+    # No current offer of the condition: sell_price is an average (see pricing.py). False in
+    # analyses stored before the field existed, as they were priced then.
+    priced_from_history: bool = False

@@ -62,7 +62,9 @@ def _book_evidence(raw: Mapping[str, Any]) -> tuple[bool | None, str]:
 _PRICE_FIELDS = (
     "amazon_price", "new_price", "used_price", "new_fba_price", "buy_box_new_with_shipping",
     "buy_box_used_with_shipping", "lowest_new_with_shipping", "lowest_used_with_shipping",
-    "avg90_new", "avg90_used", "avg90_buy_box_new", "avg90_buy_box_used",
+    "avg90_new", "avg90_used", "avg90_buy_box_new", "avg90_buy_box_used", "avg30_new",
+    "avg30_used", "avg30_buy_box_new", "avg30_buy_box_used", "avg180_new", "avg180_used",
+    "avg180_buy_box_new", "avg180_buy_box_used",
 )  # fmt: skip
 
 

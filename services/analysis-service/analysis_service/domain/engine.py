@@ -22,7 +22,7 @@ from .fee_tables import FeeSchedule
 from .market import MarketSnapshot, MarketUsability
 from .pricing import SalePrice, break_even_buy_cost, choose_sale_price, max_buy_cost_for_roi
 from .risk import risk_flags
-from .rules import check_rules, dollars, recommend
+from .rules import check_rules, dollars, price_checks, recommend
 from .strategy import SellerCosts, Strategy
 from .velocity import estimate_monthly_sales, expected_days_to_sell, velocity_score
 
@@ -52,10 +52,11 @@ def analyse(
         )  # fmt: skip
         return context.without_price(Outcome(market.usability.value), market, check)
     sale = choose_sale_price(market, used=used)
+    condition = "used" if used else "new"
     if sale is None:
-        condition = "used" if used else "new"
         check = RuleCheck(
-            "sell_price", f"a current or 90-day {condition} price", "none", False,
+            "sell_price", f"a current {condition} offer or a 30/90/180-day {condition} average",
+            "none", False,
             f"Keepa has no {condition} price for this book, so it cannot be priced.",
         )  # fmt: skip
         return context.without_price(Outcome.NO_MARKET_DATA, market, check)
@@ -77,12 +78,12 @@ def analyse(
     reasons = check_rules(
         strategy, profit=profit, roi_percent=roi, velocity=score,
         sales_rank=market.sales_rank, competing_fba=competing_fba, competing_offers=competing,
-    )  # fmt: skip
+    ) + price_checks(sale, condition)  # fmt: skip
     recommendation = recommend(reasons)
     flags = risk_flags(
         market, used=used, as_of=as_of, size_tier=tier, billable_weight_lb=billable,
         rate_card_fulfillment_fee=rate_card_fee, competing_offers=competing,
-        competing_fba_offers=competing_fba,
+        competing_fba_offers=competing_fba, priced_from_history=sale.from_history,
     )  # fmt: skip
     analysis = Analysis(
         outcome=Outcome.ANALYSED.value,
@@ -107,6 +108,7 @@ def analyse(
         competing_offers=competing,
         competing_fba_offers=competing_fba,
         summary=_summary(recommendation, sale, profit, roi),
+        priced_from_history=sale.from_history,
         engine_version=ENGINE_VERSION,
         fee_schedule_id=schedule.id,
     )
@@ -235,7 +237,8 @@ def _summary(
     recommendation: Recommendation, sale: SalePrice, profit: Decimal, roi: Decimal | None
 ) -> str:
     roi_text = "n/a" if roi is None else f"{roi}%"
+    basis = f"{sale.basis}, no current offer" if sale.from_history else sale.basis
     return (
-        f"{recommendation.value}: sells for {dollars(sale.amount)} ({sale.basis}), "
+        f"{recommendation.value}: sells for {dollars(sale.amount)} ({basis}), "
         f"profit {dollars(profit)}, ROI {roi_text}"
     )

@@ -44,6 +44,12 @@ def keepa_minutes_to_datetime(minutes: int) -> datetime:
     return KEEPA_EPOCH + timedelta(minutes=minutes)
 
 
+def datetime_to_keepa_minutes(moment: datetime) -> float:
+    """Keepa minutes (with the fraction) of a moment; naive datetimes are taken as UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - KEEPA_EPOCH) / timedelta(minutes=1)
+
+
 def as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -21,15 +21,22 @@ from .book_detection import keepa_says_book, root_category, usability
 from .keepa_format import KeepaProduct, cents_to_dollars, non_negative, positive
 from .market import USED_CONDITIONS, Fulfillment, LowestOffer, MarketSnapshot
 from .offers import live_offers, lowest_offers
+from .rank_drops import count_sales
 
 SPREAD_QUANT = Decimal("0.0001")
 NEW = (1,)
 Read = Callable[[], Any]
 
 
-def parse_keepa_product(product: Mapping[str, Any]) -> MarketSnapshot:
-    """Never raises on well-formed but odd data: anything unknown becomes None."""
-    builder = _SnapshotBuilder(product if isinstance(product, Mapping) else {})
+def parse_keepa_product(
+    product: Mapping[str, Any], *, as_of: datetime | None = None
+) -> MarketSnapshot:
+    """Never raises on well-formed but odd data: anything unknown becomes None.
+
+    ``as_of``: when Keepa answered (the envelope's ``timestamp``), the end of the windows the
+    rank drops are counted over when ``stats`` has no counts; the product's ``lastUpdate`` when
+    not given."""
+    builder = _SnapshotBuilder(product if isinstance(product, Mapping) else {}, as_of)
     builder.prices()
     builder.offer_counts()
     builder.demand()
@@ -40,8 +47,9 @@ def parse_keepa_product(product: Mapping[str, Any]) -> MarketSnapshot:
 
 
 class _SnapshotBuilder:
-    def __init__(self, product: Mapping[str, Any]) -> None:
+    def __init__(self, product: Mapping[str, Any], as_of: datetime | None) -> None:
         self.p = KeepaProduct(product)
+        self.as_of = as_of
         self.raw = self.p.raw
         self.values: dict[str, Any] = {}
         self.sources: dict[str, str] = {}
@@ -104,6 +112,18 @@ class _SnapshotBuilder:
             )
 
         return lowest
+
+    def rank_history_sales(self, days: int) -> Read:
+        """Rank drops counted from ``csv[3]`` as Keepa counts them (see rank_drops)."""
+
+        def count() -> int | None:
+            points = self.p.checked_points(kf.SALES)
+            end = _history_end(self.raw, self.as_of, points)
+            return None if points is None or end is None else count_sales(
+                points, end_minute=end, days=days
+            )
+
+        return count
 
     def product_field(self, key: str) -> Read:
         return lambda: positive(self.raw.get(key))
@@ -216,7 +236,9 @@ class _SnapshotBuilder:
         self.first("sales_rank_avg90", ("stats", lambda: positive(p.stat_at("avg90", kf.SALES))))
         for days in (30, 90, 180):
             self.first(
-                f"sales_rank_drops{days}", ("stats", _stat_count(p, f"salesRankDrops{days}"))
+                f"sales_rank_drops{days}",
+                ("stats", _stat_count(p, f"salesRankDrops{days}")),
+                ("csv", self.rank_history_sales(days)),
             )
         self.first(
             "monthly_sold",
@@ -233,6 +255,14 @@ class _SnapshotBuilder:
             ("avg90_buy_box_used", kf.BUY_BOX_USED_SHIPPING),
         ):
             self.first(name, ("stats", self.stat_cents("avg90", index)))
+        for days in (30, 180):
+            for name, index in (
+                ("new", kf.NEW),
+                ("used", kf.USED),
+                ("buy_box_new", kf.BUY_BOX_SHIPPING),
+                ("buy_box_used", kf.BUY_BOX_USED_SHIPPING),
+            ):
+                self.first(f"avg{days}_{name}", ("stats", self.stat_cents(f"avg{days}", index)))
         new_avg, used_avg = self.values["avg90_new"], self.values["avg90_used"]
         self.first("price_spread90_new", ("csv", lambda: _spread90(self.p, kf.NEW, new_avg)))
         self.first("price_spread90_used", ("csv", lambda: _spread90(self.p, kf.USED, used_avg)))
@@ -324,6 +354,19 @@ def _stats_buy_box(p: KeepaProduct, *, used: bool) -> Decimal | None:
     price = positive(p.stat(f"{prefix}Price"))
     shipping = non_negative(p.stat(f"{prefix}Shipping"))
     return None if price is None else cents_to_dollars(price + (shipping or 0))
+
+
+def _history_end(
+    raw: Mapping[str, Any], as_of: datetime | None, points: Sequence[tuple[int, Any]] | None
+) -> int | None:
+    """The Keepa minute the counting windows end at: Keepa's answer, else the product's last
+    update, else just after the newest point."""
+    if as_of is not None:
+        return math.ceil(kf.datetime_to_keepa_minutes(as_of))
+    last_update = positive(raw.get("lastUpdate"))
+    if last_update is not None:
+        return last_update
+    return points[-1][0] + 1 if points else None
 
 
 def _reference_rank(raw: Mapping[str, Any]) -> int | None:

@@ -111,7 +111,7 @@ class MarketSnapshot:
     sales_rank_drops180: int | None = None
     monthly_sold: int | None = None  # Amazon's "N+ bought in past month"
 
-    # 90-day history.
+    # Price history (Keepa's weighted means).
     avg90_amazon: Decimal | None = None
     avg90_new: Decimal | None = None
     avg90_used: Decimal | None = None
@@ -119,6 +119,16 @@ class MarketSnapshot:
     avg90_buy_box_used: Decimal | None = None
     price_spread90_new: Decimal | None = None  # (max - min) / average over 90 days
     price_spread90_used: Decimal | None = None
+    # 30- and 180-day averages beside the 90-day ones: a copy priced from history takes the
+    # lowest of them (pricing.py).
+    avg30_new: Decimal | None = None
+    avg30_used: Decimal | None = None
+    avg30_buy_box_new: Decimal | None = None
+    avg30_buy_box_used: Decimal | None = None
+    avg180_new: Decimal | None = None
+    avg180_used: Decimal | None = None
+    avg180_buy_box_new: Decimal | None = None
+    avg180_buy_box_used: Decimal | None = None
 
     # Package and Amazon's own fee data.
     package_weight_g: int | None = None

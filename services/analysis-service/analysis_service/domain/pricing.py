@@ -1,56 +1,213 @@
 """What the book would sell for, and the profit arithmetic around the buy cost.
 
-Sale price for the item's condition, first available of:
+Sale price for the item's condition, from a current offer of that condition, first available of:
 1. the buy box (landed: price + shipping);
 2. the lowest FBA offer (an FBA seller competes with these);
 3. the lowest offer plus its shipping;
 4. the lowest offer's price when its shipping is unknown (Keepa sends the landed series and the
    offers only with its offers parameter): a floor, recorded as such;
-5. the 90-day average (buy box, else lowest price).
+5. (new) Amazon's own price: Amazon selling it is a current new offer too, even when Keepa has
+   no buy box or third-party price (engine 2026.12.1 fell back to the 90-day average).
 An FBA seller's sale price is the item price: Prime shipping is free to the buyer.
+
+A used copy's price is then held down by what buyers pay elsewhere:
+- without a used buy box, by the used buy box's recent average (the lower of its 30- and 90-day
+  averages): one offer above what used copies have been selling for is not a sale price (basis
+  ``avg30_buy_box_used``/``avg90_buy_box_used``);
+- always, by the landed price of a new copy (the lowest of the new buy box, Amazon, the lowest
+  new offer with its shipping, the lowest FBA new offer): no one buys a used copy for more than
+  a new one (basis ``capped_at_new``).
+Each cap that lowers the price is recorded (``SalePrice.caps``) and shown among the reasons.
+
+No current offer of the condition (none of the above, or Keepa counts 0 offers of it): the copy
+is priced from history (``from_history``) at the lowest of the condition's 30-, 90- and 180-day
+averages, the buy box's if Keepa has any, else the lowest price's: an average says what copies
+sold for, not that one sells now, so the engine takes the most conservative and never says BUY.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 
 from .fees import CENT
 from .market import Fulfillment, MarketSnapshot
+
+CAPPED_AT_NEW = "capped_at_new"
+USED_AT_MOST_NEW = "used_at_most_new"
+USED_AT_MOST_RECENT_BUY_BOX = "used_at_most_recent_buy_box"
+
+
+@dataclass(frozen=True)
+class PriceFigure:
+    amount: Decimal
+    basis: str  # which Keepa figure: "buy_box_new", "avg90_buy_box_used", ...
+
+
+@dataclass(frozen=True)
+class PriceCap:
+    """A cap that lowered the sale price: ``replaced`` was the price, ``limit`` held it down."""
+
+    rule: str  # USED_AT_MOST_NEW | USED_AT_MOST_RECENT_BUY_BOX
+    limit: PriceFigure
+    replaced: PriceFigure
 
 
 @dataclass(frozen=True)
 class SalePrice:
     amount: Decimal
     basis: str
+    from_history: bool = False  # no current offer of the condition: an average
+    caps: tuple[PriceCap, ...] = ()
+    history: tuple[PriceFigure, ...] = ()  # the averages compared, when from_history
 
 
 def choose_sale_price(market: MarketSnapshot, *, used: bool) -> SalePrice | None:
-    candidates: tuple[tuple[Decimal | None, str], ...]
-    if used:
-        candidates = (
-            (market.buy_box_used_with_shipping, "buy_box_used"),
-            (market.lowest_fba_used_with_shipping, "lowest_fba_used"),
-            (market.lowest_used_with_shipping, "lowest_offer_plus_shipping"),
-            (market.used_price, "lowest_offer_excl_shipping"),
-            (market.avg90_buy_box_used, "avg90_buy_box_used"),
-            (market.avg90_used, "avg90_used"),
-        )
+    current = current_offer_price(market, used=used)
+    if current is not None:
+        sale: SalePrice | None = SalePrice(current.amount, current.basis)
     else:
-        fba_offer = market.lowest_offer(1, Fulfillment.FBA)
-        candidates = (
+        sale = _from_history(market, used=used)
+    if sale is None or not used:
+        return sale
+    if not sale.from_history and sale.basis != "buy_box_used":
+        sale = _cap(sale, USED_AT_MOST_RECENT_BUY_BOX, recent_used_buy_box(market))
+    return _cap(sale, USED_AT_MOST_NEW, new_landed_price(market), basis=CAPPED_AT_NEW)
+
+
+def current_offer_price(market: MarketSnapshot, *, used: bool) -> PriceFigure | None:
+    """The condition's price from a current offer; None when nothing of it is offered now."""
+    count = market.used_offer_count if used else market.new_offer_count
+    if count == 0:  # Keepa counts no offer of the condition: any price left is not current
+        return None
+    return _lowest_first(_used_offers(market) if used else _new_offers(market))
+
+
+def new_landed_price(market: MarketSnapshot) -> PriceFigure | None:
+    """What a buyer pays for a new copy now, the cheapest way; None when none is offered."""
+    if market.new_offer_count == 0:
+        return None
+    offer = market.lowest_offer(1)
+    figures = _known(
+        (
             (market.buy_box_new_with_shipping, "buy_box_new"),
+            (market.amazon_price, "amazon_new"),
+            (market.lowest_new_with_shipping, "lowest_new_with_shipping"),
             (market.new_fba_price, "lowest_fba_new"),
-            (fba_offer.landed if fba_offer else None, "lowest_fba_new"),
-            (market.lowest_new_with_shipping, "lowest_offer_plus_shipping"),
-            (market.new_price, "lowest_offer_excl_shipping"),
-            (market.avg90_buy_box_new, "avg90_buy_box_new"),
-            (market.avg90_new, "avg90_new"),
+            (offer.landed if offer else None, "lowest_new_offer"),
         )
-    for amount, basis in candidates:
-        if amount is not None and amount > 0:
-            return SalePrice(amount, basis)
-    return None
+    )
+    return min(figures, key=lambda f: f.amount, default=None)
+
+
+def recent_used_buy_box(market: MarketSnapshot) -> PriceFigure | None:
+    figures = _known(
+        (
+            (market.avg30_buy_box_used, "avg30_buy_box_used"),
+            (market.avg90_buy_box_used, "avg90_buy_box_used"),
+        )
+    )
+    return min(figures, key=lambda f: f.amount, default=None)
+
+
+def historical_figures(market: MarketSnapshot, *, used: bool) -> tuple[PriceFigure, ...]:
+    """The condition's 30/90/180-day averages: the buy box's (what an FBA copy sells at) when
+    Keepa has any, else the lowest price's."""
+    m = market
+    buy_box, lowest = (
+        (
+            (m.avg30_buy_box_used, m.avg90_buy_box_used, m.avg180_buy_box_used),
+            (m.avg30_used, m.avg90_used, m.avg180_used),
+        )
+        if used
+        else (
+            (m.avg30_buy_box_new, m.avg90_buy_box_new, m.avg180_buy_box_new),
+            (m.avg30_new, m.avg90_new, m.avg180_new),
+        )
+    )
+    kind = "used" if used else "new"
+    for series, averages in ((f"buy_box_{kind}", buy_box), (kind, lowest)):
+        figures = _known(zip(averages, (f"avg{d}_{series}" for d in (30, 90, 180)), strict=True))
+        if figures:
+            return figures
+    return ()
+
+
+_FIGURE_NAMES = {
+    "buy_box_new": "the new buy box",
+    "buy_box_used": "the used buy box",
+    "amazon_new": "Amazon's own price",
+    "lowest_new_with_shipping": "the lowest new offer with its shipping",
+    "lowest_new_offer": "the lowest new offer",
+    "lowest_fba_new": "the lowest FBA new offer",
+    "lowest_fba_used": "the lowest FBA used offer",
+    "lowest_offer_plus_shipping": "the lowest offer with its shipping",
+    "lowest_offer_excl_shipping": "the lowest offer, its shipping unknown",
+    CAPPED_AT_NEW: "what a new copy costs",
+}
+
+
+def describe(basis: str) -> str:
+    """A price basis in the seller's words: "avg30_buy_box_used" -> "the used buy box's 30-day
+    average"."""
+    if basis in _FIGURE_NAMES:
+        return _FIGURE_NAMES[basis]
+    days, _, series = basis.removeprefix("avg").partition("_")
+    if days.isdigit() and series:
+        kind = series.removeprefix("buy_box_")
+        what = f"{kind} buy box" if series.startswith("buy_box_") else f"lowest {kind} price"
+        return f"the {what}'s {days}-day average"
+    return basis
+
+
+def _used_offers(market: MarketSnapshot) -> tuple[tuple[Decimal | None, str], ...]:
+    return (
+        (market.buy_box_used_with_shipping, "buy_box_used"),
+        (market.lowest_fba_used_with_shipping, "lowest_fba_used"),
+        (market.lowest_used_with_shipping, "lowest_offer_plus_shipping"),
+        (market.used_price, "lowest_offer_excl_shipping"),
+    )
+
+
+def _new_offers(market: MarketSnapshot) -> tuple[tuple[Decimal | None, str], ...]:
+    fba_offer = market.lowest_offer(1, Fulfillment.FBA)
+    return (
+        (market.buy_box_new_with_shipping, "buy_box_new"),
+        (market.new_fba_price, "lowest_fba_new"),
+        (fba_offer.landed if fba_offer else None, "lowest_fba_new"),
+        (market.lowest_new_with_shipping, "lowest_offer_plus_shipping"),
+        (market.new_price, "lowest_offer_excl_shipping"),
+        (market.amazon_price, "amazon_new"),
+    )
+
+
+def _from_history(market: MarketSnapshot, *, used: bool) -> SalePrice | None:
+    figures = historical_figures(market, used=used)
+    lowest = min(figures, key=lambda f: f.amount, default=None)
+    if lowest is None:
+        return None
+    return SalePrice(lowest.amount, lowest.basis, from_history=True, history=figures)
+
+
+def _cap(
+    sale: SalePrice, rule: str, limit: PriceFigure | None, *, basis: str | None = None
+) -> SalePrice:
+    """``sale`` held down to ``limit`` (priced on ``basis``, else the limit's own), the cap
+    recorded; unchanged when within it."""
+    if limit is None or sale.amount <= limit.amount:
+        return sale
+    cap = PriceCap(rule, limit, PriceFigure(sale.amount, sale.basis))
+    return replace(sale, amount=limit.amount, basis=basis or limit.basis, caps=(*sale.caps, cap))
+
+
+def _lowest_first(candidates: Iterable[tuple[Decimal | None, str]]) -> PriceFigure | None:
+    """The first known candidate (they are in order of preference)."""
+    return next(iter(_known(candidates)), None)
+
+
+def _known(candidates: Iterable[tuple[Decimal | None, str]]) -> tuple[PriceFigure, ...]:
+    return tuple(PriceFigure(a, b) for a, b in candidates if a is not None and a > 0)
 
 
 def break_even_buy_cost(

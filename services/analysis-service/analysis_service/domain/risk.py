@@ -1,7 +1,8 @@
 """Risk flags: reasons to look twice before buying, shown beside the numbers.
 
-They do not change the recommendation by themselves; the strategy rules do that. Each flag is a
-stable string so the API and the UI can key on it.
+They do not change the recommendation by themselves; the strategy rules do that (the price rule
+``current_offer`` stands behind ``no_current_offers``). Each flag is a stable string so the API
+and the UI can key on it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RiskFlag(StrEnum):
     DIMENSIONS_UNKNOWN = "dimensions_unknown"
     FEE_DISAGREES_WITH_KEEPA = "fee_disagrees_with_keepa"
     COMPETITION_UNKNOWN = "competition_unknown"  # no FBA offer count from Keepa
+    NO_CURRENT_OFFERS = "no_current_offers"  # nothing of the condition offered: priced from history
 
 
 def risk_flags(
@@ -43,8 +45,11 @@ def risk_flags(
     rate_card_fulfillment_fee: Decimal | None,
     competing_offers: int | None,
     competing_fba_offers: int | None,
+    priced_from_history: bool = False,
 ) -> tuple[str, ...]:
     flags: list[RiskFlag] = []
+    if priced_from_history:
+        flags.append(RiskFlag.NO_CURRENT_OFFERS)
     if market.amazon_on_listing:
         flags.append(RiskFlag.AMAZON_ON_LISTING)
     spread = market.price_spread90_used if used else market.price_spread90_new

@@ -2,7 +2,8 @@
 
 Recommendation: PASS when the money rules (profit, ROI) fail, because the book loses or makes too
 little; BUY when every rule passes; WATCH when the money is right but demand or competition is
-not (or demand is unknown), so the seller may want to check again later.
+not (or demand is unknown), or no copy of the condition is offered now (``current_offer``: the
+price is an average), so the seller may want to check again later.
 
 Competing FBA offers are the one input Keepa often cannot give: it counts FBA offers only when
 the (token-expensive) offers parameter is requested, and then only among the offers it returned.
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from .analysis import Recommendation, RuleCheck
+from .pricing import USED_AT_MOST_NEW, PriceCap, PriceFigure, SalePrice, describe
 from .strategy import Strategy
 
 MONEY_RULES = frozenset({"min_profit", "min_roi_percent"})
@@ -48,6 +50,46 @@ def check_rules(
         _competing_fba(competing_fba, competing_offers, strategy.max_competing_fba_offers),
     ]
     return tuple(checks)
+
+
+def price_checks(sale: SalePrice, condition: str) -> tuple[RuleCheck, ...]:
+    """How the sale price was found: from a current offer of the condition or not (a copy priced
+    from history fails ``current_offer``, so it is at most WATCH), and each cap that lowered it
+    (passed: the price now keeps to it; the message names the figure it replaced)."""
+    return (_current_offer(sale, condition), *(_cap_check(cap) for cap in sale.caps))
+
+
+def _current_offer(sale: SalePrice, condition: str) -> RuleCheck:
+    rule, threshold = "current_offer", f"a current {condition} offer"
+    if not sale.from_history:
+        offered = sale.caps[0].replaced if sale.caps else PriceFigure(sale.amount, sale.basis)
+        return RuleCheck(
+            rule, threshold, dollars(offered.amount), True,
+            f"A {condition} copy is offered now: {describe(offered.basis)}, "
+            f"{dollars(offered.amount)}.",
+        )  # fmt: skip
+    averages = ", ".join(f"{describe(f.basis)} {dollars(f.amount)}" for f in sale.history)
+    lowest = min(sale.history, key=lambda f: f.amount)
+    return RuleCheck(
+        rule, threshold, "none", False,
+        f"No {condition} copy is offered now, so the price is historical: "
+        f"{dollars(lowest.amount)}, the lowest of {averages}. An average says what copies sold "
+        f"for, not that one sells now: at most WATCH until a {condition} copy is offered.",
+    )  # fmt: skip
+
+
+def _cap_check(cap: PriceCap) -> RuleCheck:
+    limit, replaced = cap.limit, cap.replaced
+    if cap.rule == USED_AT_MOST_NEW:
+        why = "no one buys a used copy for more than a new one"
+    else:
+        why = "one offer above what used copies have been selling for is not a sale price"
+    return RuleCheck(
+        cap.rule, f"<= {dollars(limit.amount)} ({describe(limit.basis)})",
+        dollars(limit.amount), True,
+        f"Priced at {dollars(limit.amount)}, {describe(limit.basis)}, not "
+        f"{dollars(replaced.amount)}, {describe(replaced.basis)}: {why}.",
+    )  # fmt: skip
 
 
 def recommend(checks: tuple[RuleCheck, ...]) -> Recommendation:

@@ -81,6 +81,7 @@ def analysis_to_json(a: Analysis) -> dict[str, Any]:
         "buy_cost": _number(a.buy_cost),
         "sell_price": _number(a.sell_price),
         "price_basis": a.price_basis,
+        "priced_from_history": a.priced_from_history,
         "fees": None if a.fees is None else _fees_json(a.fees),
         "profit": _number(a.profit),
         "roi_percent": _number(a.roi_percent),

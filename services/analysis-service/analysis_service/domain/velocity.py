@@ -5,6 +5,9 @@ Monthly sales, in order of preference:
 2. when that is sparse (unknown or fewer than ``SPARSE_DROPS30`` drops), ``salesRankDrops90 / 3``,
    which averages out a quiet month;
 3. else the current (or 90-day average) sales rank through ``RANK_TO_MONTHLY_SALES``.
+The drop counts are Keepa's (``stats``), or, for a product without them, counted from its own
+rank history ``csv[3]`` by the same rule for every window (rank_drops.py); the basis then says
+``rank_history_drops30``/``rank_history_drops90``: a book's own sales beat any rank curve.
 Amazon's own "N+ bought in past month" (``monthlySold``), when known, is a floor: rank drops
 undercount sales of fast sellers, whose rank barely moves.
 """
@@ -55,18 +58,19 @@ def _sales(value: float) -> Decimal:
 @dataclass(frozen=True)
 class SalesEstimate:
     monthly_sales: Decimal | None
-    basis: str | None  # "sales_rank_drops30" | "sales_rank_drops90" | "sales_rank_curve" | ...
+    basis: str | None  # "sales_rank_drops30" | "rank_history_drops30" | "sales_rank_curve" | ...
 
 
 def estimate_monthly_sales(market: MarketSnapshot) -> SalesEstimate:
     drops30, drops90 = market.sales_rank_drops30, market.sales_rank_drops90
+    basis30, basis90 = _drops_basis(market, 30), _drops_basis(market, 90)
     estimate: SalesEstimate
     if drops30 is not None and drops30 >= SPARSE_DROPS30:
-        estimate = SalesEstimate(Decimal(drops30), "sales_rank_drops30")
+        estimate = SalesEstimate(Decimal(drops30), basis30)
     elif drops90 is not None:
-        estimate = SalesEstimate((Decimal(drops90) / 3).quantize(SALES_QUANT), "sales_rank_drops90")
+        estimate = SalesEstimate((Decimal(drops90) / 3).quantize(SALES_QUANT), basis90)
     elif drops30 is not None:
-        estimate = SalesEstimate(Decimal(drops30), "sales_rank_drops30")
+        estimate = SalesEstimate(Decimal(drops30), basis30)
     elif (rank := market.sales_rank or market.sales_rank_avg90) is not None:
         estimate = SalesEstimate(monthly_sales_from_rank(rank), "sales_rank_curve")
     else:
@@ -75,6 +79,12 @@ def estimate_monthly_sales(market: MarketSnapshot) -> SalesEstimate:
     if floor is not None and (estimate.monthly_sales is None or estimate.monthly_sales < floor):
         return SalesEstimate(Decimal(floor), "monthly_sold")
     return estimate
+
+
+def _drops_basis(market: MarketSnapshot, days: int) -> str:
+    """Keepa's own count, or the one made from the rank history (source "csv")."""
+    from_history = market.sources.get(f"sales_rank_drops{days}") == "csv"
+    return f"rank_history_drops{days}" if from_history else f"sales_rank_drops{days}"
 
 
 def velocity_score(monthly_sales: Decimal | None) -> int | None:
