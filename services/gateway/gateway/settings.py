@@ -25,7 +25,15 @@ class GatewaySettings(CommonSettings):
     max_buy_cost: float = Field(
         10_000.0, gt=0, le=1_000_000,
         description="highest buy cost of one copy, USD (a higher one is a 422 naming the limit)")
-    max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest request body")
+    # What MAX_BATCH_ITEMS lines need: the longest valid line (a 40-character identifier, the
+    # highest cost, a condition) is 156 bytes pretty-printed with a 4-space indent, a labelled,
+    # hyphenated ISBN-13 is 78 compact and 112 with a 2-space indent. 160 bytes a line:
+    # 16,000,000 bytes for 100,000 lines, rounded up to 16 MiB for the name and the strategy.
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024,
+        description="largest body of a batch: MAX_BATCH_ITEMS lines of up to 160 bytes (the "
+                    "longest valid line, pretty-printed, is 156) and room for the rest; raise it "
+                    "with MAX_BATCH_ITEMS. Other bodies: at most 64 KiB")
     # Auth
     jwt_secret: SecretStr = Field(
         SecretStr(DEV_JWT_SECRET), description="signs access tokens; >= 32 chars in production")

@@ -272,7 +272,7 @@ async def test_known_query_parameters_still_work(client: httpx.AsyncClient,
 
 async def test_too_many_items_name_the_setting(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/v1/batches", json={"name": "x", "items": [GOOD] * 6})
-    assert named(response) == {"items": "at most 5 items"}
+    assert named(response) == {"items": "at most 5 items (the MAX_BATCH_ITEMS setting)"}
 
 
 @pytest.mark.parametrize(("body", "message"), [

@@ -2,7 +2,9 @@
 
 A caller authenticates with a JWT access token (`Authorization: Bearer`) or an API key
 (`Authorization: Bearer avk_...` or `X-API-Key`). Every authenticated request is counted against
-the caller's rate limit, shared by all gateway instances through PostgreSQL.
+the caller's rate limit, shared by all gateway instances through PostgreSQL: the request guard
+authenticates before it reads the body or checks anything else, so a request that then fails
+(413, 415, 422, 404, ...) is counted like one that succeeds.
 """
 
 from __future__ import annotations
@@ -118,12 +120,11 @@ async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
     return user
 
 
-async def get_current_user(
-    request: Request, settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2)],
-    api_key: Annotated[str | None, Depends(api_key_header)],
-) -> CurrentUserInfo:
-    credential = api_key or token
+async def authenticate(request: Request) -> CurrentUserInfo:
+    """The caller of `request`, counted against their rate limit (401/429 otherwise). The request
+    guard calls it before it reads a body; the route's `CurrentUser` is then this user."""
+    settings = get_settings(request)
+    credential = await api_key_header(request) or await oauth2(request)
     if not credential:
         raise unauthorized()
     # Its own short session: the route's session stays free for the route's own transaction.
@@ -140,6 +141,18 @@ async def get_current_user(
             if state.exceeded:
                 raise too_many_requests(state, "your account")
     return user
+
+
+async def get_current_user(
+    request: Request,
+    # Declared for the OpenAPI document's security schemes; `authenticate` reads the headers.
+    token: Annotated[str | None, Depends(oauth2)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> CurrentUserInfo:
+    known = getattr(request.state, "user", None)
+    if isinstance(known, CurrentUserInfo):  # authenticated (and counted) by the request guard
+        return known
+    return await authenticate(request)
 
 
 CurrentUser = Annotated[CurrentUserInfo, Depends(get_current_user)]

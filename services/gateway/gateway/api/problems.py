@@ -63,7 +63,7 @@ DESCRIPTIONS: dict[int, str] = {
     404: "Not found, or not yours",
     409: "Conflict with the current state (see `detail`)",
     412: "Precondition failed: If-Match names an older version",
-    413: "Request body larger than MAX_REQUEST_BYTES",
+    413: "Request body too large: a batch over MAX_REQUEST_BYTES, any other body over 64 KiB",
     415: "Unsupported media type",
     422: "Invalid input: `errors` names each field",
     429: "Rate limit or daily quota exceeded: retry after Retry-After seconds",
@@ -108,6 +108,16 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def invalid(field: str, message: str) -> ProblemError:
+    """A 422 naming one field, as the validation handler answers it."""
+    return ProblemError(422, "validation", "Request validation failed", f"{field}: {message}",
+                        errors=[{"field": field, "message": message}])
+
+
+def malformed_json(position: int, why: str) -> str:
+    return f"malformed JSON at character {position}" + (f": {why}" if why else "")
+
+
 def problem_response(request: Request, status: int, slug: str, title: str,
                      detail: str | None = None, headers: dict[str, str] | None = None,
                      **extra: Any) -> JSONResponse:
@@ -117,6 +127,21 @@ def problem_response(request: Request, status: int, slug: str, title: str,
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_of(request: Request, exc: ProblemError) -> JSONResponse:
+    return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, exc.headers,
+                            **exc.extra)
+
+
+def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is restarting or its pool is exhausted: a retry will do, and the request's
+    transaction (if any) was rolled back, so it changed nothing."""
+    log.warning("%s %s: dependency unavailable: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request, 503, "dependency-unavailable", "Service unavailable",
+        "The database is unavailable or busy; nothing was changed. Retry shortly.",
+        {"Retry-After": str(TRANSIENT_RETRY_AFTER_SECONDS)})
 
 
 def _is_union_tag(part: int | str) -> bool:
@@ -153,9 +178,8 @@ def _clean(message: str) -> str:
 def _field_error(error: Any) -> dict[str, str]:
     if error.get("type") == "json_invalid":  # loc is ("body", the character's position)
         position = error["loc"][-1] if error.get("loc") else 0
-        why = (error.get("ctx") or {}).get("error", "")
         return {"field": "body",
-                "message": f"malformed JSON at character {position}" + (f": {why}" if why else "")}
+                "message": malformed_json(position, (error.get("ctx") or {}).get("error", ""))}
     return {"field": field_path(error["loc"], str(error.get("type", ""))),
             "message": _clean(str(error["msg"]))}
 
@@ -171,8 +195,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail,
-                                exc.headers, **exc.extra)
+        return problem_of(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -195,14 +218,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_infrastructure(request: Request, exc: Exception) -> Response:
         if not is_transient(exc):
             raise exc  # a bug, not an outage: the 500 handler below logs it
-        # The database is restarting or its pool is exhausted: a retry will do, and the
-        # request's transaction (if any) was rolled back, so it changed nothing. Handled here,
-        # not by the catch-all: that one closes the client's keep-alive connection.
-        log.warning("%s %s: dependency unavailable: %s", request.method, request.url.path, exc)
-        return problem_response(
-            request, 503, "dependency-unavailable", "Service unavailable",
-            "The database is unavailable or busy; nothing was changed. Retry shortly.",
-            {"Retry-After": str(TRANSIENT_RETRY_AFTER_SECONDS)})
+        # Handled here, not by the catch-all: that one closes the client's keep-alive connection.
+        return unavailable(request, exc)
 
     for infrastructure_error in INFRASTRUCTURE_ERRORS:
         app.add_exception_handler(infrastructure_error, on_infrastructure)

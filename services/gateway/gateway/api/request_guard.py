@@ -1,54 +1,60 @@
 """What every request passes before any route sees it, answered as problem+json:
 
-- a body larger than MAX_REQUEST_BYTES is a 413, whether it announces its length
-  (`Content-Length`) or streams it (chunked): the bytes are counted as they arrive, and reading
-  stops at the limit;
+- a request to a route that needs a user is authenticated first, before its body is read: without
+  valid credentials it is a 401 whatever it sends, and every request of a seller, failed ones
+  included, counts against the seller's rate limit;
+- a body larger than its limit is a 413, whether it announces its length (`Content-Length`) or
+  streams it (chunked): the bytes are counted as they arrive, and reading stops at the limit. A
+  batch (`batch_body`) may have MAX_REQUEST_BYTES; every other body, parsed by FastAPI on the
+  event loop (where 1 MiB of `[[],[],...]` takes 0.1 s), at most SMALL_BODY_BYTES (a valid one
+  has a few hundred bytes);
 - a body in another media type than the route takes (JSON; a form for the token endpoint) is 415;
 - a JSON body that is not valid UTF-8 is a 422 naming `body`;
 - PostgreSQL cannot store U+0000 in text: a NUL character anywhere in a request (a JSON string or
-  key, a query parameter, a form field) is a 422 naming the field, before any work is done.
+  key, a query parameter, a form field) is a 422 naming the field, before any work is done (in a
+  batch, `batch_body` finds it, off the event loop).
 
-It also makes the MAX_BUY_COST setting of this app the limit `schemas.BuyCost` checks.
+It also makes the MAX_BUY_COST and MAX_BATCH_ITEMS settings of this app the limits the schemas
+check.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..settings import GatewaySettings
-from .problems import problem_response
-from .schemas import buy_cost_limit
+from av_shared.retry import is_transient
 
-NUL = "\x00"
+from ..settings import GatewaySettings
+from .batch_body import NUL_MESSAGE
+from .bounded_json import NUL, nul_path
+from .deps import authenticate, get_current_user
+from .problems import (
+    INFRASTRUCTURE_ERRORS,
+    ProblemError,
+    invalid,
+    problem_of,
+    problem_response,
+    unavailable,
+)
+from .schemas import batch_items_limit, buy_cost_limit
+
+SMALL_BODY_BYTES = 64 * 1024
+# Every route of the API needs a user but these (throttled per client address instead).
+API_PREFIX = "/api/v1/"
+SIGN_IN_PATHS = frozenset({"/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/auth/refresh"})
+# Routes whose body is parsed by `batch_body` (bounded, off the event loop): up to
+# MAX_REQUEST_BYTES. Every other body is parsed by FastAPI on the event loop.
+LARGE_BODIES = frozenset({("POST", "/api/v1/batches")})
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM_PATHS = {"/api/v1/auth/token"}
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
-
-
-def nul_path(document: Any) -> str | None:
-    """The path (`items[3].identifier`) of the first string holding a NUL, if any."""
-    stack: list[tuple[str, Any]] = [("", document)]
-    while stack:  # iterative: a deeply nested document cannot exhaust the stack
-        path, value = stack.pop()
-        if isinstance(value, str):
-            if NUL in value:
-                return path or "body"
-        elif isinstance(value, dict):
-            for key, item in reversed(list(value.items())):
-                here = f"{path}.{key}" if path else str(key)
-                if NUL in str(key):
-                    return here
-                stack.append((here, item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
-    return None
 
 
 def _form_nul(raw: bytes) -> str | None:
@@ -81,24 +87,59 @@ def _not_utf8(body: bytes) -> str | None:
 
 
 def _invalid(request: Request, field: str, why: str) -> Response:
-    return problem_response(request, 422, "validation", "Request validation failed",
-                            f"{field}: {why}", errors=[{"field": field, "message": why}])
+    return problem_of(request, invalid(field, why))
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What the guard needs to know of the route a request goes to."""
+
+    authenticated: bool  # it needs a user
+    large_body: bool  # its body is a batch, parsed by `batch_body`
+
+
+def _route_of(scope: Scope) -> _Route:
+    """By path: the guard runs before the router picks the route (a test in test_large_bodies
+    checks these sets against the routes' dependencies)."""
+    path = scope["path"]
+    app = scope.get("app")
+    # A test that supplies the user itself has nothing to authenticate.
+    supplied = isinstance(app, FastAPI) and get_current_user in app.dependency_overrides
+    protected = path.startswith(API_PREFIX) and path not in SIGN_IN_PATHS
+    return _Route(authenticated=protected and not supplied,
+                  large_body=(scope["method"], path) in LARGE_BODIES)
+
+
+async def _refused(request: Request) -> Response | None:
+    """401 or 429 (or 503 when the database is away) unless the caller is authenticated."""
+    try:
+        await authenticate(request)
+    except ProblemError as exc:
+        return problem_of(request, exc)
+    except INFRASTRUCTURE_ERRORS as exc:
+        if not is_transient(exc):
+            raise
+        return unavailable(request, exc)
+    return None
 
 
 class RequestGuard:
-    """Pure ASGI (no per-request task group): a JSON or form body is buffered (at most
-    MAX_REQUEST_BYTES), looked at, and handed on unchanged."""
+    """Pure ASGI (no per-request task group): a JSON or form body is buffered (at most its
+    limit), looked at, and handed on unchanged."""
 
     def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
         self.app = app
         self.max_bytes = settings.max_request_bytes
+        self.small_bytes = min(SMALL_BODY_BYTES, settings.max_request_bytes)
         self.max_buy_cost = Decimal(str(settings.max_buy_cost))
+        self.max_batch_items = settings.max_batch_items
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         buy_cost_limit.set(self.max_buy_cost)  # this request's context only
+        batch_items_limit.set(self.max_batch_items)
         problem, receive = await self._check(scope, receive)
         if problem is None:
             await self.app(scope, receive, send)
@@ -107,48 +148,65 @@ class RequestGuard:
 
     async def _check(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
         request = Request(scope)
+        route = _route_of(scope)
+        if route.authenticated and (refused := await _refused(request)) is not None:
+            return refused, receive
         query = scope.get("query_string", b"")
         if b"%00" in query and (field := _form_nul(query)) is not None:
-            return _invalid(request, field, "must not contain the NUL character (U+0000)"), receive
+            return _invalid(request, field, NUL_MESSAGE), receive
         if scope["method"] not in BODY_METHODS:
             return None, receive
+        return await self._check_body(request, route, receive)
+
+    async def _check_body(self, request: Request, route: _Route,
+                          receive: Receive) -> tuple[Response | None, Receive]:
+        limit = self.max_bytes if route.large_body else self.small_bytes
         headers = request.headers
         length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_bytes:
-            return self._too_large(request), receive
+        if length and length.isdigit() and int(length) > limit:
+            return self._too_large(request, limit), receive
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        expected = FORM if scope["path"] in FORM_PATHS else JSON
+        expected = FORM if request.scope["path"] in FORM_PATHS else JSON
         has_body = "transfer-encoding" in headers or (length is not None and length != "0")
         if has_body and kind != expected:
             return problem_response(request, 415, "unsupported-media-type",
                                     "Unsupported media type", f"send {expected}"), receive
         if kind not in (JSON, FORM):
             return None, receive
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return None, _replay([message], receive)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:  # a streamed body: stop reading at the limit
-                return self._too_large(request), receive
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replay = _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+        body, receive = await _read(receive, limit)
+        if body is None:
+            return self._too_large(request, limit), receive
         if kind == JSON and body and (why := _not_utf8(body)) is not None:
-            return _invalid(request, "body", why), replay
-        if (field := _body_nul(kind, body)) is not None:
-            return _invalid(request, field, "must not contain the NUL character (U+0000)"), replay
-        return None, replay
+            return _invalid(request, "body", why), receive
+        if (kind == FORM or not route.large_body) and (field := _body_nul(kind, body)):
+            return _invalid(request, field, NUL_MESSAGE), receive
+        return None, receive
 
-    def _too_large(self, request: Request) -> Response:
+    def _too_large(self, request: Request, limit: int) -> Response:
+        which = "MAX_REQUEST_BYTES" if limit == self.max_bytes else \
+            "only a batch may have up to MAX_REQUEST_BYTES"
         return problem_response(request, 413, "too-large", "Request too large",
-                                f"the body may have at most {self.max_bytes} bytes "
-                                "(MAX_REQUEST_BYTES)")
+                                f"the body may have at most {limit} bytes ({which})")
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """The whole body (None past `limit`: reading stops there), and a `receive` that hands it
+    on."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"", _replay([message], receive)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:  # a streamed body: stop reading at the limit
+            return None, receive
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    return body, _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -34,9 +34,13 @@ from av_shared.events import StrategyName
 from av_shared.events.chunk_item import Condition
 from av_shared.identifiers import InvalidIdentifier, parse_identifier
 
-# The MAX_BUY_COST setting of the app serving the request: the request guard sets it per request.
+# The MAX_BUY_COST and MAX_BATCH_ITEMS settings of the app serving the request: the request guard
+# sets them per request.
 DEFAULT_MAX_BUY_COST = Decimal("10000")
 buy_cost_limit: ContextVar[Decimal] = ContextVar("buy_cost_limit", default=DEFAULT_MAX_BUY_COST)
+DEFAULT_MAX_BATCH_ITEMS = 100_000
+batch_items_limit: ContextVar[int] = ContextVar("batch_items_limit",
+                                                default=DEFAULT_MAX_BATCH_ITEMS)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Union members are tagged "<...>": problems.field_path leaves such parts out of a field's path.
@@ -203,10 +207,23 @@ StrategyChoice = Annotated[
 ]
 
 
+def too_many_items(limit: int) -> str:
+    return f"at most {limit} items (the MAX_BATCH_ITEMS setting)"
+
+
+def _within_max_batch_items(value: Any) -> Any:
+    """Counted before any line is validated (pydantic's `max_length` counts while validating
+    them): a list of a million lines is refused at once."""
+    limit = batch_items_limit.get()
+    if isinstance(value, list | tuple) and len(value) > limit:
+        raise PydanticCustomError("too_long", too_many_items(limit))
+    return value
+
+
 class BatchIn(Strict):
     name: Name
-    items: list[ItemIn] = Field(min_length=1,
-                                description="1 to MAX_BATCH_ITEMS lines (100,000 by default)")
+    items: Annotated[list[ItemIn], BeforeValidator(_within_max_batch_items)] = Field(
+        min_length=1, description="1 to MAX_BATCH_ITEMS lines (100,000 by default)")
     strategy: StrategyChoice | None = Field(
         None, description="A named strategy, or thresholds that replace your config's for this "
                           "batch only")

@@ -1,0 +1,86 @@
+"""The body of `POST /api/v1/batches`: up to MAX_REQUEST_BYTES, read only once the seller is
+authenticated, parsed with bounded work (`bounded_json`: it stops at the first line past
+MAX_BATCH_ITEMS) and, when it is not small, parsed and validated in a worker thread, so that the
+event loop keeps answering other requests meanwhile.
+
+Every other route's body is small (the request guard caps it) and is left to FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from . import bounded_json
+from .deps import CurrentUser, SettingsDep
+from .problems import ProblemError, invalid, malformed_json
+from .schemas import BatchIn, too_many_items
+
+T = TypeVar("T")
+# 100,000 lines take seconds of CPU (parsing, validation, building the events), holding the GIL
+# most of that time: a second thread would not make two batches faster, only hold two batches'
+# objects in memory at once.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-body")
+# Up to here a body is parsed on the event loop: a few hundred lines, a few milliseconds, and no
+# wait behind a large batch in the worker.
+INLINE_BYTES = 16 * 1024
+# A line is one value (a flat object), or four when walked (the object and its three fields);
+# twice that, and room for the name and the strategy.
+VALUES_PER_LINE = 8
+OTHER_VALUES = 1_000
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+# The route's `openapi_extra`: FastAPI sees no body parameter (openapi.py adds the schemas).
+BATCH_REQUEST_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}}}}
+
+
+async def in_worker(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in the worker thread, with this request's context (the settings the
+    schemas read)."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, call)
+
+
+async def batch_body(request: Request, _user: CurrentUser, settings: SettingsDep) -> BatchIn:
+    """Takes the user so that the request is authenticated and counted (by the request guard,
+    or by FastAPI when a test supplies the user) before a byte of the body is read."""
+    raw = await request.body()
+    if len(raw) <= INLINE_BYTES:
+        return parse_batch(raw, settings.max_batch_items)
+    return await in_worker(parse_batch, raw, settings.max_batch_items)
+
+
+def parse_batch(raw: bytes, max_items: int) -> BatchIn:
+    """The batch in `raw`, or the problem FastAPI's own parsing would answer (422 naming the
+    field), and a 422 naming `items` as soon as there is one line too many."""
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",),
+                                       "msg": "Field required", "input": None}])
+    try:
+        document = bounded_json.loads(raw, array_limits={"items": max_items},
+                                      max_values=VALUES_PER_LINE * max_items + OTHER_VALUES)
+    except bounded_json.TooLong:
+        raise ProblemError(422, "too-many-items", "Batch too large",
+                           f"items: more than {max_items} lines; {too_many_items(max_items)}",
+                           errors=[{"field": "items", "message": too_many_items(max_items)}]
+                           ) from None
+    except bounded_json.Malformed as exc:
+        raise invalid("body", malformed_json(exc.position, exc.why)) from None
+    except bounded_json.Unparseable as exc:
+        raise invalid("body", exc.message) from None
+    # A NUL reaches a JSON string only as the escape `\u0000`: no search unless it is there.
+    if b"\\u0000" in raw and (field := bounded_json.nul_path(document)) is not None:
+        raise invalid(field, NUL_MESSAGE)
+    try:
+        return BatchIn.model_validate(document)
+    except ValidationError as exc:  # located as FastAPI locates body errors
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])}
+                                      for error in exc.errors(include_url=False)]) from None
