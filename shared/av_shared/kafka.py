@@ -57,7 +57,7 @@ async def start_producer(producer: AIOKafkaProducer) -> None:
 
 
 async def ensure_topics(bootstrap_servers: str, default_partitions: int,
-                        **options: Any) -> list[str]:
+                        replication_factor: int = 1, **options: Any) -> list[str]:
     """Create every topic that does not exist yet; returns the names created. `options`: the
     client's security (av_shared.kafka_security.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **options)
@@ -65,7 +65,8 @@ async def ensure_topics(bootstrap_servers: str, default_partitions: int,
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(spec.name, spec.partitions or default_partitions, replication_factor=1,
+            NewTopic(spec.name, spec.partitions or default_partitions,
+                     replication_factor=replication_factor,
                      topic_configs=dict(spec.configs))
             for spec in ALL_TOPICS
             if spec.name not in existing

@@ -122,7 +122,9 @@ class ServiceRuntime:
 
     async def _ensure_topics(self) -> list[str]:
         return await ensure_topics(self.settings.kafka_bootstrap_servers,
-                                   self.settings.kafka_partitions, **client_options(self.settings))
+                                   self.settings.kafka_partitions,
+                                   self.settings.kafka_replication_factor,
+                                   **client_options(self.settings))
 
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

@@ -41,6 +41,9 @@ class CommonSettings(BaseSettings):
                         "empty: the system's CAs")
     kafka_partitions: int = Field(
         12, ge=1, le=1000, description="partitions of topics the services create (consumer scale)")
+    kafka_replication_factor: int = Field(
+        1, ge=1, le=10, description="replicas of topics the services create: 1 for the local "
+                                    "broker, 3 on a real cluster")
     log_level: str = Field("INFO", description="Python log level")
     log_json: bool = Field(True, description="one JSON object per log line (with correlation_id)")
     instance_id: str = Field(default_factory=socket.gethostname,
