@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -18,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from devstack.stack import Stack
 from gateway.api import admin as admin_api
 from gateway.api.deps import CurrentUserInfo
-from gateway.settings import GatewaySettings
+from gateway.settings import DEV_JWT_SECRET, GatewaySettings
 from tests.e2e.conftest import Seller, register
 from tests.helpers import isbn10s, items_for
 
@@ -52,8 +55,19 @@ async def admin(stack: Stack) -> AsyncIterator[Seller]:
         yield boss
 
 
+def assert_not_stored(response: httpx.Response) -> None:
+    """A token answer: no cache (browser, proxy) may keep it."""
+    assert response.headers["cache-control"] == "no-store", response.headers
+    assert response.headers["pragma"] == "no-cache"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_register_login_refresh_revoke_logout(http: httpx.AsyncClient) -> None:
     seller = await register(http)
+    assert_not_stored(await http.post("/api/v1/auth/register", json={
+        "email": f"x{seller.email}", "password": "another password"}))
+    assert_not_stored(await http.post("/api/v1/auth/token", data={
+        "username": seller.email, "password": seller.password}))
     assert (await http.post("/api/v1/auth/register", json={
         "email": seller.email.upper(), "password": "another password"})).status_code == 409
     assert_unauthorized(await http.post("/api/v1/auth/token", data={
@@ -67,6 +81,7 @@ async def test_register_login_refresh_revoke_logout(http: httpx.AsyncClient) -> 
     first = seller.refresh_token
     rotated = await http.post("/api/v1/auth/refresh", json={"refresh_token": first})
     assert rotated.status_code == 200, rotated.text
+    assert_not_stored(rotated)
     pair = rotated.json()
     assert pair["refresh_token"] != first and pair["token_type"] == "bearer"
     fresh = {"Authorization": f"Bearer {pair['access_token']}"}
@@ -104,6 +119,129 @@ async def _login(http: httpx.AsyncClient, seller: Seller) -> dict[str, Any]:
     body = response.json()
     return {"headers": {"Authorization": f"Bearer {body['access_token']}"},
             "refresh": body["refresh_token"]}
+
+
+def _forge(**claims: Any) -> dict[str, str]:
+    """An access token signed with the development secret (which this stack runs with)."""
+    token = jwt.encode({"typ": "access", "role": "admin", **claims}, DEV_JWT_SECRET,
+                       algorithm="HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_token_without_exp_or_login_is_refused_and_so_is_a_revoked_login(
+    http: httpx.AsyncClient,
+) -> None:
+    """The reported forgery: the development secret, neither `exp` nor `sid`, after the victim
+    logged out. Every access token must name its login, audience and issuer, and expire."""
+    victim = await register(http)
+    victim_id = (await victim.get("/api/v1/users/me")).json()["id"]
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=_forge(sub=victim_id)))
+    claims = jwt.decode(victim.token, options={"verify_signature": False})
+    assert {"exp", "iat", "sid", "aud", "iss"} <= set(claims)
+    complete = {k: claims[k] for k in ("sub", "sid", "aud", "iss", "iat", "exp")}
+    for missing in ("exp", "iat", "sid", "aud", "iss"):
+        incomplete = {k: v for k, v in complete.items() if k != missing}
+        assert_unauthorized(await http.get("/api/v1/users/me", headers=_forge(**incomplete)))
+    unknown_login = complete | {"sid": str(uuid.uuid4())}
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=_forge(**unknown_login)))
+    # With every claim the development secret signs for anyone: why only `make run` and the
+    # tests may start a gateway with it (ALLOW_DEV_SECRETS).
+    forged = _forge(**complete)
+    assert (await http.get("/api/v1/users/me", headers=forged)).status_code == 200
+    assert (await victim.post("/api/v1/auth/logout")).status_code == 204
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=forged))
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=_forge(sub=victim_id)))
+
+
+async def test_changing_the_password_ends_every_other_login(http: httpx.AsyncClient) -> None:
+    seller = await register(http)
+    elsewhere = await _login(http, seller)
+    key = (await seller.post("/api/v1/api-keys", json={"name": "cron"})).json()["key"]
+    wrong = await seller.post("/api/v1/auth/password", json={
+        "current_password": "not my password", "new_password": "a new long password"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "current_password"
+    assert (await http.get("/api/v1/users/me", headers=elsewhere["headers"])).status_code == 200
+
+    changed = await seller.post("/api/v1/auth/password", json={
+        "current_password": seller.password, "new_password": "a new long password"})
+    assert changed.status_code == 204, changed.text
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=elsewhere["headers"]))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": elsewhere["refresh"]}))
+    # The login that changed it goes on; so do API keys (not logins: delete them to end them).
+    assert (await seller.get("/api/v1/users/me")).status_code == 200
+    assert (await http.post("/api/v1/auth/refresh",
+                            json={"refresh_token": seller.refresh_token})).status_code == 200
+    assert (await http.get("/api/v1/users/me", headers={"X-API-Key": key})).status_code == 200
+    assert_unauthorized(await http.post("/api/v1/auth/token", data={
+        "username": seller.email, "password": seller.password}))
+    assert (await http.post("/api/v1/auth/token", data={
+        "username": seller.email, "password": "a new long password"})).status_code == 200
+
+
+async def test_log_out_everywhere_ends_every_login(http: httpx.AsyncClient) -> None:
+    seller = await register(http)
+    logins = [await _login(http, seller) for _ in range(2)]
+    other = await register(http)
+    assert (await seller.post("/api/v1/auth/logout-all")).status_code == 204
+    assert_unauthorized(await seller.get("/api/v1/users/me"))
+    assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                        json={"refresh_token": seller.refresh_token}))
+    for login in logins:
+        assert_unauthorized(await http.get("/api/v1/users/me", headers=login["headers"]))
+        assert_unauthorized(await http.post("/api/v1/auth/refresh",
+                                            json={"refresh_token": login["refresh"]}))
+    assert (await other.get("/api/v1/users/me")).status_code == 200  # only the seller's own
+    assert (await _login(http, seller))["refresh"]  # and logging in again works
+
+
+async def test_refreshing_never_extends_a_login_past_its_absolute_lifetime(
+    http: httpx.AsyncClient, stack: Stack,
+) -> None:
+    """SESSION_MAX_DAYS (90) from the sign-in: the login is aged in the database."""
+    seller = await register(http)
+    sid = jwt.decode(seller.token, options={"verify_signature": False})["sid"]
+
+    async def signed_in_days_ago(days: float) -> None:
+        engine = create_async_engine(stack.common_env("gateway", "aging")["DATABASE_URL"])
+        try:
+            async with engine.begin() as db:
+                await db.execute(text("UPDATE gateway.auth_sessions SET created_at = "
+                                      "now() - make_interval(secs => :s) WHERE id = :id"),
+                                 {"s": days * 86_400, "id": sid})
+        finally:
+            await engine.dispose()
+
+    await signed_in_days_ago(89.5)
+    late = await http.post("/api/v1/auth/refresh", json={"refresh_token": seller.refresh_token})
+    assert late.status_code == 200, late.text
+    assert 0 < late.json()["refresh_expires_in"] <= 12 * 3600  # not another 30 days
+    await signed_in_days_ago(90.01)
+    ended = await http.post("/api/v1/auth/refresh",
+                            json={"refresh_token": late.json()["refresh_token"]})
+    assert_unauthorized(ended)
+    assert "maximum lifetime" in ended.json()["detail"]
+
+
+async def test_an_api_key_can_expire(seller: Seller, http: httpx.AsyncClient) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    for expires_at in (past.isoformat(), "2999-01-01T00:00:00"):  # past; no time zone
+        refused = await seller.post("/api/v1/api-keys",
+                                    json={"name": "x", "expires_at": expires_at})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "expires_at"
+    soon = datetime.now(UTC) + timedelta(seconds=3)
+    created = await seller.post("/api/v1/api-keys", json={"name": "for a day",
+                                                          "expires_at": soon.isoformat()})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    assert datetime.fromisoformat(key["expires_at"]) == soon
+    by_key = {"X-API-Key": key["key"]}
+    assert (await http.get("/api/v1/users/me", headers=by_key)).status_code == 200
+    listed = (await seller.get("/api/v1/api-keys")).json()
+    assert [datetime.fromisoformat(k["expires_at"]) for k in listed] == [soon]
+    await asyncio.sleep(max(0.0, soon.timestamp() - time.time()) + 0.5)
+    assert_unauthorized(await http.get("/api/v1/users/me", headers=by_key))
+    assert (await seller.get("/api/v1/api-keys")).json() == []  # no longer live
 
 
 async def test_every_endpoint_requires_authentication(http: httpx.AsyncClient) -> None:

@@ -14,6 +14,8 @@ from tests.e2e.conftest import Seller
 from tests.helpers import isbn10s, items_for
 
 SAMPLE_BOOK = "0593655036"  # recorded Keepa product
+# What a seller reads when Keepa failed; what Keepa said is in the analysis service's log.
+UNAVAILABLE = "market data unavailable; try again later"
 
 
 async def test_lines_and_csv_export_of_a_completed_batch(seller: Seller) -> None:
@@ -66,12 +68,28 @@ async def test_failed_lines_are_exported_with_their_reason(seller: Seller, stack
     assert (done["status"], done["items_failed"]) == ("FAILED", 3)
     failed = (await seller.get(f"/api/v1/batches/{batch['id']}/items",
                                params={"status": "FAILED"})).json()
-    assert failed["total"] == 3 and all("market data unavailable" in i["failure_reason"]
-                                        for i in failed["items"])
+    assert failed["total"] == 3
+    assert [i["failure_reason"] for i in failed["items"]] == [UNAVAILABLE] * 3
     rows = _rows(await seller.get(f"/api/v1/batches/{batch['id']}/export"))
-    assert [(r["status"], r["recommendation"], r["analysis_id"]) for r in rows] == \
-        [("FAILED", "", "")] * 3
-    assert all("market data unavailable" in r["failure_reason"] for r in rows)
+    assert [(r["status"], r["recommendation"], r["analysis_id"], r["failure_reason"])
+            for r in rows] == [("FAILED", "", "", UNAVAILABLE)] * 3
+
+
+async def test_keepa_refusing_the_account_is_not_told_to_the_seller(seller: Seller,
+                                                                     stack: Stack) -> None:
+    """402 (the operator's Keepa subscription lapsed) for an instant analysis: a 503 that says
+    to try again later, not what Keepa said about the account."""
+    async with httpx.AsyncClient(base_url=stack.keepa_base_url) as sim:
+        (await sim.post("/_sim/faults", json={"status": 402, "count": 1})).raise_for_status()
+        try:
+            answer = await seller.post("/api/v1/analyses", json={
+                "identifier": isbn10s(1, seed=33)[0], "buy_cost": 2.0})
+        finally:
+            await sim.delete("/_sim/faults")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == UNAVAILABLE
+    assert "402" not in answer.text and "simulatedFault" not in answer.text
 
 
 async def test_another_sellers_lines_and_export_are_404(seller: Seller,

@@ -12,7 +12,7 @@ import yaml
 
 from analysis_service.settings import AnalysisServiceSettings
 from batch_service.settings import BatchServiceSettings
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, InsecureSecret, refuse_dev_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[Any]] = {"gateway": GatewaySettings, "batch-service": BatchServiceSettings,
@@ -22,9 +22,15 @@ MODULES = {"gateway": "gateway", "batch-service": "batch_service",
 ROLES = {"gateway": "gateway_svc", "batch-service": "batch_svc", "analysis-service": "analysis_svc"}
 
 
+# What an operator sets for a variable compose requires (`${NAME:?message}`).
+OPERATOR_VALUE = "set-by-the-operator-" + "x" * 32
+
+
 def with_defaults(value: str) -> str:
-    """What compose substitutes for ${NAME:-default} when NAME is not set."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    """What compose substitutes for ${NAME:-default} when NAME is not set, and for
+    ${NAME:?message} (compose refuses to start without NAME) what the operator set."""
+    value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", OPERATOR_VALUE, value)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +87,16 @@ def test_only_the_gateway_is_reachable_from_outside(compose: dict[str, Any]) -> 
         assert ("edge" in spec["networks"]) == (name == "gateway"), name
     for service in SETTINGS:
         assert "INTERNAL_AUTH_SECRET" in services[service]["environment"], service
+
+
+def test_the_gateway_needs_a_real_jwt_secret(compose: dict[str, Any]) -> None:
+    """No development secret: compose stops unless JWT_SECRET is set, and nothing lets the
+    gateway start with the development one (only `make run` does)."""
+    env = compose["services"]["gateway"]["environment"]
+    assert re.fullmatch(r"\$\{JWT_SECRET:\?[^}]+\}", env["JWT_SECRET"]), env["JWT_SECRET"]
+    assert "ALLOW_DEV_SECRETS" not in (REPO / "docker-compose.yml").read_text()
+    values: dict[str, Any] = {k.lower(): with_defaults(v) for k, v in env.items()}
+    settings = GatewaySettings(**values)
+    refuse_dev_secrets(settings)  # starts with the operator's secret
+    with pytest.raises(InsecureSecret):
+        refuse_dev_secrets(settings.model_copy(update={"jwt_secret": GatewaySettings().jwt_secret}))

@@ -147,6 +147,9 @@ class Stack:
             "INTERNAL_AUTH_SECRET": self.internal_auth_secret,
             "ENVIRONMENT": "test" if self.config.fast else "development",
             "LOG_JSON": "true",
+            # Local development only: the gateway may sign with the development JWT_SECRET
+            # (compose and Kubernetes never set this, so they need a real secret).
+            **({"ALLOW_DEV_SECRETS": "true"} if schema == "gateway" else {}),
             **self.config.extra_env,
         }
 

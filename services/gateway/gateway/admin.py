@@ -1,7 +1,8 @@
 """`python -m gateway.admin promote EMAIL` (or `demote EMAIL`): change a registered account's role.
 
-The way to make the first admin of a running deployment (with the gateway's DATABASE_URL); the
-ADMIN_EMAILS setting instead makes admins of the listed emails when they register.
+The only way to make an admin (the first one included), with the gateway's DATABASE_URL: an
+operator who can reach the database vouches for the account. Registering never makes an admin,
+as nothing proves that whoever registers an email owns it.
 """
 
 from __future__ import annotations

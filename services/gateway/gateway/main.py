@@ -23,13 +23,14 @@ from av_shared.topics import BATCH_STATUS
 
 from .adapters.internal import InternalServices
 from .api import admin, analyses, api_keys, auth, batches, config
+from .api.edge import install_edge
 from .api.openapi import OPERATION_IDS, TAGS, customise_openapi
 from .api.problems import install_problem_handlers
 from .api.request_guard import install_request_guard
 from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .reconciler import SubmissionReconciler
-from .settings import GatewaySettings
+from .settings import GatewaySettings, refuse_dev_secrets
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -38,6 +39,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        refuse_dev_secrets(settings)  # before anything starts: the process exits with the reason
         runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="gateway",
                                  outbox=outbox, dead_letters=dead_letters,
                                  broker_epoch=broker_epoch)
@@ -118,5 +120,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return response
 
     app.include_router(health_router())
+    install_edge(app, settings)  # the outermost middleware
 
     return app

@@ -21,6 +21,12 @@ ALGORITHM = "HS256"
 API_KEY_PREFIX = "avk_"  # tells an API key from a JWT in `Authorization: Bearer`
 REFRESH_PREFIX = "avr_"
 API_KEY_SHOWN_CHARS = 12  # "avk_" and 8 characters, kept to let a seller recognise the key
+# An access token is for this API, from this gateway: a token signed with the same secret for
+# another purpose (or by anything else holding it) does not pass for one.
+ACCESS_AUDIENCE = "arbitragevault-api"
+ACCESS_ISSUER = "arbitragevault-gateway"
+# Without `exp` a token would never end; without `sid` revoking its login would not end it.
+REQUIRED_CLAIMS = ["exp", "iat", "sid", "aud", "iss", "sub"]
 
 
 def hash_password(password: str) -> str:
@@ -40,18 +46,20 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def create_access_token(user_id: uuid.UUID, role: str, secret: str, minutes: int,
-                        session_id: uuid.UUID | None = None) -> str:
+                        session_id: uuid.UUID) -> str:
     now = datetime.now(UTC)
-    claims: dict[str, Any] = {"sub": str(user_id), "role": role, "iat": now,
-                              "exp": now + timedelta(minutes=minutes), "typ": "access"}
-    if session_id is not None:
-        claims["sid"] = str(session_id)
+    claims: dict[str, Any] = {"sub": str(user_id), "role": role, "sid": str(session_id),
+                              "iat": now, "exp": now + timedelta(minutes=minutes),
+                              "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER, "typ": "access"}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
+    """The claims of a valid access token of this gateway; None for anything else."""
     try:
-        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[ALGORITHM])
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=ACCESS_AUDIENCE,
+            issuer=ACCESS_ISSUER, options={"require": REQUIRED_CLAIMS})
     except jwt.PyJWTError:
         return None
     return claims if claims.get("typ") == "access" else None

@@ -5,6 +5,11 @@ from pydantic import Field, SecretStr, model_validator
 from av_shared.settings import CommonSettings
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+MIN_SECRET_CHARS = 32
+
+
+class InsecureSecret(RuntimeError):
+    """The gateway would sign tokens with a secret anyone can look up (or guess)."""
 
 
 class GatewaySettings(CommonSettings):
@@ -36,16 +41,29 @@ class GatewaySettings(CommonSettings):
                     "with MAX_BATCH_ITEMS. Other bodies: at most 64 KiB")
     # Auth
     jwt_secret: SecretStr = Field(
-        SecretStr(DEV_JWT_SECRET), description="signs access tokens; >= 32 chars in production")
+        SecretStr(DEV_JWT_SECRET),
+        description="signs access tokens; >= 32 chars (the default only with ALLOW_DEV_SECRETS)")
+    allow_dev_secrets: bool = Field(
+        False, description="local development only (`make run` and the tests set it): start with "
+                           "the development JWT_SECRET; never in production")
     access_token_minutes: int = Field(15, ge=1, le=24 * 60,
                                       description="lifetime of an access token")
     refresh_token_days: int = Field(
-        30, ge=1, le=365, description="lifetime of a refresh token (each refresh renews it)")
-    admin_emails: str = Field(
-        "", description="comma-separated emails made admin when they register (the first "
-                        "admin); or `python -m gateway.admin promote EMAIL` after registering")
+        30, ge=1, le=365, description="lifetime of a refresh token (each refresh renews it, up "
+                                      "to SESSION_MAX_DAYS)")
+    session_max_days: int = Field(
+        90, ge=1, le=3650, description="absolute lifetime of a login: no refresh extends it past "
+                                       "this many days from the sign-in")
     max_api_keys_per_user: int = Field(20, ge=1, le=1000,
                                        description="live API keys one seller may have")
+    # The public port: its operator route and the headers of its answers.
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="`GET /metrics` needs `Authorization: Bearer <this>` when "
+                                   "set; unset: open in development/test, not served (404) in "
+                                   "production")
+    behind_tls: bool = Field(
+        False, description="the public URL is https (TLS ends at a proxy in front): every answer "
+                           "has Strict-Transport-Security, as answers over https always have")
     # Rate limits: counted in PostgreSQL, so every gateway instance shares them.
     rate_limit_requests: int = Field(
         1200, ge=0, description="requests per seller per window, all instances together "
@@ -53,8 +71,8 @@ class GatewaySettings(CommonSettings):
     rate_limit_window_seconds: int = Field(
         60, ge=1, le=86_400, description="the rate limit's fixed window (also for sign-in)")
     auth_rate_limit_requests: int = Field(
-        300, ge=0, description="register/token/refresh requests per client address per window "
-                               "(slows password guessing); 0 turns it off")
+        300, ge=0, description="register/token/refresh and password-change requests per client "
+                               "address per window (slows password guessing); 0 turns it off")
     # Quotas: defaults for every seller; an admin can set other values for one seller.
     default_max_items_per_day: int = Field(
         200_000, ge=0, description="batch lines and instant analyses per seller per UTC day "
@@ -73,15 +91,26 @@ class GatewaySettings(CommonSettings):
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> GatewaySettings:
         secret = self.jwt_secret.get_secret_value()
-        if self.environment == "production" and (secret == DEV_JWT_SECRET or len(secret) < 32):
+        if self.environment == "production" and _weak(secret):
             raise ValueError(
                 "JWT_SECRET must be set to a strong secret (>= 32 chars) in production")
         return self
 
     @property
-    def admin_email_set(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
-
-    @property
     def analysis_urls(self) -> list[str]:
         return [u.strip().rstrip("/") for u in self.analysis_service_urls.split(",") if u.strip()]
+
+
+def _weak(secret: str) -> bool:
+    return secret == DEV_JWT_SECRET or len(secret) < MIN_SECRET_CHARS
+
+
+def refuse_dev_secrets(settings: GatewaySettings) -> None:
+    """At start-up (not when settings are read: the migrations and the admin command sign
+    nothing): the development secret is public, so whoever reads this repository could sign an
+    access token for any account of a gateway running with it."""
+    if _weak(settings.jwt_secret.get_secret_value()) and not settings.allow_dev_secrets:
+        raise InsecureSecret(
+            f"JWT_SECRET is the development secret or shorter than {MIN_SECRET_CHARS} "
+            "characters: set a strong one (e.g. `openssl rand -base64 48`), or for local "
+            "development only set ALLOW_DEV_SECRETS=true")

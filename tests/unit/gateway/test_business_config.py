@@ -75,7 +75,9 @@ def test_tokens_and_keys() -> None:
     user, login = uuid.uuid4(), uuid.uuid4()
     claims = decode_access_token(create_access_token(user, "user", secret, 5, login), secret)
     assert claims is not None and claims["sub"] == str(user) and claims["sid"] == str(login)
-    assert decode_access_token(create_access_token(user, "user", secret, 5), "y" * 40) is None
+    other_secret = "y" * 40
+    assert decode_access_token(create_access_token(user, "user", secret, 5, login),
+                               other_secret) is None
     key, refresh = new_api_key(), new_refresh_token()
     assert is_api_key(key) and not is_api_key(refresh) and len(key) > 40
     assert token_digest(key) == token_digest(key) != token_digest(new_api_key())

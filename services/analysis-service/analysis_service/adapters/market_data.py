@@ -37,6 +37,10 @@ LOCK_WAIT_STEP_SECONDS = 20
 LOCK_WAIT_SECONDS = 900  # a batch chunk; an instant analysis waits INSTANT_LOCK_WAIT_SECONDS
 INSTANT_LOCK_WAIT_SECONDS = 60
 FETCH_ROUNDS = 3  # fetch, or wait for the worker fetching; retry what it failed; give up
+# What a seller reads when Keepa failed: Keepa's own words name the operator's account, plan and
+# infrastructure, none of which is the seller's business nor theirs to fix. The details are
+# logged (warning) with the same count of items.
+UNAVAILABLE = "market data unavailable; try again later"
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,7 @@ class MarketData:
                 raise  # the account, not these books: the work waits
             except KeepaError as exc:
                 log.warning("Keepa code lookup failed for %d codes: %s", len(part), exc)
-                found.update({c: MarketDataFailure(f"market data unavailable: {exc}")
-                              for c in part})
+                found.update({c: MarketDataFailure(UNAVAILABLE) for c in part})
                 continue
             by_code = _asins_by_code(response.products, part)
             async with self._sessions() as session, session.begin():
@@ -176,8 +179,7 @@ class MarketData:
                     raise  # the account, not these books: the work waits
                 except KeepaError as exc:
                     log.warning("Keepa failed for %d ASINs: %s", len(todo), exc)
-                    reason = f"market data unavailable: {exc}"
-                    return results | {a: MarketDataFailure(reason) for a in todo}, []
+                    return results | {a: MarketDataFailure(UNAVAILABLE) for a in todo}, []
                 await self._budget.sync(response.tokens, grant)
                 self.fetched_products += len(response.products)
                 products = {p["asin"]: p for p in map(_upper_asin, response.products)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -16,10 +17,12 @@ from av_shared.internal_auth import Owner
 from av_shared.pagination import MAX_PAGE_SIZE, offset_of
 from av_shared.retry import TransientError
 
+from ..adapters.market_data import UNAVAILABLE
 from ..application import ItemFailed, analyse_items
 from ..db.tables import analyses, item_failures, work_chunks
 from .views import analysis_view
 
+log = logging.getLogger(__name__)
 # Mounted twice (see main.py): /internal/... (one owner) and /internal/admin/... (all owners).
 router = APIRouter()
 SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
@@ -105,7 +108,10 @@ async def instant_analysis(request: Request, body: InstantAnalysisRequest) -> di
     try:
         [outcome] = await analyse_items(market, [body.item], body.config, instant=True)
     except TransientError as exc:  # e.g. Keepa refused the account: nothing the seller can fix
-        raise HTTPException(503, f"market data unavailable: {exc}") from exc
+        # The gateway shows this detail to the seller: the account's trouble goes to the log.
+        log.warning("instant analysis of %s: market data unavailable: %s",
+                    body.item.identifier, exc)
+        raise HTTPException(503, UNAVAILABLE) from exc
     if isinstance(outcome, ItemFailed):
         # 422: Keepa answered and there is no product to analyse; 503: try again later.
         raise HTTPException(503 if outcome.retryable else 422, outcome.reason)

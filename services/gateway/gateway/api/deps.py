@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..adapters.internal import InternalServices
@@ -86,18 +86,17 @@ async def _by_access_token(session: AsyncSession, token: str,
     if claims is None:
         raise unauthorized("invalid or expired access token")
     try:
-        user_id = uuid.UUID(str(claims.get("sub")))
-        session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
+        user_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
     except ValueError:
         raise unauthorized() from None
+    # Every access token belongs to a login of its user (`sid` is required): ending the login
+    # ends the token, whoever holds it.
     row = (await session.execute(
-        select(users, auth_sessions.c.revoked_at.label("session_revoked_at"),
-               auth_sessions.c.id.label("known_session"))
-        .outerjoin(auth_sessions, and_(auth_sessions.c.id == session_id,
-                                       auth_sessions.c.user_id == users.c.id))
+        select(users).join(auth_sessions, and_(auth_sessions.c.id == session_id,
+                                               auth_sessions.c.user_id == users.c.id,
+                                               auth_sessions.c.revoked_at.is_(None)))
         .where(users.c.id == user_id))).first()
-    if row is not None and session_id is not None and (
-            row.known_session is None or row.session_revoked_at is not None):
+    if row is None:
         raise unauthorized("this login was signed out or revoked; log in again")
     return _user_info(row, session_id=session_id)
 
@@ -106,10 +105,11 @@ async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
     row = (await session.execute(
         select(users, api_keys.c.id.label("key_id"))
         .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None))
+        .where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None),
+               or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > func.now()))
     )).first()
     if row is None:
-        raise unauthorized("unknown or revoked API key")
+        raise unauthorized("unknown, revoked or expired API key")
     user = _user_info(row, api_key_id=row.key_id)
     now = datetime.now(UTC)
     await session.execute(update(api_keys).where(

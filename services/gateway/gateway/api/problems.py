@@ -227,6 +227,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Answered outside every middleware (Starlette's error middleware is the outermost):
+        # the edge's headers are not added to it, so the one every answer needs is set here.
         return problem_response(request, 500, "internal", "Internal error",
-                                "The error was logged; the request changed nothing it reported.")
+                                "The error was logged; the request changed nothing it reported.",
+                                {"X-Content-Type-Options": "nosniff"})
 
