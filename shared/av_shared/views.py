@@ -31,6 +31,11 @@ class FeesView(BaseModel):
     keepa_pick_and_pack_fee: float | None = Field(
         None, description="Keepa's own FBA pick&pack figure, shown beside ours; not in the total")
     fuel_surcharge: float | None = None
+    inbound_placement_fee: float | None = Field(
+        None, description="Amazon's inbound placement fee for the config's placement option "
+                          "(in the total); None in analyses made before engine 2026.12.3")
+    inbound_placement: str | None = Field(
+        None, description="the placement option charged (amazon_optimized, minimal_split...)")
     size_tier: str | None = None
     price_band: str | None = None
     billable_weight_lb: float | None = None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import get_args
 
 import pytest
 from pydantic import ValidationError
 
+from analysis_service.application import seller_costs_of
 from analysis_service.domain import STRATEGY_PRESETS as DOMAIN_PRESETS
+from analysis_service.domain import InboundPlacement
 from av_shared.events import (
     STRATEGY_PRESETS,
     BatchCancelRequested,
@@ -19,6 +22,7 @@ from av_shared.events import (
     parse_event,
     serialize_event,
 )
+from av_shared.events.business_config import InboundPlacementName
 from batch_service.domain.progress import BatchProgress, can_cancel, status_after_progress
 from gateway.domain.submission import build_submission, chunk_count
 
@@ -95,3 +99,25 @@ def test_shared_strategy_presets_match_the_engine() -> None:
                 shared.max_sales_rank, shared.max_competing_fba_offers) == (
             preset.min_roi_percent, preset.min_profit, preset.min_velocity_score,
             preset.max_sales_rank, preset.max_competing_fba_offers)
+
+
+def test_configs_serialized_before_the_placement_option_still_parse() -> None:
+    """A snapshot stored or in flight before engine 2026.12.3 has no inbound_placement: it parses,
+    with the free Amazon-optimized default; the new options parse; others are refused."""
+    old = {"config_version": 4, "strategy": {"name": "textbook"},
+           "seller_costs": {"inbound_shipping_per_lb": "0.50", "prep_per_unit": "0.35",
+                            "sales_tax_percent": "0"}}
+    assert BusinessConfigSnapshot.model_validate(old).seller_costs.inbound_placement == (
+        "amazon_optimized")
+    for option in ("amazon_optimized", "minimal_split", "partial_split"):
+        config = BusinessConfigSnapshot.model_validate(
+            {**old, "seller_costs": {**old["seller_costs"], "inbound_placement": option}})
+        assert BusinessConfigSnapshot.model_validate_json(config.model_dump_json()) == config
+        assert seller_costs_of(config).inbound_placement == InboundPlacement(option)
+    with pytest.raises(ValidationError):
+        BusinessConfigSnapshot.model_validate(
+            {**old, "seller_costs": {**old["seller_costs"], "inbound_placement": "one_location"}})
+
+
+def test_shared_placement_options_match_the_engine() -> None:
+    assert set(get_args(InboundPlacementName)) == {o.value for o in InboundPlacement}

@@ -2,7 +2,8 @@
 
 Starts the stack as `make run` does (same settings, supervised: a killed process is restarted),
 with ANALYSIS_INSTANCES analysis processes and the Keepa simulator refilling KEEPA_RATE tokens a
-second (its bucket holds one second of refill, so every batch is paced by the refill alike). Runs one batch of LINES fresh books without a fault, then one batch per fault (SIGKILL of
+second (by default its bucket holds one second of refill, so every batch is paced alike).
+Runs one batch of LINES fresh books without a fault, then one batch per fault (SIGKILL of
 an analysis instance, the batch service, the gateway, the broker with its log lost, a PostgreSQL
 restart) injected when about half of the batch is analysed, then one batch with three faults
 (analysis instance at ~25%, broker at ~60%, batch service at ~70%). Prints each batch's time to
@@ -93,11 +94,15 @@ async def main() -> None:
     parser.add_argument("--lines", type=int, default=3000)
     parser.add_argument("--analysis-instances", type=int, default=2)
     parser.add_argument("--keepa-rate", type=int, default=100, help="tokens a second")
+    parser.add_argument("--bucket-seconds", type=int, default=1,
+                        help="Keepa bucket in seconds of refill, empty at start; 0: the "
+                             "simulator's own (an hour's, full)")
     args = parser.parse_args()
-    # Every batch bound by the same refill: a bucket of one second's tokens, empty at start (a
-    # full hour's bucket would make the first batch free and the later ones slow).
-    os.environ.setdefault("KEEPA_SIM_MAX_TOKENS", str(args.keepa_rate))
-    os.environ.setdefault("KEEPA_SIM_INITIAL_TOKENS", "0")
+    if args.bucket_seconds > 0:
+        # Every batch bound by the same refill: a bucket of that many seconds' tokens, empty at
+        # start (a full hour's bucket makes the first batches free and the later ones slower).
+        os.environ.setdefault("KEEPA_SIM_MAX_TOKENS", str(args.keepa_rate * args.bucket_seconds))
+        os.environ.setdefault("KEEPA_SIM_INITIAL_TOKENS", "0")
     state = Path(tempfile.mkdtemp(prefix="av-drill-"))
     os.chmod(state, 0o755)  # the PostgreSQL OS user must reach its data directory
     stack = Stack(StackConfig(

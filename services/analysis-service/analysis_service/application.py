@@ -20,6 +20,7 @@ from .adapters.market_data import (
     no_product,
 )
 from .domain import (
+    InboundPlacement,
     ItemToAnalyse,
     SellerCosts,
     Strategy,
@@ -56,7 +57,8 @@ def strategy_of(config: BusinessConfigSnapshot) -> Strategy:
 def seller_costs_of(config: BusinessConfigSnapshot) -> SellerCosts:
     c = config.seller_costs
     return SellerCosts(inbound_shipping_per_lb=c.inbound_shipping_per_lb,
-                       prep_per_unit=c.prep_per_unit, sales_tax_percent=c.sales_tax_percent)
+                       prep_per_unit=c.prep_per_unit, sales_tax_percent=c.sales_tax_percent,
+                       inbound_placement=InboundPlacement(c.inbound_placement))
 
 
 async def analyse_items(

@@ -8,6 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 StrategyName = Literal["balanced", "textbook", "velocity"]
+# Send to Amazon's inbound placement options: Amazon-optimized splits (five or more locations,
+# at least five identical cartons per item) are free; a minimal split (one location) costs a fee
+# per unit by size and weight; a partial split (two or three) less, but from 2025-02-20 Amazon
+# offers it only for bulky products (a standard-size book is then charged the minimal split).
+InboundPlacementName = Literal["amazon_optimized", "minimal_split", "partial_split"]
 
 
 class StrategyThresholds(BaseModel):
@@ -29,6 +34,8 @@ class SellerCosts(BaseModel):
     )
     prep_per_unit: Decimal = Field(Decimal("0.35"), ge=0, le=1_000, max_digits=9, decimal_places=2)
     sales_tax_percent: Decimal = Field(Decimal("0"), ge=0, le=100, max_digits=6, decimal_places=3)
+    # Added in engine 2026.12.3; configs serialized before it parse with the free default.
+    inbound_placement: InboundPlacementName = "amazon_optimized"
 
 
 class BusinessConfigSnapshot(BaseModel):

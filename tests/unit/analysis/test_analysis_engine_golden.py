@@ -16,10 +16,13 @@ from analysis_testkit import AS_OF_2026_05, TYPICAL_COSTS, item, load_product, p
 
 from analysis_service.domain import (
     ENGINE_VERSION,
+    InboundPlacement,
     ItemToAnalyse,
     Recommendation,
+    SellerCosts,
     analyse,
     analysis_to_json,
+    keepa_minutes_to_datetime,
     parse_keepa_product,
     strategy_preset,
 )
@@ -42,7 +45,7 @@ def test_used_copy_of_the_offers_sample() -> None:
     # current[10] 1521, FBM new with shipping current[7] 1522) = $15.21, above $14.81.)
     assert (a.sell_price, a.price_basis) == (D("14.81"), "avg30_buy_box_used")
     assert not a.priced_from_history  # 24 live used offers: a current offer, held down
-    assert a.fee_schedule_id == "us-fba-2026-04-17"  # 2026-05-01: fuel surcharge in force
+    assert a.fee_schedule_id == "us-fba-2026-04-17-r2"  # 2026-05-01: fuel surcharge in force
     fees = a.fees
     assert fees is not None
     assert fees.referral_fee == D("2.22")  # 15% x 14.81 = 2.2215
@@ -55,6 +58,8 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert (fees.storage_fee, fees.storage_days) == (D("0.03"), 26)
     assert fees.inbound_shipping == D("0.66")  # 1.3206 lb x $0.50
     assert (fees.prep, fees.sales_tax) == (D("0.25"), D("0.00"))
+    # Amazon-optimized splits (the default placement option): no placement fee
+    assert (fees.inbound_placement_fee, fees.inbound_placement) == (D("0.00"), "amazon_optimized")
     assert fees.total == D("10.57")  # 2.22 + 1.80 + 5.61 + 0.03 + 0.66 + 0.25
     assert a.profit == D("-0.76")  # 14.81 - 10.57 - 5.00
     assert a.roi_percent == D("-12.86")  # -0.76 / (5.00 + 0.66 + 0.25)
@@ -85,7 +90,7 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.risk_flags == (
         "amazon_on_listing", "volatile_price", "stale_data", "competition_unknown"
     )  # fmt: skip
-    assert a.engine_version == ENGINE_VERSION == "2026.12.2"
+    assert a.engine_version == ENGINE_VERSION == "2026.12.3"
 
 
 def test_used_copy_without_a_used_buy_box_history_is_held_to_the_new_price() -> None:
@@ -129,15 +134,80 @@ def test_fee_schedule_follows_as_of() -> None:
     market = parse_keepa_product(load_product(OFFERS))
     when = datetime(2025, 10, 26, 4, 0, tzinfo=UTC)  # the day the sample was recorded
     a = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=when)
-    assert a.fee_schedule_id == "us-fba-2024-02-05"
+    assert a.fee_schedule_id == "us-fba-peak-2025-10-15"
     assert a.fees is not None
-    # $5.37 = Keepa's pickAndPackFee 537 in envelope-0593655036.json (recorded before the
-    # holiday peak); the offers sample's 568 includes the peak surcharge we do not model.
-    assert a.fees.fulfillment_fee == D("5.37")
+    assert a.fees.fulfillment_fee == D("5.68")  # the holiday peak rate: see the next test
     assert "stale_data" not in a.risk_flags
     february = datetime(2026, 2, 1, tzinfo=UTC)  # 2026 card, before the fuel surcharge
     later = analyse(item("0593655036", "5.00"), market, BALANCED, TYPICAL_COSTS, as_of=february)
+    assert later.fee_schedule_id == "us-fba-2026-01-15-r2"
     assert later.fees is not None and later.fees.fulfillment_fee == D("5.42")
+
+
+@pytest.mark.parametrize(
+    ("sample", "schedule_id", "fee"),
+    [
+        # fbaFees {lastUpdate 7775032, pickAndPackFee 537}: 2025-10-13 07:52 UTC, two days
+        # before the peak: the 2024 card (in force through 2026-01-14), $5.37.
+        ("envelope-0593655036.json", "us-fba-2025-02-20", "5.37"),
+        # fbaFees {lastUpdate 7793508, pickAndPackFee 568}: 2025-10-26 03:48 UTC, in the
+        # 2025-26 holiday peak: $5.37 + the 1.25-1.5 lb band's $0.31 peak increase = $5.68.
+        ("product-0593655036-offers.json", "us-fba-peak-2025-10-15", "5.68"),
+    ],
+)
+def test_engine_agrees_with_keepa_pick_and_pack_on_the_day_keepa_collected_it(
+    sample: str, schedule_id: str, fee: str
+) -> None:
+    """Both samples: packageWeight 599 g = 1.3206 lb -> 1.32 lb; 244 x 166 x 36 mm = 9.61 x
+    6.54 x 1.42 in. Thicker than 0.75 in: not small standard; within 18 x 14 x 8 in and 20 lb:
+    large standard. Dimensional weight 9.61 x 6.54 x 1.42 / 139 = 0.64 lb < 1.32 lb, so billed
+    at 1.32 lb = 21.12 oz, the 1.25-1.5 lb (20-24 oz) band. Price band $10-$50 (buy box new
+    $16.98 in the envelope, used sale price $14.81 / new $15.23 in the offers sample). No fuel
+    surcharge in 2025, no placement fee with Amazon-optimized splits."""
+    product = load_product(sample)
+    collected = keepa_minutes_to_datetime(product["fbaFees"]["lastUpdate"])
+    market = parse_keepa_product(product)
+    assert market.keepa_pick_and_pack_fee == D(product["fbaFees"]["pickAndPackFee"]) / 100
+    for condition in ("new", "used"):
+        a = analyse(item("0593655036", "5.00", condition), market, BALANCED, TYPICAL_COSTS,
+                    as_of=collected)  # fmt: skip
+        assert a.fee_schedule_id == schedule_id
+        assert a.fees is not None
+        assert (a.fees.size_tier, a.fees.billable_weight_lb) == ("large_standard", D("1.32"))
+        assert a.fees.price_band == "10_to_50"
+        assert a.fees.fulfillment_fee == D(fee) == a.fees.keepa_pick_and_pack_fee
+        assert "fee_disagrees_with_keepa" not in a.risk_flags
+
+
+MINIMAL_SPLIT_COSTS = SellerCosts(
+    Decimal("0.50"), Decimal("0.25"), Decimal(0), InboundPlacement.MINIMAL_SPLIT
+)
+
+
+def test_minimal_split_placement_fee_is_in_the_breakdown_and_the_total() -> None:
+    """The offers sample's used copy as in test_used_copy_of_the_offers_sample, shipped to one
+    inbound location: Amazon charges the placement fee, large standard 12+ oz to 1.5 lb (1.32 lb
+    billed, as for fulfillment), the top of its $0.22-$0.41 range."""
+    market = parse_keepa_product(load_product(OFFERS))
+    a = analyse(item("0593655036", "5.00"), market, BALANCED, MINIMAL_SPLIT_COSTS,
+                as_of=AS_OF_2026_05)  # fmt: skip
+    fees = a.fees
+    assert fees is not None
+    assert (fees.inbound_placement_fee, fees.inbound_placement) == (D("0.41"), "minimal_split")
+    assert fees.fulfillment_fee == D("5.61")  # the 3.5% surcharge is not charged on placement
+    assert fees.total == D("10.98")  # 10.57 + 0.41
+    assert fees.amazon_fees == D("10.07")  # 2.22 + 1.80 + 5.61 + 0.03 + 0.41
+    assert a.profit == D("-1.17")  # 14.81 - 10.98 - 5.00
+    assert a.break_even_buy_cost == D("3.83")  # 14.81 - 10.07 - 0.91 inbound and prep
+    data = analysis_to_json(a)
+    assert (data["fees"]["inbound_placement_fee"], data["fees"]["inbound_placement"]) == (
+        0.41, "minimal_split")  # fmt: skip
+    assert data["seller_costs"]["inbound_placement"] == "minimal_split"
+    # A partial split is not offered for a standard-size book since 2025-02-20: minimal.
+    partial = SellerCosts(D("0.50"), D("0.25"), D(0), InboundPlacement.PARTIAL_SPLIT)
+    b = analyse(item("0593655036", "5.00"), market, BALANCED, partial, as_of=AS_OF_2026_05)
+    assert b.fees is not None and (b.fees.inbound_placement_fee, b.fees.inbound_placement) == (
+        D("0.41"), "minimal_split")  # fmt: skip
 
 
 def test_envelope_sample_without_offers() -> None:
@@ -225,7 +295,8 @@ def test_analysis_json_is_json_safe_and_in_cents() -> None:
     assert data["price_basis"] == "avg30_buy_box_used"
     assert data["priced_from_history"] is False
     assert data["estimated_monthly_sales"] == 45.0
-    assert data["fee_schedule"]["id"] == "us-fba-2026-04-17"
+    assert data["fee_schedule"]["id"] == "us-fba-2026-04-17-r2"
+    assert data["fees"]["inbound_placement_fee"] == 0.0
     assert data["strategy"]["name"] == "balanced"
     assert data["reasons"][0] == {
         "rule": "min_profit", "threshold": ">= $3.00", "actual": "-$0.76", "passed": False,

@@ -1,17 +1,26 @@
 """Table tests for the fee schedules: every size-tier and weight-band boundary, and the price
 bands at $9.99 / $10.00 / $50.00 / $50.01. Expected fees are the published rate cards
-(see analysis_service/domain/fee_tables.py for the sources)."""
+(see analysis_service/domain/fee_tables.py for the sources). The holiday peak and the dates the
+schedules change are in test_analysis_fees_peak.py, the placement fee in
+test_analysis_fees_placement.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee, schedule_in_force
-from analysis_service.domain.fee_tables import US_2024, US_2026, US_2026_FUEL
-from analysis_service.domain.fees import price_band, referral_fee, storage_fee
+from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee
+from analysis_service.domain.fee_tables import (
+    US_2024,
+    US_2025_PEAK,
+    US_2025_PLACEMENT,
+    US_2026,
+    US_2026_FUEL,
+    US_2026_PEAK,
+)
+from analysis_service.domain.fees import billable_weight_lb, price_band, referral_fee, storage_fee
 
 D = Decimal
 MID = D("20.00")  # a price in the $10-$50 band
@@ -93,9 +102,9 @@ def test_large_standard_weight_bands(lb: str, fee: str) -> None:
         (("15", "12", "0.76"), SizeTier.LARGE_STANDARD),
         (("0.75", "15", "12"), SizeTier.SMALL_STANDARD),  # sides in any order
         (("18", "14", "8"), SizeTier.LARGE_STANDARD),
-        (("18.01", "14", "8"), SizeTier.BULKY),
-        (("18", "14.01", "8"), SizeTier.BULKY),
-        (("18", "14", "8.01"), SizeTier.BULKY),
+        (("18.01", "14", "8"), SizeTier.SMALL_BULKY),
+        (("18", "14.01", "8"), SizeTier.SMALL_BULKY),
+        (("18", "14", "8.01"), SizeTier.SMALL_BULKY),
     ],
 )
 def test_size_tier_dimension_boundaries(sides: tuple[str, str, str], tier: SizeTier) -> None:
@@ -106,8 +115,11 @@ def test_size_tier_dimension_boundaries(sides: tuple[str, str, str], tier: SizeT
 def test_large_standard_weight_limit_is_20_lb() -> None:
     assert fulfillment_fee(US_2026, large("20"), MID).size_tier is SizeTier.LARGE_STANDARD
     over = fulfillment_fee(US_2026, large("20.01"), MID)
-    assert over.size_tier is SizeTier.BULKY
-    assert over.total == D("16.95")  # large bulky $9.35 + $0.38 x 20 lb above the first
+    assert over.size_tier is SizeTier.SMALL_BULKY  # 6 x 4 x 1 in, at most 50 lb
+    assert over.total == D("15.15")  # small bulky $7.55 + $0.38 x 20 started lb above the first
+    # Before 2026 there was no small bulky tier: large bulky, $9.61 + 20 x $0.38.
+    before = fulfillment_fee(US_2024, large("20.01"), MID)
+    assert (before.size_tier, before.total) == (SizeTier.LARGE_BULKY, D("17.21"))
 
 
 def test_large_standard_uses_dimensional_weight_when_greater() -> None:
@@ -155,25 +167,6 @@ def test_fuel_surcharge_from_2026_04_17() -> None:
 
 
 @pytest.mark.parametrize(
-    ("day", "schedule_id"),
-    [
-        (date(2023, 6, 1), "us-fba-2024-02-05"),  # before every schedule: the oldest
-        (date(2025, 10, 26), "us-fba-2024-02-05"),
-        (date(2026, 1, 14), "us-fba-2024-02-05"),
-        (date(2026, 1, 15), "us-fba-2026-01-15"),
-        (date(2026, 4, 16), "us-fba-2026-01-15"),
-        (date(2026, 4, 17), "us-fba-2026-04-17"),
-        (date(2026, 11, 25), "us-fba-2026-04-17"),
-    ],
-)
-def test_schedule_in_force(day: date, schedule_id: str) -> None:
-    assert schedule_in_force(day).id == schedule_id
-    assert (
-        schedule_in_force(datetime(day.year, day.month, day.day, 12, tzinfo=UTC)).id == schedule_id
-    )
-
-
-@pytest.mark.parametrize(
     ("price", "fee"), [("20.00", "3.00"), ("10.01", "1.50"), ("10.05", "1.51"), ("9.99", "1.50")]
 )
 def test_referral_fee_is_15_percent_of_the_price(price: str, fee: str) -> None:
@@ -196,8 +189,117 @@ def test_storage_peak_and_off_peak(start: date, days: int, fee: str) -> None:
     assert storage_fee(US_2026, CUBIC_FOOT, start, days) == D(fee)
 
 
-def test_keepa_pick_and_pack_matches_2024_card_for_the_sample_book() -> None:
-    # envelope-0593655036.json: packageWeight 599 g, 244 x 166 x 36 mm, fbaFees.pickAndPackFee 537
+def test_keepa_pick_and_pack_matches_the_card_for_the_sample_book() -> None:
+    # packageWeight 599 g, 244 x 166 x 36 mm: 1.32 lb large standard, the 1.25-1.5 lb band.
+    # envelope-0593655036.json, fbaFees collected 2025-10-13 (off-peak): pickAndPackFee 537;
+    # product-0593655036-offers.json, collected 2025-10-26 (holiday peak): 568.
     package = PackageSize.from_metric(244, 166, 36, 599)
-    assert fulfillment_fee(US_2024, package, D("15.23")).total == D("5.37")
+    assert fulfillment_fee(US_2025_PLACEMENT, package, D("15.23")).total == D("5.37")
+    assert fulfillment_fee(US_2025_PEAK, package, D("15.23")).total == D("5.68")
     assert fulfillment_fee(US_2026, package, D("15.23")).total == D("5.42")
+
+
+# --- bulky tiers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sides", "lb", "tier"),
+    [
+        # small bulky: at most 37 x 28 x 20 in, 130 in of length + girth, 50 lb
+        (("37", "20", "5"), "5", SizeTier.SMALL_BULKY),  # L+G 37 + 2 x 25 = 87
+        (("37.01", "20", "5"), "5", SizeTier.LARGE_BULKY),
+        (("30", "28", "5"), "5", SizeTier.SMALL_BULKY),
+        (("30", "28.01", "5"), "5", SizeTier.LARGE_BULKY),
+        # dimensional weight 30 x 20 x 11.58 / 139 = 49.99 lb; x 11.59: 50.03 lb
+        (("30", "20", "11.58"), "5", SizeTier.SMALL_BULKY),
+        (("30", "20", "11.59"), "5", SizeTier.LARGE_BULKY),
+        (("19", "10", "5"), "50", SizeTier.SMALL_BULKY),  # billable 50 lb: the limit
+        (("19", "10", "5"), "50.01", SizeTier.LARGE_BULKY),
+        (("19", "10", "5"), "20", SizeTier.SMALL_BULKY),  # over 18 in long: not standard
+        (("17", "10", "5"), "20.01", SizeTier.SMALL_BULKY),  # over 20 lb: not standard
+    ],
+)
+def test_bulky_tier_boundaries(sides: tuple[str, str, str], lb: str, tier: SizeTier) -> None:
+    package = PackageSize(D(sides[0]), D(sides[1]), D(sides[2]), D(lb))
+    assert fulfillment_fee(US_2026, package, MID).size_tier is tier
+
+
+def test_small_bulky_reaches_50_lb_before_its_shortest_side_or_girth_limits() -> None:
+    """Amazon's 20 in shortest side and 130 in of length + girth are checked, but no package
+    within 50 lb of dimensional weight reaches them: 20 x 20 x 20 in is already 57.6 lb, and
+    L+G 130 within 37 x 28 in needs 18.5 in of height, 37 x 28 x 18.5 / 139 = 137.9 lb."""
+    cube = PackageSize(D(20), D(20), D(20), D(1))
+    girth = PackageSize(D(37), D(28), D("18.5"), D(1))
+    assert girth.length_plus_girth_in == D(130)  # 37 + 2 x (28 + 18.5)
+    for package in (cube, girth):
+        assert billable_weight_lb(package, SizeTier.SMALL_BULKY) > 50
+        assert fulfillment_fee(US_2026, package, MID).size_tier is SizeTier.LARGE_BULKY
+
+
+def thin_bulky(lb: str) -> PackageSize:
+    """19 x 3 x 1 in: not standard (longer than 18 in); bulky dimensional weight with the 2-inch
+    minimum side 19 x 3 x 2 / 139 = 0.82 lb, below every unit weight used."""
+    return PackageSize(D(19), D(3), D(1), D(lb))
+
+
+# (lb, 2026 small bulky $10-$50: $7.55 + $0.38 per started lb above the first)
+SMALL_BULKY_2026 = [
+    ("1", "7.55"), ("1.01", "7.93"), ("2", "7.93"), ("2.01", "8.31"), ("50", "26.17"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lb", "fee"), SMALL_BULKY_2026)
+def test_small_bulky_fee_2026(lb: str, fee: str) -> None:
+    quote = fulfillment_fee(US_2026, thin_bulky(lb), MID)
+    assert quote.size_tier is SizeTier.SMALL_BULKY
+    assert quote.total == D(fee)
+
+
+@pytest.mark.parametrize(
+    ("price", "fee"), [("9.99", "6.78"), ("10.00", "7.55"), ("50.00", "7.55"), ("50.01", "7.55")]
+)
+def test_small_bulky_price_bands(price: str, fee: str) -> None:
+    assert fulfillment_fee(US_2026, thin_bulky("1"), D(price)).total == D(fee)
+
+
+def test_small_bulky_was_large_bulky_before_2026() -> None:
+    """The issue: everything past large standard was charged as large bulky, $9.35 in 2026."""
+    book = thin_bulky("1")
+    assert fulfillment_fee(US_2025_PLACEMENT, book, MID).total == D("9.61")  # 2024 large bulky
+    assert fulfillment_fee(US_2026, book, MID).total == D("7.55")  # not $9.35
+    peak = fulfillment_fee(US_2026_PEAK, book, MID)
+    # Derived: $7.55 + the $1.04 large bulky peak increase, plus 3.5% (0.30065 -> 0.30)
+    assert (peak.size_tier, peak.base_fee, peak.fuel_surcharge) == (
+        SizeTier.SMALL_BULKY, D("8.59"), D("0.30"))  # fmt: skip
+
+
+def test_large_bulky_fee_2026() -> None:
+    # 40 x 4 x 2 in, 3 lb (dimensional 2.3 lb): longer than 37 in. 9.35 + 0.38 x 2 started lb.
+    quote = fulfillment_fee(US_2026, PackageSize(D(40), D(4), D(2), D(3)), MID)
+    assert (quote.size_tier, quote.total) == (SizeTier.LARGE_BULKY, D("10.11"))
+
+
+def test_bulky_dimensional_weight_takes_width_and_height_as_at_least_2_in() -> None:
+    # A 40 x 1 x 1 in tube, 1 lb: 40 x 1 x 1 / 139 = 0.29 lb, but Amazon weighs a bulky item
+    # as 40 x 2 x 2 / 139 = 1.15 lb: one started lb above the first, 9.35 + 0.38.
+    tube = PackageSize(D(40), D(1), D(1), D(1))
+    quote = fulfillment_fee(US_2026, tube, MID)
+    assert quote.billable_weight_lb == D(160) / D(139)
+    assert (quote.size_tier, quote.total) == (SizeTier.LARGE_BULKY, D("9.73"))
+    # Small bulky too: 36 x 1.5 x 1 in, 0.5 lb weighs 36 x 2 x 2 / 139 = 1.04 lb, not 0.39 lb.
+    flat = fulfillment_fee(US_2026, PackageSize(D(36), D("1.5"), D(1), D("0.5")), MID)
+    assert (flat.size_tier, flat.total) == (SizeTier.SMALL_BULKY, D("7.93"))
+    # Bulky by weight alone (over 20 lb): the unit weight, above 1 x 2 x 2 / 139.
+    heavy_cube = PackageSize(D(1), D(1), D(1), D(25))
+    assert billable_weight_lb(heavy_cube, SizeTier.SMALL_BULKY) == D(25)
+
+
+def test_standard_size_dimensional_weight_has_no_minimum_side() -> None:
+    thin = PackageSize(D(17), D(1), D(1), D("0.05"))  # 1 in thick: large standard
+    assert billable_weight_lb(thin, SizeTier.LARGE_STANDARD) == D(17) / D(139)
+
+
+def test_bulky_storage_is_charged_at_the_oversize_rate() -> None:
+    # 40 x 10 x 5 in = 2000 cu in = 1.157 cu ft x $0.56 (June, oversize) for a whole month
+    assert storage_fee(US_2026, PackageSize(D(40), D(10), D(5), D(3)), date(2026, 6, 1), 30) == (
+        D("0.65"))  # fmt: skip

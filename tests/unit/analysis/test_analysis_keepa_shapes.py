@@ -142,7 +142,7 @@ def assert_sane(s: MarketSnapshot) -> None:
     for name in ("price_spread90_new", "price_spread90_used"):
         value = getattr(s, name)
         assert value is None or value >= 0, (name, value)
-    for name in ("amazon_on_listing", "is_hazmat"):
+    for name in ("amazon_on_listing", "amazon_delayed", "is_hazmat"):
         assert getattr(s, name) in (None, True, False), name
     known = {name for name in VALUE_FIELDS if getattr(s, name) is not None}
     assert known == set(s.sources), known ^ set(s.sources)
@@ -488,12 +488,104 @@ def test_referral_fee_percentage_falls_back_and_rejects_nonsense() -> None:
 
 
 @pytest.mark.parametrize(
-    ("availability", "expected"), [(-1, False), (0, True), (1, True), (2, True), (3, True),
-                                   (-2, None), (7, None), (None, None)]
+    ("availability", "on_listing", "delayed"),
+    [(-1, False, False), (0, True, False), (1, True, False), (2, True, False), (3, True, False),
+     (4, True, True), (-2, None, None), (7, None, None), (None, None, None)],
 )  # fmt: skip
-def test_amazon_availability(availability: Any, expected: bool | None) -> None:
+def test_amazon_availability(
+    availability: Any, on_listing: bool | None, delayed: bool | None
+) -> None:
+    """Product.AvailabilityType: -1 no offer, 0 now, 1 pre-order, 2 unknown, 3 back-order,
+    4 delayed (an Amazon offer that ships later, availabilityAmazonDelay hours)."""
     s = parse(book(availabilityAmazon=availability, stats={"current": [-2, 1500]}))
-    assert s.amazon_on_listing is expected
+    assert (s.amazon_on_listing, s.amazon_delayed) == (on_listing, delayed)
+    assert_sane(s)
+
+
+def test_amazon_delayed_is_flagged_and_amazon_stays_on_the_listing() -> None:
+    product = product_copy(OFFERS)
+    product["availabilityAmazon"] = 4
+    product["availabilityAmazonDelay"] = [48, 72]
+    a = analyse(item(ISBN, "5.00"), parse(product), strategy_preset("balanced"), TYPICAL_COSTS,
+                as_of=AS_OF_2026_05)  # fmt: skip
+    assert "amazon_on_listing" in a.risk_flags and "amazon_delayed" in a.risk_flags
+    plain = analyse(item(ISBN, "5.00"), parse(load_product(OFFERS)), strategy_preset("balanced"),
+                    TYPICAL_COSTS, as_of=AS_OF_2026_05)  # fmt: skip
+    assert "amazon_delayed" not in plain.risk_flags  # availabilityAmazon 0: in stock
+
+
+# --- NEW (csv[1]) with or without shipping ------------------------------------------------------
+
+SWITCH = 7_956_000  # 2026-02-16 00:00 UTC in Keepa minutes: NEW includes shipping from then
+
+
+@pytest.mark.parametrize(
+    ("last_update", "landed"), [(SWITCH - 1, False), (SWITCH, True), (SWITCH + 400_000, True)]
+)
+def test_new_is_landed_once_keepa_collected_it_from_2026_02_16(
+    last_update: int, landed: bool
+) -> None:
+    """Product.java, CsvType.NEW: "Shipping costs not included for data collections before Feb
+    16th 2026". Collected since (lastUpdate), stats.current[1] is the landed lowest new price:
+    lowest_new_with_shipping, not new_price (which is the price without shipping)."""
+    s = parse(book(lastUpdate=last_update, stats={"current": current({1: 1500})}))
+    assert_sane(s)
+    if landed:
+        assert (s.new_price, s.lowest_new_with_shipping) == (None, D("15.00"))
+        assert s.sources["lowest_new_with_shipping"] == "stats"
+    else:
+        assert (s.new_price, s.lowest_new_with_shipping) == (D("15.00"), None)
+
+
+def test_landed_new_from_csv_and_without_last_update() -> None:
+    # csv only: the newest NEW point [SWITCH + 60, 1499]; lastUpdate set after the switch
+    series = {1: [T, 1400, SWITCH + 60, 1499]}
+    s = parse(book(lastUpdate=SWITCH + 100, csv=csv_of(series)))
+    assert (s.new_price, s.lowest_new_with_shipping) == (None, D("14.99"))
+    assert s.sources["lowest_new_with_shipping"] == "csv"
+    # Without lastUpdate, the newest point's own time decides.
+    undated = book(csv=csv_of(series))
+    del undated["lastUpdate"]
+    assert parse(undated).lowest_new_with_shipping == D("14.99")
+    before = book(csv=csv_of({1: [T, 1400, SWITCH - 60, 1499]}))
+    del before["lastUpdate"]
+    assert (parse(before).new_price, parse(before).lowest_new_with_shipping) == (D("14.99"), None)
+
+
+def test_landed_new_is_the_lowest_new_over_every_channel() -> None:
+    # NEW 1490 (landed: every channel, Amazon included) below the FBM series' 1522, FBA 1521
+    stats = {"current": current({0: 1523, 1: 1490, 7: 1522, 10: 1521})}
+    s = parse(book(lastUpdate=SWITCH + 10, stats=stats))
+    assert s.lowest_new_with_shipping == D("14.90")
+    # Before the switch the same NEW lacks its shipping: the landed series decide.
+    old = parse(book(lastUpdate=SWITCH - 10, stats=stats))
+    assert (old.new_price, old.lowest_new_with_shipping) == (D("14.90"), D("15.21"))
+
+
+def test_a_new_copy_priced_on_landed_new_is_no_floor() -> None:
+    stats = {"current": current({1: 1500, 11: 3})}
+    landed = analyse(item(ISBN, "5.00", "new"), parse(book(lastUpdate=SWITCH, stats=stats)),
+                     strategy_preset("balanced"), TYPICAL_COSTS, as_of=AS_OF_2026_05)  # fmt: skip
+    assert (landed.sell_price, landed.price_basis) == (D("15.00"), "lowest_offer_plus_shipping")
+    old = analyse(item(ISBN, "5.00", "new"), parse(book(lastUpdate=SWITCH - 1, stats=stats)),
+                  strategy_preset("balanced"), TYPICAL_COSTS, as_of=AS_OF_2026_05)  # fmt: skip
+    assert (old.sell_price, old.price_basis) == (D("15.00"), "lowest_offer_excl_shipping")
+
+
+def test_new_price_spread_compares_only_landed_points_after_the_switch() -> None:
+    """90 days up to lastUpdate SWITCH + 30 days reach back before the switch: the NEW points
+    without shipping (1000) are not compared with the landed ones (1500, 1600). Spread
+    (1600 - 1500) / mean 1550 = 0.0645 (Keepa's mixed 90-day average is not used)."""
+    day = 1440
+    series = {1: [SWITCH - 20 * day, 1000, SWITCH + day, 1500, SWITCH + 2 * day, 1600]}
+    stats = {"current": current({1: 1600}), "avg90": current({1: 1300})}
+    s = parse(book(lastUpdate=SWITCH + 30 * day, csv=csv_of(series), stats=stats))
+    assert s.price_spread90_new == D("0.0645")
+    # All before the switch: every point, over Keepa's average, (1600 - 1000) / 1300.
+    early = {1: [T, 1000, T + day, 1500, T + 2 * day, 1600]}
+    stats_early = {"current": current({1: 1600}), "avg90": current({1: 1300})}
+    old = parse(book(lastUpdate=T + 30 * day, csv=csv_of(early), stats=stats_early))
+    assert old.price_spread90_new == D("0.4615")
 
 
 def test_hazmat_values() -> None:

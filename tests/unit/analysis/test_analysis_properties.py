@@ -15,6 +15,7 @@ from analysis_service.domain import (
     Analysis,
     FeeBreakdown,
     FeeSchedule,
+    InboundPlacement,
     ItemToAnalyse,
     MarketSnapshot,
     MarketUsability,
@@ -23,6 +24,7 @@ from analysis_service.domain import (
     Strategy,
     analyse,
     fulfillment_fee,
+    inbound_placement_fee,
     market_snapshot_from_json,
     market_snapshot_to_json,
     strategy_preset,
@@ -85,7 +87,8 @@ def markets(draw: st.DrawFn) -> MarketSnapshot:
 @st.composite
 def seller_costs(draw: st.DrawFn, taxed: bool = True) -> SellerCosts:
     tax = draw(st.decimals(min_value=D(0), max_value=D(12), places=2)) if taxed else D(0)
-    return SellerCosts(draw(small_money), draw(small_money), tax)
+    placement = draw(st.sampled_from(InboundPlacement))
+    return SellerCosts(draw(small_money), draw(small_money), tax, placement)
 
 
 def run(
@@ -159,7 +162,7 @@ def test_fees_are_never_negative_and_add_up(
     fees = fees_of(a)
     lines = [
         fees.referral_fee, fees.closing_fee, fees.fulfillment_fee, fees.storage_fee,
-        fees.inbound_shipping, fees.prep, fees.sales_tax,
+        fees.inbound_placement_fee, fees.inbound_shipping, fees.prep, fees.sales_tax,
     ]  # fmt: skip
     assert all(line >= 0 for line in lines)
     assert all(line == line.quantize(D("0.01")) for line in [*lines, fees.total])
@@ -293,6 +296,36 @@ def test_fee_table_is_monotonic_in_price(
         fulfillment_fee(schedule, package, cheap).total
         <= fulfillment_fee(schedule, package, dear).total
     )
+
+
+PEAKS = [(FEE_SCHEDULES[i - 1], s) for i, s in enumerate(FEE_SCHEDULES) if s.holiday_peak]
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(PEAKS), inches, inches, inches, pounds, money)
+def test_the_holiday_peak_never_costs_less_than_the_weeks_before_it(
+    seasons: tuple[FeeSchedule, FeeSchedule], a: D, b: D, c: D, w: D, price: D
+) -> None:
+    before, peak = seasons
+    package = PackageSize(a, b, c, w)
+    assert (
+        fulfillment_fee(before, package, price).total
+        < fulfillment_fee(peak, package, price).total
+    )
+
+
+@settings(max_examples=200)
+@given(schedules, inches, inches, inches, pounds)
+def test_placement_options_cost_optimized_then_partial_then_minimal(
+    schedule: FeeSchedule, a: D, b: D, c: D, w: D
+) -> None:
+    package = PackageSize(a, b, c, w)
+    fee = {o: inbound_placement_fee(schedule, package, o).fee for o in InboundPlacement}
+    optimized, partial, minimal = (
+        fee[InboundPlacement.AMAZON_OPTIMIZED], fee[InboundPlacement.PARTIAL_SPLIT],
+        fee[InboundPlacement.MINIMAL_SPLIT],
+    )  # fmt: skip
+    assert optimized == 0 <= partial <= minimal <= D("0.68")
 
 
 @given(markets(), st.sampled_from(list(MarketUsability)))

@@ -18,10 +18,12 @@ from .analysis import (
 from .engine import analyse
 from .fee_tables import FEE_SCHEDULES, FeeSchedule
 from .fees import (
+    InboundPlacement,
     PackageSize,
     PriceBand,
     SizeTier,
     fulfillment_fee,
+    inbound_placement_fee,
     price_band,
     schedule_by_id,
     schedule_in_force,
@@ -43,6 +45,7 @@ __all__ = [
     "FeeBreakdown",
     "FeeSchedule",
     "Fulfillment",
+    "InboundPlacement",
     "ItemToAnalyse",
     "LowestOffer",
     "MarketSnapshot",
@@ -61,6 +64,7 @@ __all__ = [
     "estimate_monthly_sales",
     "expected_days_to_sell",
     "fulfillment_fee",
+    "inbound_placement_fee",
     "keepa_minutes_to_datetime",
     "market_snapshot_from_json",
     "market_snapshot_to_json",

@@ -12,7 +12,10 @@ from .strategy import SellerCosts, Strategy
 # 2026.12.2: rank drops counted from csv[3] without stats; a used copy held to new's landed price
 # and, without a used buy box, to its recent average; no current offer: priced from the lowest
 # average, flagged no_current_offers, at most WATCH.
-ENGINE_VERSION = "2026.12.2"
+# 2026.12.3: holiday peak fulfillment fees (Oct 15 - Jan 14) as dated schedules; the inbound
+# placement fee by the seller's placement option; the small bulky tier and the bulky tiers' 2-inch
+# minimum side; Keepa's NEW price landed from 2026-02-16; Amazon's delayed offer on the listing.
+ENGINE_VERSION = "2026.12.3"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class FeeBreakdown:
 
     referral_fee: Decimal
     closing_fee: Decimal
-    fulfillment_fee: Decimal  # including fuel_surcharge
+    fulfillment_fee: Decimal  # including fuel_surcharge (and the holiday peak rate in season)
     storage_fee: Decimal
     inbound_shipping: Decimal
     prep: Decimal
@@ -54,10 +57,19 @@ class FeeBreakdown:
     price_band: str | None = None
     billable_weight_lb: Decimal | None = None
     storage_days: int | None = None
+    # Amazon's inbound placement service fee for the option charged (in the total; 0.00 and
+    # "amazon_optimized" in analyses made before the fee was modelled).
+    inbound_placement_fee: Decimal = Decimal("0.00")
+    inbound_placement: str = "amazon_optimized"  # | "minimal_split" | "partial_split"
 
     @property
     def amazon_fees(self) -> Decimal:
-        return self.referral_fee + self.closing_fee + self.fulfillment_fee + self.storage_fee
+        """Taken by Amazon: like storage, placement is charged before the sale but is a fee of
+        selling through FBA, not part of what the seller pays to buy the book."""
+        return (
+            self.referral_fee + self.closing_fee + self.fulfillment_fee + self.storage_fee
+            + self.inbound_placement_fee
+        )  # fmt: skip
 
     @property
     def seller_costs(self) -> Decimal:

@@ -177,6 +177,7 @@ def _fees(
         basis = "assumed_package"
     priced = package or _assumed_package(market)
     quote = f.fulfillment_fee(schedule, priced, sale.amount)
+    placement = f.inbound_placement_fee(schedule, priced, costs.inbound_placement)
     fulfillment, surcharge = quote.total, quote.fuel_surcharge
     if basis == "keepa_pick_and_pack" and market.keepa_pick_and_pack_fee is not None:
         surcharge = f.money(market.keepa_pick_and_pack_fee * schedule.fuel_surcharge_percent / 100)
@@ -187,6 +188,7 @@ def _fees(
         "closing_fee": schedule.variable_closing_fee,
         "fulfillment_fee": fulfillment,
         "storage_fee": f.storage_fee(schedule, priced, as_of.date(), storage_days),
+        "inbound_placement_fee": placement.fee,
         "inbound_shipping": f.money(costs.inbound_shipping_per_lb * priced.weight_lb),
         "prep": f.money(costs.prep_per_unit),
         "sales_tax": f.money(buy_cost * costs.sales_tax_percent / 100),
@@ -201,6 +203,7 @@ def _fees(
         price_band=f.price_band(sale.amount).value,
         billable_weight_lb=quote.billable_weight_lb.quantize(Decimal("0.01")) if package else None,
         storage_days=storage_days,
+        inbound_placement=placement.option.value,
     )
     tier = quote.size_tier if package else None
     billable = quote.billable_weight_lb if package else None

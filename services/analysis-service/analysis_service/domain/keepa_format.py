@@ -5,6 +5,8 @@ Format facts (Keepa API docs, keepacom/api_backend Product.java / Stats.java / O
 - ``csv[i]`` is ``[time, value, ...]``; the *_SHIPPING series are ``[time, price, shipping, ...]``;
 - ``stats.current/avg30/avg90`` use the csv indices; for *_SHIPPING indices they hold the landed
   price (price + shipping);
+- NEW (``csv[1]``) excludes shipping only in data Keepa collected before 2026-02-16 (Product.java,
+  CsvType.NEW); collected since, it is the landed lowest new price (``new_is_landed``);
 - ``-1`` means no offer / no data, ``-2`` (stats) means the value does not exist;
 - prices, counts, ranks, sizes and times are Java ``int`` (32-bit) fields; only category ids
   (``rootCategory``, ``categoryTree[].catId``) are ``long``;
@@ -48,6 +50,12 @@ def datetime_to_keepa_minutes(moment: datetime) -> float:
     """Keepa minutes (with the fraction) of a moment; naive datetimes are taken as UTC."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return (aware - KEEPA_EPOCH) / timedelta(minutes=1)
+
+
+# Product.java, CsvType.NEW: "Shipping costs not included for data collections before Feb 16th
+# 2026" (taken as 00:00 UTC, Keepa's clock).
+NEW_LANDED_FROM = datetime(2026, 2, 16, tzinfo=UTC)
+NEW_LANDED_FROM_MINUTE = int(datetime_to_keepa_minutes(NEW_LANDED_FROM))  # 7,956,000
 
 
 def as_int(value: Any) -> int | None:
@@ -156,6 +164,17 @@ class KeepaProduct:
         """Value of the newest csv point (None when that point says 'no offer')."""
         points = self.csv_points(index)
         return points[-1][1] if points else None
+
+    def new_is_landed(self) -> bool | None:
+        """Whether the current NEW value includes shipping: it does once Keepa collected it on or
+        after 2026-02-16. Keepa's newest collection is ``lastUpdate``, and a collected value equal
+        to the one recorded adds no point, so an older point is the landed value once Keepa has
+        collected since. Without ``lastUpdate``, the newest NEW point's time; None: unknown."""
+        collected = positive(self.raw.get("lastUpdate"))
+        if collected is None:
+            points = self.checked_points(NEW)
+            collected = points[-1][0] if points else None
+        return None if collected is None else collected >= NEW_LANDED_FROM_MINUTE
 
     def point_count(self, index: int) -> int | None:
         """History points of a series: 0 when ``csv`` has no such series, None when the product

@@ -128,10 +128,11 @@ class _SnapshotBuilder:
     def product_field(self, key: str) -> Read:
         return lambda: positive(self.raw.get(key))
 
+    def price_sources(self, index: int) -> tuple[tuple[str, Read], ...]:
+        return ("stats", self.stat_cents("current", index)), ("csv", self.csv_cents(index))
+
     def price(self, name: str, index: int) -> Decimal | None:
-        value: Decimal | None = self.first(
-            name, ("stats", self.stat_cents("current", index)), ("csv", self.csv_cents(index))
-        )
+        value: Decimal | None = self.first(name, *self.price_sources(index))
         return value
 
     def lowest_of(self, names: Sequence[str]) -> tuple[str, Read]:
@@ -144,7 +145,10 @@ class _SnapshotBuilder:
 
     def prices(self) -> None:
         self.price("amazon_price", kf.AMAZON)
-        self.price("new_price", kf.NEW)
+        # Keepa's NEW is the lowest new price without its shipping, or, collected from 2026-02-16,
+        # with it: then it is no new_price but the lowest landed new (below).
+        new_is_landed = self.p.new_is_landed() is True
+        self.first("new_price", *(() if new_is_landed else self.price_sources(kf.NEW)))
         self.price("used_price", kf.USED)
         self.price("new_fba_price", kf.NEW_FBA)
         self.price("new_fbm_with_shipping", kf.NEW_FBM_SHIPPING)
@@ -164,15 +168,17 @@ class _SnapshotBuilder:
             ("stats", lambda: _stats_buy_box(self.p, used=True)),
             ("csv", self.csv_cents(kf.BUY_BOX_USED_SHIPPING)),
         )
-        # Lowest landed new: the landed series cover every channel (FBM with shipping; FBA and
-        # Amazon ship free), but only once the FBM one is there: without it (Keepa sends it with
-        # the offers parameter) a cheaper FBM offer may exist, and the plain NEW price lacks its
+        # Lowest landed new: Keepa's NEW once it includes shipping (every channel, Amazon too).
+        # Before that, the landed series cover every channel (FBM with shipping; FBA and Amazon
+        # ship free), but only once the FBM one is there: without it (Keepa sends it with the
+        # offers parameter) a cheaper FBM offer may exist, and the NEW price then lacks its
         # shipping. Then it stays unknown; pricing says so when it falls back to NEW.
-        landed_new = ("new_fbm_with_shipping", "new_fba_price", "amazon_price")
+        landed_series = ("new_fbm_with_shipping", "new_fba_price", "amazon_price")
         has_fbm_series = self.values.get("new_fbm_with_shipping") is not None
         self.first(
             "lowest_new_with_shipping",
-            self.lowest_of(landed_new) if has_fbm_series else ("stats", lambda: None),
+            *(self.price_sources(kf.NEW) if new_is_landed else ()),
+            self.lowest_of(landed_series) if has_fbm_series else ("stats", lambda: None),
             ("offers", self.offers_lowest(NEW, None)),
         )
         self.first(
@@ -298,6 +304,7 @@ class _SnapshotBuilder:
             ("stats", lambda: False if self.p.stat_at("current", kf.AMAZON) == -1 else None),
             ("csv", lambda: False if self.p.csv_latest(kf.AMAZON) == -1 else None),
         )
+        self.first("amazon_delayed", ("product", lambda: _amazon_delayed(self.raw)))
         self.first("is_hazmat", ("product", lambda: _hazmat(self.raw)))
 
     def snapshot(self) -> MarketSnapshot:
@@ -399,12 +406,27 @@ def _percentage(raw: Mapping[str, Any]) -> Decimal | None:
     return None
 
 
+# availabilityAmazon (Product.AvailabilityType): -1 no Amazon offer; an Amazon offer that is
+# 0 in stock, 1 pre-order, 2 of unknown availability, 3 back-order, 4 delayed (it ships later,
+# by availabilityAmazonDelay's hours). Anything else is not Keepa's.
+AMAZON_OFFER_AVAILABILITY = frozenset({0, 1, 2, 3, 4})
+AMAZON_DELAYED = 4
+
+
 def _amazon_availability(raw: Mapping[str, Any]) -> bool | None:
     availability = kf.as_int(raw.get("availabilityAmazon"))
     if availability == -1:
-        return False  # no Amazon offer
-    # 0 in stock, 1 back-ordered/pre-order, 2 availability unknown, 3 other: an Amazon offer
-    return True if availability in (0, 1, 2, 3) else None
+        return False
+    return True if availability in AMAZON_OFFER_AVAILABILITY else None
+
+
+def _amazon_delayed(raw: Mapping[str, Any]) -> bool | None:
+    """Amazon's offer is on the listing but ships late: still Amazon competing for the sale
+    (``amazon_on_listing``), flagged apart so the seller sees why its price may be missing."""
+    availability = kf.as_int(raw.get("availabilityAmazon"))
+    if availability == AMAZON_DELAYED:
+        return True
+    return False if availability == -1 or availability in AMAZON_OFFER_AVAILABILITY else None
 
 
 def _hazmat(raw: Mapping[str, Any]) -> bool | None:
@@ -425,6 +447,10 @@ def _spread90(p: KeepaProduct, index: int, avg90: Decimal | None) -> Decimal | N
         return None
     end = positive(p.raw.get("lastUpdate")) or max(minute for minute, _ in points)
     start = end - int(timedelta(days=90).total_seconds() // 60)
+    if index == kf.NEW and start < kf.NEW_LANDED_FROM_MINUTE <= end:
+        # NEW without shipping before 2026-02-16, with it since: compare like with like, and
+        # Keepa's 90-day average mixes both.
+        start, avg90 = kf.NEW_LANDED_FROM_MINUTE - 1, None
     values = [v for minute, v in points if start < minute <= end and v is not None and v > 0]
     if not values:
         return None

@@ -79,7 +79,9 @@ class MarketSnapshot:
 
     # Current prices. "with_shipping" prices are landed (price + shipping), as a buyer pays.
     amazon_price: Decimal | None = None
-    new_price: Decimal | None = None  # lowest new, shipping excluded
+    # Lowest new, shipping excluded: Keepa's NEW as collected before 2026-02-16. From then on
+    # Keepa's NEW includes shipping, and is lowest_new_with_shipping instead (keepa_product).
+    new_price: Decimal | None = None
     used_price: Decimal | None = None  # lowest used, shipping excluded
     new_fba_price: Decimal | None = None  # lowest 3rd-party new FBA (Amazon excluded)
     new_fbm_with_shipping: Decimal | None = None
@@ -141,6 +143,7 @@ class MarketSnapshot:
 
     # Risk inputs.
     amazon_on_listing: bool | None = None
+    amazon_delayed: bool | None = None  # Amazon's offer exists but ships with a delay
     is_hazmat: bool | None = None
     sales_rank_points: int | None = None  # history points in csv, a data-depth measure
     new_price_points: int | None = None

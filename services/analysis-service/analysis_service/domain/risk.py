@@ -23,6 +23,7 @@ FEE_DISAGREEMENT = Decimal("1.00")  # our fulfillment fee vs Keepa's pickAndPack
 
 class RiskFlag(StrEnum):
     AMAZON_ON_LISTING = "amazon_on_listing"
+    AMAZON_DELAYED = "amazon_delayed"  # Amazon's offer exists, but ships late (availability 4)
     VOLATILE_PRICE = "volatile_price"
     FEW_DATA_POINTS = "few_data_points"
     STALE_DATA = "stale_data"
@@ -52,6 +53,8 @@ def risk_flags(
         flags.append(RiskFlag.NO_CURRENT_OFFERS)
     if market.amazon_on_listing:
         flags.append(RiskFlag.AMAZON_ON_LISTING)
+    if market.amazon_delayed:
+        flags.append(RiskFlag.AMAZON_DELAYED)
     spread = market.price_spread90_used if used else market.price_spread90_new
     if spread is not None and spread > VOLATILE_SPREAD:
         flags.append(RiskFlag.VOLATILE_PRICE)
@@ -64,7 +67,7 @@ def risk_flags(
         flags.append(RiskFlag.STALE_DATA)
     if market.is_hazmat:
         flags.append(RiskFlag.HAZMAT)
-    if size_tier is SizeTier.BULKY or (
+    if (size_tier is not None and size_tier.is_bulky) or (
         billable_weight_lb is not None and billable_weight_lb > HEAVY_LB
     ):
         flags.append(RiskFlag.OVERSIZE_OR_HEAVY)

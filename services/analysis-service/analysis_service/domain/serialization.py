@@ -47,6 +47,7 @@ def _fees_json(fees: FeeBreakdown) -> dict[str, Any]:
     money_fields = (
         "referral_fee", "closing_fee", "fulfillment_fee", "storage_fee", "inbound_shipping",
         "prep", "sales_tax", "total", "keepa_pick_and_pack_fee", "fuel_surcharge",
+        "inbound_placement_fee",
     )  # fmt: skip
     result: dict[str, Any] = {name: _number(getattr(fees, name)) for name in money_fields}
     result["amazon_fees"] = _number(fees.amazon_fees)
@@ -56,6 +57,7 @@ def _fees_json(fees: FeeBreakdown) -> dict[str, Any]:
     result["price_band"] = fees.price_band
     result["billable_weight_lb"] = _number(fees.billable_weight_lb)
     result["storage_days"] = fees.storage_days
+    result["inbound_placement"] = fees.inbound_placement
     return result
 
 

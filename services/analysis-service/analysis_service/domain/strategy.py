@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
+from .fees import InboundPlacement
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -32,6 +34,9 @@ class SellerCosts:
     inbound_shipping_per_lb: Decimal  # shipping the book to Amazon's warehouse
     prep_per_unit: Decimal  # labels, bags, the seller's time
     sales_tax_percent: Decimal  # applied to the buy cost; 0 = none
+    # How the seller splits shipments to Amazon: Amazon charges a placement fee per unit unless
+    # the units go to the locations it picks (see fees.inbound_placement_fee).
+    inbound_placement: InboundPlacement = InboundPlacement.AMAZON_OPTIMIZED
 
 
 STRATEGY_PRESETS: Mapping[str, Strategy] = MappingProxyType(
