@@ -100,3 +100,15 @@ def test_the_gateway_needs_a_real_jwt_secret(compose: dict[str, Any]) -> None:
     refuse_dev_secrets(settings)  # starts with the operator's secret
     with pytest.raises(InsecureSecret):
         refuse_dev_secrets(settings.model_copy(update={"jwt_secret": GatewaySettings().jwt_secret}))
+
+
+def test_a_real_keepa_key_goes_to_keepa_and_never_to_the_simulator(
+    compose: dict[str, Any]
+) -> None:
+    env = {k.lower(): with_defaults(v)
+           for k, v in compose["services"]["analysis-service"]["environment"].items()}
+    without_key = AnalysisServiceSettings(**env)
+    assert without_key.keepa_endpoint[0] == "http://keepa-sim:8090"
+    with_key = AnalysisServiceSettings(**(env | {"keepa_api_key": "a-real-keepa-key"}))
+    assert with_key.keepa_endpoint == ("https://api.keepa.com", "a-real-keepa-key")
+    assert with_key.uses_real_keepa and not without_key.uses_real_keepa

@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def build_keepa_client(settings: AnalysisServiceSettings, on_tokens: OnTokens) -> KeepaClient:
+    base_url, api_key = settings.keepa_endpoint
     return KeepaClient(
-        base_url=settings.keepa_base_url,
-        api_key=settings.keepa_api_key.get_secret_value(),
+        base_url=base_url,
+        api_key=api_key,
         domain=settings.keepa_domain,
         stats_days=settings.keepa_stats_days,
         offers=settings.keepa_offers,

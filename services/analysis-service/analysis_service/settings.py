@@ -6,6 +6,8 @@ from pydantic import Field, SecretStr, field_validator
 
 from av_shared.settings import CommonSettings
 
+SIMULATOR_KEY = "local-simulator-key"  # any non-empty key: the simulator checks none
+
 
 class AnalysisServiceSettings(CommonSettings):
     analysis_service_host: str = Field("127.0.0.1", description="internal API interface")
@@ -14,6 +16,9 @@ class AnalysisServiceSettings(CommonSettings):
     keepa_api_key: SecretStr = Field(
         SecretStr(""), description="Keepa key; `make run` without one uses the local simulator")
     keepa_base_url: str = Field("https://api.keepa.com", description="Keepa API base URL")
+    keepa_simulator_url: str = Field(
+        "", description="a local Keepa-compatible server, used only while KEEPA_API_KEY is empty "
+                        "(so a real key is never sent to it)")
     keepa_domain: int = Field(1, ge=1, le=12, description="Keepa marketplace (1 = amazon.com)")
     keepa_offers: int = Field(
         0, ge=0, le=100, description="0: no offers (1 token a product); 20-100: Keepa's offers "
@@ -48,6 +53,14 @@ class AnalysisServiceSettings(CommonSettings):
         return offers
 
     @property
+    def keepa_endpoint(self) -> tuple[str, str]:
+        """(base URL, key) the service calls: the simulator only when no key is set."""
+        key = self.keepa_api_key.get_secret_value()
+        if not key and self.keepa_simulator_url:
+            return self.keepa_simulator_url, SIMULATOR_KEY
+        return self.keepa_base_url, key
+
+    @property
     def uses_real_keepa(self) -> bool:
         """The Keepa API itself, not a local simulator (whose made-up products are marked)."""
-        return (urlsplit(self.keepa_base_url).hostname or "").endswith("keepa.com")
+        return (urlsplit(self.keepa_endpoint[0]).hostname or "").endswith("keepa.com")

@@ -166,3 +166,17 @@ async def test_api_key_never_appears_in_logs(
     assert "HTTP Request" in caplog.text  # httpx did log the request line ...
     assert API_KEY not in caplog.text  # ... without the key
     assert API_KEY not in repr(make_client())
+
+
+async def test_an_answer_larger_than_its_products_can_be_is_not_read_whole(
+    keepa_sim: RunningSim, make_client: ClientFactory
+) -> None:
+    """The body is read decompressed up to a cap per product asked for (8 MiB by default): a
+    server or a gzip bomb cannot make the service hold more. Here the cap is set below what a
+    real product takes, so every try is cut off and the request gives up."""
+    client = make_client(max_retries=1, max_response_bytes_per_product=1_000)
+    with pytest.raises(KeepaUnavailable, match="ResponseTooLarge: answer larger than 5000 bytes"):
+        await client.fetch_products(BOOKS)
+    assert len((await keepa_sim.stats())["requests"]) == 2  # tried, retried once, gave up
+    default = await make_client().fetch_products(BOOKS)  # the default cap reads them all
+    assert len(default.products) == len(BOOKS)

@@ -14,6 +14,7 @@ product has none); `buybox` +2; `rating` up to +1; `update=0` +1 (forced live re
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import random
@@ -103,6 +104,13 @@ class KeepaAccountError(KeepaRequestRejected, TransientError):
 
 
 ACCOUNT_STATUSES = frozenset({401, 402, 403})
+# A product with its full history and 1,210 offers is 2.5 MB of JSON (the recorded sample): a
+# request's answer may be this much per product asked for, and no more.
+MAX_RESPONSE_BYTES_PER_PRODUCT = 8 * 1024 * 1024
+
+
+class ResponseTooLarge(Exception):
+    """Keepa's (decompressed) answer exceeded what the request can legitimately return."""
 
 
 OnTokens = Callable[[TokenStatus], Awaitable[None]]
@@ -161,6 +169,7 @@ class KeepaClient:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         max_token_wait_s: float = 3600.0,
+        max_response_bytes_per_product: int = MAX_RESPONSE_BYTES_PER_PRODUCT,
         on_tokens: OnTokens | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -186,6 +195,7 @@ class KeepaClient:
         self._max_retries = max_retries
         self._backoff_base_s, self._backoff_cap_s = backoff_base_s, backoff_cap_s
         self._max_token_wait_s = max_token_wait_s
+        self._max_bytes_per_product = max_response_bytes_per_product
         self._on_tokens = on_tokens
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -244,21 +254,24 @@ class KeepaClient:
         if invalid:  # never spend tokens on identifiers Keepa cannot resolve
             raise ValueError(f"invalid {field}: {invalid[0]!r}")
         params = {**self._params, field: ",".join(items)}
-        return await self._request(params, needed=self.tokens_per_product() * len(items))
+        return await self._request(params, needed=self.tokens_per_product() * len(items),
+                                   max_bytes=self._max_bytes_per_product * len(items))
 
-    async def _request(self, params: dict[str, str], *, needed: int) -> KeepaProductsResponse:
+    async def _request(self, params: dict[str, str], *, needed: int,
+                       max_bytes: int) -> KeepaProductsResponse:
         query = {"key": self._key, **params}
         failures = 0
         waited_for_tokens_s = 0.0
         while True:
             try:
-                response = await self._http.get("/product", params=query)
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                # timeouts, refused/reset connections, a gzip body cut off on the way
+                response, body = await self._get_capped(query, max_bytes)
+            except (httpx.TransportError, httpx.DecodingError, ResponseTooLarge) as exc:
+                # timeouts, refused/reset connections, a gzip body cut off on the way, a body
+                # (decompressed) larger than any answer for these products can be
                 reason = f"{type(exc).__name__}: {redact(str(exc)) or 'no detail'}"
                 failures = await self._back_off(failures, reason)
                 continue
-            envelope = _decode(response)
+            envelope = _decode(body)
             tokens = token_status(envelope) if envelope and "tokensLeft" in envelope else None
             if tokens is not None:
                 await self._record(tokens)
@@ -283,6 +296,20 @@ class KeepaClient:
                           reason)
                 raise KeepaAccountError(status, reason)
             raise KeepaRequestRejected(status, reason)
+
+    async def _get_capped(self, query: dict[str, str],
+                          max_bytes: int) -> tuple[httpx.Response, bytes]:
+        """GET /product, reading the decompressed body up to `max_bytes`: a server (or a
+        gzip bomb on the way) cannot make this process hold more than that."""
+        async with self._http.stream("GET", "/product", params=query) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ResponseTooLarge(f"answer larger than {max_bytes} bytes")
+                chunks.append(chunk)
+        return response, b"".join(chunks)
 
     async def _record(self, tokens: TokenStatus) -> None:
         self.last_tokens = tokens
@@ -318,9 +345,9 @@ class KeepaClient:
         return wait_ms / 1000
 
 
-def _decode(response: httpx.Response) -> dict[str, Any] | None:
+def _decode(content: bytes) -> dict[str, Any] | None:
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
