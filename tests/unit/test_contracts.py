@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from analysis_service.application import seller_costs_of
+from analysis_service.application import seller_costs_of, strategy_of
 from analysis_service.domain import STRATEGY_PRESETS as DOMAIN_PRESETS
 from analysis_service.domain import InboundPlacement
 from av_shared.events import (
@@ -95,10 +96,32 @@ def test_completion_before_header_waits_and_terminal_never_changes() -> None:
 def test_shared_strategy_presets_match_the_engine() -> None:
     for name, preset in DOMAIN_PRESETS.items():
         shared = STRATEGY_PRESETS[name]
-        assert (shared.min_roi_percent, shared.min_profit, shared.min_velocity_score,
-                shared.max_sales_rank, shared.max_competing_fba_offers) == (
-            preset.min_roi_percent, preset.min_profit, preset.min_velocity_score,
-            preset.max_sales_rank, preset.max_competing_fba_offers)
+        # Every field of the engine's strategy, so a threshold added to one side is checked too.
+        names = [f.name for f in dataclasses.fields(preset)]
+        assert {n: getattr(shared, n) for n in names} == dataclasses.asdict(preset)
+        assert strategy_of(BusinessConfigSnapshot(strategy=shared)) == preset
+
+
+def test_configs_serialized_before_the_amazon_buy_box_limit_still_parse() -> None:
+    """A snapshot stored or in flight before engine 2026.12.4 has no max_amazon_buy_box_percent:
+    it parses with the 50% default, which reaches the engine; null (no limit) and 0-100 parse,
+    other values are refused."""
+    old = {"config_version": 3, "strategy": {"name": "velocity", "min_roi_percent": "20",
+                                             "min_profit": "2.00", "min_velocity_score": 60,
+                                             "max_sales_rank": 200000,
+                                             "max_competing_fba_offers": 25}}
+    config = BusinessConfigSnapshot.model_validate(old)
+    assert config.strategy.max_amazon_buy_box_percent == 50
+    assert strategy_of(config).max_amazon_buy_box_percent == 50
+    for limit in (None, 0, 100):
+        changed = BusinessConfigSnapshot.model_validate(
+            {**old, "strategy": {**old["strategy"], "max_amazon_buy_box_percent": limit}})
+        assert BusinessConfigSnapshot.model_validate_json(changed.model_dump_json()) == changed
+        assert strategy_of(changed).max_amazon_buy_box_percent == limit
+    for bad in (-1, 101):
+        with pytest.raises(ValidationError):
+            BusinessConfigSnapshot.model_validate(
+                {**old, "strategy": {**old["strategy"], "max_amazon_buy_box_percent": bad}})
 
 
 def test_configs_serialized_before_the_placement_option_still_parse() -> None:

@@ -51,6 +51,7 @@ def strategy_of(config: BusinessConfigSnapshot) -> Strategy:
         name=s.name, min_roi_percent=s.min_roi_percent, min_profit=s.min_profit,
         min_velocity_score=s.min_velocity_score, max_sales_rank=s.max_sales_rank,
         max_competing_fba_offers=s.max_competing_fba_offers,
+        max_amazon_buy_box_percent=s.max_amazon_buy_box_percent,
     )
 
 

@@ -24,6 +24,9 @@ class StrategyThresholds(BaseModel):
     min_velocity_score: int = Field(40, ge=0, le=100)
     max_sales_rank: int | None = Field(1_000_000, ge=1, le=100_000_000)
     max_competing_fba_offers: int | None = Field(15, ge=0, le=10_000)
+    # Most of Amazon's share of the new buy box (percent of Keepa's stats window) a BUY allows;
+    # None: no limit. Added in engine 2026.12.4: configs serialized before it parse with 50.
+    max_amazon_buy_box_percent: int | None = Field(50, ge=0, le=100)
 
 
 class SellerCosts(BaseModel):

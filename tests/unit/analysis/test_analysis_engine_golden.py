@@ -8,6 +8,7 @@ Seller: $5.00 buy cost, $0.50/lb inbound, $0.25 prep, no sales tax; balanced str
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -76,12 +77,16 @@ def test_used_copy_of_the_offers_sample() -> None:
     # All 38 would exceed the 15 limit, so the rule is not checked (None).
     assert a.competing_fba_offers is None
     assert a.recommendation is Recommendation.PASS  # it loses money
+    # stats.buyBoxStats["ATVPDKIKX0DER"].percentageWon = 98.92593: Amazon held the new buy box
+    # 98.93% of the window, above the balanced 50% limit (it would be a WATCH, were it not a PASS).
     assert [(r.rule, r.passed) for r in a.reasons] == [
         ("min_profit", False), ("min_roi_percent", False), ("min_velocity_score", True),
-        ("max_sales_rank", True), ("max_competing_fba_offers", None), ("current_offer", True),
+        ("max_sales_rank", True), ("max_competing_fba_offers", None),
+        ("max_amazon_buy_box_percent", False), ("current_offer", True),
         ("used_at_most_recent_buy_box", True),
     ]  # fmt: skip
-    fba_rule, offered, held_down = a.reasons[4], a.reasons[5], a.reasons[6]
+    fba_rule, amazon, offered, held_down = a.reasons[4:8]
+    assert (amazon.threshold, amazon.actual) == ("<= 50%", "98.93%")
     assert fba_rule.actual == "unknown" and "38 offers" in fba_rule.message
     assert offered.actual == "$20.35" and "lowest FBA used offer" in offered.message
     assert held_down.threshold == "<= $14.81 (the used buy box's 30-day average)"
@@ -90,7 +95,7 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.risk_flags == (
         "amazon_on_listing", "volatile_price", "stale_data", "competition_unknown"
     )  # fmt: skip
-    assert a.engine_version == ENGINE_VERSION == "2026.12.3"
+    assert a.engine_version == ENGINE_VERSION == "2026.12.4"
 
 
 def test_used_copy_without_a_used_buy_box_history_is_held_to_the_new_price() -> None:
@@ -127,7 +132,29 @@ def test_new_copy_of_the_offers_sample_loses_money() -> None:
     assert a.profit == D("-0.41")
     assert a.recommendation is Recommendation.PASS
     failed = [r.rule for r in a.reasons if not r.passed]
-    assert failed == ["min_profit", "min_roi_percent"]
+    # and Amazon held the buy box 98.93% of the time (see the used copy's test)
+    assert failed == ["min_profit", "min_roi_percent", "max_amazon_buy_box_percent"]
+
+
+def test_amazon_holding_the_buy_box_makes_a_profitable_new_copy_a_watch() -> None:
+    """Issue 12 item 4: at $1.00 the new copy makes money, but Amazon holds the buy box."""
+    market = parse_keepa_product(load_product(OFFERS))
+    # stats.buyBoxStats lists 9 sellers; "ATVPDKIKX0DER" (Amazon) has percentageWon 98.92593,
+    # the next (A2M70HDXL9YHS) 0.39969137; stats.buyBoxIsAmazon true, buyBoxSellerId Amazon.
+    assert market.amazon_buy_box_percent == D("98.93")
+    a = analyse(
+        item("0593655036", "1.00", "new"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
+    )
+    assert a.profit == D("3.59")  # the $5.00 case's -0.41, $4.00 less paid
+    assert [r.rule for r in a.reasons if r.passed is False] == ["max_amazon_buy_box_percent"]
+    assert a.recommendation is Recommendation.WATCH
+    [amazon] = [r for r in a.reasons if r.rule == "max_amazon_buy_box_percent"]
+    assert (amazon.threshold, amazon.actual) == ("<= 50%", "98.93%")
+    assert "exceeds the 50% limit" in amazon.message
+    # With the limit off the same copy is a BUY: the rule is what held it back.
+    off = replace(BALANCED, max_amazon_buy_box_percent=None)
+    b = analyse(item("0593655036", "1.00", "new"), market, off, TYPICAL_COSTS, as_of=AS_OF_2026_05)
+    assert b.recommendation is Recommendation.BUY
 
 
 def test_fee_schedule_follows_as_of() -> None:

@@ -12,7 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from analysis_testkit import AS_OF_2026_05, NO_COSTS, item, load_product, sample_files
+from analysis_testkit import (
+    AS_OF_2026_05,
+    NO_COSTS,
+    item,
+    load_product,
+    product_copy,
+    sample_files,
+)
 
 from analysis_service.domain import (
     Fulfillment,
@@ -93,6 +100,9 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "sales_rank_points": 4011,  # len(csv[3]) = 8022 -> 4011 (time, rank) pairs
         "new_price_points": 455,  # len(csv[1]) = 910
         "used_price_points": 2104,  # len(csv[2]) = 4208
+        # Requested without offers: stats has buyBoxIsAmazon true but no buyBoxStats, so
+        # Amazon's share of the buy box is unknown (the rule is then not checked).
+        "amazon_buy_box_percent": None,
     },
     OFFERS: {
         "asin": "0593655036",
@@ -147,6 +157,9 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "referral_fee_percentage": D("14.97"),  # referralFeePercentage
         "variable_closing_fee": D("1.80"),  # variableClosingFee = 180
         "amazon_on_listing": True,  # stats.current[0] = 1523; offers[361] isAmazon
+        # stats.buyBoxStats["ATVPDKIKX0DER"].percentageWon = 98.92593 (of 9 holders in the
+        # window; their shares add up to 100.0000041), to 0.01 %
+        "amazon_buy_box_percent": D("98.93"),
         "sales_rank_points": 4043,  # len(csv[3]) = 8086
     },
     UNTRACKED: {
@@ -163,6 +176,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "package_weight_g": None,  # packageWeight = -1
         "keepa_pick_and_pack_fee": None,  # fbaFees null
         "amazon_on_listing": False,  # availabilityAmazon = -1: no Amazon offer
+        "amazon_buy_box_percent": None,  # no stats.buyBoxStats
         "lowest_offers": (),
     },
     NONBOOK: {
@@ -204,6 +218,24 @@ def test_a_snapshot_stored_before_the_30_and_180_day_averages_still_loads() -> N
                 as_of=AS_OF_2026_05)  # fmt: skip
     # The $20.35 FBA used offer held to the used buy box's 90-day average, stats.avg90[32] 1486
     assert (a.sell_price, a.price_basis) == (D("14.86"), "avg90_buy_box_used")
+
+
+def test_amazons_share_of_the_buy_box_from_buy_box_stats() -> None:
+    """Amazon's percentageWon; 0 when the holders listed do not include Amazon; unknown without
+    the map (or with an empty one) or with a share that is not a number."""
+
+    def share(stats_value: Any) -> Decimal | None:
+        product = product_copy(OFFERS)
+        product["stats"]["buyBoxStats"] = stats_value
+        return parse_keepa_product(product).amazon_buy_box_percent
+
+    others = {"A2M70HDXL9YHS": {"percentageWon": 60.5}, "AY8GR3Z3RBLH5": {"percentageWon": 39.5}}
+    assert share(others) == D("0.00")
+    assert share({**others, "ATVPDKIKX0DER": {"percentageWon": 49.999}}) == D("50.00")
+    assert share({"ATVPDKIKX0DER": {"percentageWon": 100}}) == D("100.00")
+    for unknown in (None, {}, [], {"ATVPDKIKX0DER": {"percentageWon": None}},
+                    {"ATVPDKIKX0DER": {"percentageWon": True}}):  # fmt: skip
+        assert share(unknown) is None, unknown
 
 
 def test_lowest_offers_use_newest_offer_csv_entry_and_keep_every_condition() -> None:

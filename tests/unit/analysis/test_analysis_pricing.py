@@ -105,10 +105,38 @@ def test_an_offer_below_the_average_keeps_its_price_then_new_caps_it() -> None:
     assert "not $18.50, the used buy box's 90-day average" in rule(both, "used_at_most_new").message
 
 
-def test_new_copies_are_not_capped() -> None:
-    """Item 4 of the issue (Amazon's price caps new copies too) is not part of this engine."""
+def test_a_new_copy_is_held_to_amazons_own_price() -> None:
+    """Item 4 of the issue: a third-party new buy box above Amazon's price does not sell."""
     a = run(market(buy_box_new_with_shipping=D("30.00"), amazon_price=D("26.50")), "new")
-    assert (a.sell_price, a.price_basis) == (D("30.00"), "buy_box_new")
+    assert (a.sell_price, a.price_basis) == (D("26.50"), "amazon_new")
+    cap = rule(a, "new_at_most_amazon")
+    assert (cap.passed, cap.threshold) == (True, "<= $26.50 (Amazon's own price)")
+    assert "not $30.00, the new buy box" in cap.message
+    assert rule(a, "current_offer").actual == "$30.00"  # what is offered, before the cap
+
+
+def test_a_new_copy_below_amazons_price_is_not_capped() -> None:
+    a = run(market(buy_box_new_with_shipping=D("24.00"), amazon_price=D("26.50")), "new")
+    assert (a.sell_price, a.price_basis) == (D("24.00"), "buy_box_new")
+    assert not [r for r in a.reasons if r.rule == "new_at_most_amazon"]
+
+
+def test_amazons_share_of_the_buy_box_is_a_rule_with_its_threshold() -> None:
+    fast = {"buy_box_new_with_shipping": D("30.00"), "new_offer_count": 3}
+    for share, passed, verdict in ((D("50.00"), True, Recommendation.BUY),
+                                   (D("50.01"), False, Recommendation.WATCH),
+                                   (None, None, Recommendation.BUY)):  # fmt: skip
+        a = run(market(**fast, amazon_buy_box_percent=share), "new")
+        check = rule(a, "max_amazon_buy_box_percent")
+        assert (check.passed, check.threshold, a.recommendation) == (passed, "<= 50%", verdict)
+    unknown = rule(run(market(**fast), "new"), "max_amazon_buy_box_percent")
+    assert unknown.actual == "unknown" and "Not checked" in unknown.message
+    no_limit = replace(BALANCED, max_amazon_buy_box_percent=None)
+    a = analyse(item("0593655036", "5.00", "new"),
+                market(**fast, amazon_buy_box_percent=D("99")), no_limit, NO_COSTS,
+                as_of=AS_OF_2026_05)  # fmt: skip
+    check = rule(a, "max_amazon_buy_box_percent")
+    assert (check.passed, check.threshold, check.actual) == (True, "no limit", "99%")
 
 
 # --- item 3: nothing offered now -----------------------------------------------------------
@@ -214,7 +242,9 @@ def test_recorded_sample_with_no_used_offer_is_a_watch_not_a_buy() -> None:
     assert a.profit == D("3.27")  # 14.81 - 10.54 - 1.00: the money rules pass...
     assert rule(a, "min_profit").passed and rule(a, "min_roi_percent").passed
     # ...the velocity too (45 drops: 55), but no used copy is offered now
-    assert [r.rule for r in a.reasons if r.passed is False] == ["current_offer"]
+    # (Amazon held the buy box 98.93% of the time, stats.buyBoxStats: a WATCH either way)
+    assert [r.rule for r in a.reasons if r.passed is False] == [
+        "max_amazon_buy_box_percent", "current_offer"]
     assert a.recommendation is Recommendation.WATCH
     assert a.risk_flags[0] == "no_current_offers"
 

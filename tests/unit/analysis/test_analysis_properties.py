@@ -42,6 +42,7 @@ schedules = st.sampled_from(FEE_SCHEDULES)
 
 
 maybe_money = st.none() | money
+buy_box_shares = st.decimals(min_value=D(0), max_value=D(100), places=2)
 
 
 @st.composite
@@ -81,6 +82,7 @@ def markets(draw: st.DrawFn) -> MarketSnapshot:
         package_height_mm=draw(mm) if has_package else None,
         keepa_pick_and_pack_fee=draw(st.none() | money),
         amazon_on_listing=draw(st.none() | st.booleans()),
+        amazon_buy_box_percent=draw(st.none() | buy_box_shares),
     )
 
 
@@ -206,7 +208,7 @@ def test_recommendation_follows_the_money_rules(
     # A rule not checked (passed None: competition Keepa did not count) holds nothing back.
     assert (a.recommendation.value == "BUY") == all(r.passed is not False for r in a.reasons)
     unchecked = {r.rule for r in a.reasons if r.passed is None}
-    assert unchecked <= {"max_competing_fba_offers"}
+    assert unchecked <= {"max_competing_fba_offers", "max_amazon_buy_box_percent"}
 
 
 def new_landed(market: MarketSnapshot) -> Decimal | None:
@@ -247,6 +249,33 @@ def test_a_used_copy_never_sells_above_a_new_one(
     assert capped == (a.price_basis == "capped_at_new")
     if capped:
         assert new is not None and a.sell_price == new
+
+
+@given(markets(), money, strategies, seller_costs(), as_of_times)
+def test_a_new_copy_never_sells_above_amazons_price(
+    market: MarketSnapshot, buy: D, strategy: Strategy, costs: SellerCosts, as_of: datetime
+) -> None:
+    a = run(market, buy, "new", strategy, costs, as_of)
+    assert a.sell_price is not None
+    amazon_sells = market.amazon_price is not None and market.new_offer_count != 0
+    if amazon_sells:
+        assert market.amazon_price is not None and a.sell_price <= market.amazon_price
+    if any(r.rule == "new_at_most_amazon" for r in a.reasons):  # a cap is Amazon's price
+        assert amazon_sells and (a.sell_price, a.price_basis) == (market.amazon_price, "amazon_new")
+
+
+@given(markets(), money, conditions, strategies, buy_box_shares, st.integers(0, 100),
+       seller_costs(), as_of_times)  # fmt: skip
+def test_no_buy_when_amazon_holds_the_buy_box_more_than_the_limit(
+    market: MarketSnapshot, buy: D, condition: str, strategy: Strategy, share: D, limit: int,
+    costs: SellerCosts, as_of: datetime,
+) -> None:  # fmt: skip
+    strategy = replace(strategy, max_amazon_buy_box_percent=limit)
+    a = run(replace(market, amazon_buy_box_percent=share), buy, condition, strategy, costs, as_of)
+    [check] = [r for r in a.reasons if r.rule == "max_amazon_buy_box_percent"]
+    assert check.passed is (share <= limit)
+    if share > limit:
+        assert a.recommendation.value != "BUY"
 
 
 @given(markets(), money, conditions, strategies, seller_costs(), as_of_times)

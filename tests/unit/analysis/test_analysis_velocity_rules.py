@@ -109,6 +109,7 @@ GOOD_MARKET = market(
     package_height_mm=25,
     last_update=datetime(2026, 4, 30, tzinfo=UTC),
     sales_rank_points=500,
+    amazon_buy_box_percent=D("0.00"),  # buyBoxStats without Amazon: it never held the buy box
 )
 
 

@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from av_shared.events import STRATEGY_PRESETS, BusinessConfigSnapshot
+from gateway.api.config import _out
 from gateway.api.schemas import BusinessConfigIn, StrategyOverride
-from gateway.business_config import ConfigVersion, apply_override, document_of
+from gateway.business_config import ConfigDocument, ConfigVersion, apply_override, document_of
 from gateway.security import (
     create_access_token,
     decode_access_token,
@@ -56,6 +57,35 @@ def test_nonsense_is_rejected_naming_the_field(body: dict[str, object],
     with pytest.raises(ValidationError) as error:
         BusinessConfigIn.model_validate(body)
     assert error.value.errors()[0]["loc"] == field
+
+
+def test_the_amazon_buy_box_limit_is_set_read_back_and_validated() -> None:
+    """PUT /config takes max_amazon_buy_box_percent (0-100, null: no limit), GET returns it."""
+    assert document_of(BusinessConfigIn()).strategy.max_amazon_buy_box_percent == 50
+    doc = document_of(BusinessConfigIn.model_validate(
+        {"strategy": {"name": "textbook", "max_amazon_buy_box_percent": 80}}))
+    assert doc.strategy.max_amazon_buy_box_percent == 80
+    assert doc.strategy.min_profit == STRATEGY_PRESETS["textbook"].min_profit
+    out = _out(ConfigVersion(2, None, doc)).model_dump(mode="json")
+    assert out["strategy"]["max_amazon_buy_box_percent"] == 80
+    off = document_of(BusinessConfigIn.model_validate(
+        {"strategy": {"max_amazon_buy_box_percent": None}}))
+    assert off.strategy.max_amazon_buy_box_percent is None  # a maximum: null means no limit
+    batch = apply_override(BusinessConfigSnapshot(), StrategyOverride.model_validate(
+        {"max_amazon_buy_box_percent": 30}))
+    assert batch.strategy.max_amazon_buy_box_percent == 30
+    for bad in (-1, 101, 50.5, "50", True):
+        with pytest.raises(ValidationError) as error:
+            BusinessConfigIn.model_validate({"strategy": {"max_amazon_buy_box_percent": bad}})
+        assert error.value.errors()[0]["loc"][:2] == ("strategy", "max_amazon_buy_box_percent")
+
+
+def test_a_document_stored_before_the_amazon_buy_box_limit_reads_with_the_default() -> None:
+    stored = ConfigDocument().model_dump(mode="json")
+    del stored["strategy"]["max_amazon_buy_box_percent"]
+    doc = ConfigDocument.model_validate(stored)
+    assert doc.strategy.max_amazon_buy_box_percent == 50
+    assert _out(ConfigVersion(1, None, doc)).strategy.max_amazon_buy_box_percent == 50
 
 
 def test_the_snapshot_carries_the_version_and_the_override_changes_only_the_batch() -> None:

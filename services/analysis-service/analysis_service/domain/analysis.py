@@ -15,7 +15,9 @@ from .strategy import SellerCosts, Strategy
 # 2026.12.3: holiday peak fulfillment fees (Oct 15 - Jan 14) as dated schedules; the inbound
 # placement fee by the seller's placement option; the small bulky tier and the bulky tiers' 2-inch
 # minimum side; Keepa's NEW price landed from 2026-02-16; Amazon's delayed offer on the listing.
-ENGINE_VERSION = "2026.12.3"
+# 2026.12.4: a new copy held to Amazon's own price (new_at_most_amazon); Amazon's share of the buy
+# box (stats.buyBoxStats) a rule with its threshold in the strategy (max_amazon_buy_box_percent).
+ENGINE_VERSION = "2026.12.4"
 
 
 @dataclass(frozen=True)

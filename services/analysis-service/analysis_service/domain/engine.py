@@ -78,6 +78,7 @@ def analyse(
     reasons = check_rules(
         strategy, profit=profit, roi_percent=roi, velocity=score,
         sales_rank=market.sales_rank, competing_fba=competing_fba, competing_offers=competing,
+        amazon_buy_box_percent=market.amazon_buy_box_percent,
     ) + price_checks(sale, condition)  # fmt: skip
     recommendation = recommend(reasons)
     flags = risk_flags(

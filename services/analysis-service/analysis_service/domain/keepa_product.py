@@ -24,6 +24,7 @@ from .offers import live_offers, lowest_offers
 from .rank_drops import count_sales
 
 SPREAD_QUANT = Decimal("0.0001")
+BUY_BOX_SHARE_QUANT = Decimal("0.01")
 NEW = (1,)
 Read = Callable[[], Any]
 
@@ -305,6 +306,8 @@ class _SnapshotBuilder:
             ("csv", lambda: False if self.p.csv_latest(kf.AMAZON) == -1 else None),
         )
         self.first("amazon_delayed", ("product", lambda: _amazon_delayed(self.raw)))
+        share = _amazon_buy_box_percent(self.p.stat("buyBoxStats"))
+        self.first("amazon_buy_box_percent", ("stats", lambda: share))
         self.first("is_hazmat", ("product", lambda: _hazmat(self.raw)))
 
     def snapshot(self) -> MarketSnapshot:
@@ -427,6 +430,25 @@ def _amazon_delayed(raw: Mapping[str, Any]) -> bool | None:
     if availability == AMAZON_DELAYED:
         return True
     return False if availability == -1 or availability in AMAZON_OFFER_AVAILABILITY else None
+
+
+def _amazon_buy_box_percent(buy_box_stats: Any) -> Decimal | None:
+    """Amazon's ``percentageWon`` in ``stats.buyBoxStats`` (seller id -> share of the stats
+    window, 0-100, for each seller that held the new buy box), to 0.01 %.
+
+    The map lists every holder in the window, so a map without Amazon means Amazon never held
+    it (0). No map, or an empty one (Keepa sends it only with the offers parameter): unknown."""
+    holders = kf.as_mapping(buy_box_stats)
+    if not holders:
+        return None
+    entry = kf.as_mapping(holders.get(kf.AMAZON_SELLER_ID))
+    if entry is None:
+        return Decimal("0.00")
+    won = entry.get("percentageWon")
+    if isinstance(won, bool) or not isinstance(won, int | float) or not math.isfinite(won):
+        return None
+    share = min(max(Decimal(repr(float(won))), Decimal(0)), Decimal(100))
+    return share.quantize(BUY_BOX_SHARE_QUANT)
 
 
 def _hazmat(raw: Mapping[str, Any]) -> bool | None:

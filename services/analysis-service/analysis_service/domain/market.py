@@ -144,6 +144,10 @@ class MarketSnapshot:
     # Risk inputs.
     amazon_on_listing: bool | None = None
     amazon_delayed: bool | None = None  # Amazon's offer exists but ships with a delay
+    # Percent (0-100) of Keepa's stats window (the request's `stats` days: KEEPA_STATS_DAYS, 180
+    # by default) in which Amazon held the new buy box (stats.buyBoxStats); None: Keepa sent no
+    # buy box statistics (it sends them only with offers).
+    amazon_buy_box_percent: Decimal | None = None
     is_hazmat: bool | None = None
     sales_rank_points: int | None = None  # history points in csv, a data-depth measure
     new_price_points: int | None = None

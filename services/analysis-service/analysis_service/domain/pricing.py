@@ -17,6 +17,9 @@ A used copy's price is then held down by what buyers pay elsewhere:
 - always, by the landed price of a new copy (the lowest of the new buy box, Amazon, the lowest
   new offer with its shipping, the lowest FBA new offer): no one buys a used copy for more than
   a new one (basis ``capped_at_new``).
+A new copy's price is held down by Amazon's own price when Amazon sells it (rule
+``new_at_most_amazon``, basis ``amazon_new``): a third-party new offer above Amazon's does not
+sell, buyers take Amazon's copy (engine 2026.12.3 could price a new copy above it).
 Each cap that lowers the price is recorded (``SalePrice.caps``) and shown among the reasons.
 
 No current offer of the condition (none of the above, or Keepa counts 0 offers of it): the copy
@@ -35,6 +38,7 @@ from .fees import CENT
 from .market import Fulfillment, MarketSnapshot
 
 CAPPED_AT_NEW = "capped_at_new"
+NEW_AT_MOST_AMAZON = "new_at_most_amazon"
 USED_AT_MOST_NEW = "used_at_most_new"
 USED_AT_MOST_RECENT_BUY_BOX = "used_at_most_recent_buy_box"
 
@@ -49,7 +53,7 @@ class PriceFigure:
 class PriceCap:
     """A cap that lowered the sale price: ``replaced`` was the price, ``limit`` held it down."""
 
-    rule: str  # USED_AT_MOST_NEW | USED_AT_MOST_RECENT_BUY_BOX
+    rule: str  # USED_AT_MOST_NEW | USED_AT_MOST_RECENT_BUY_BOX | NEW_AT_MOST_AMAZON
     limit: PriceFigure
     replaced: PriceFigure
 
@@ -69,8 +73,10 @@ def choose_sale_price(market: MarketSnapshot, *, used: bool) -> SalePrice | None
         sale: SalePrice | None = SalePrice(current.amount, current.basis)
     else:
         sale = _from_history(market, used=used)
-    if sale is None or not used:
-        return sale
+    if sale is None:
+        return None
+    if not used:
+        return _cap(sale, NEW_AT_MOST_AMAZON, amazon_new_price(market))
     if not sale.from_history and sale.basis != "buy_box_used":
         sale = _cap(sale, USED_AT_MOST_RECENT_BUY_BOX, recent_used_buy_box(market))
     return _cap(sale, USED_AT_MOST_NEW, new_landed_price(market), basis=CAPPED_AT_NEW)
@@ -99,6 +105,14 @@ def new_landed_price(market: MarketSnapshot) -> PriceFigure | None:
         )
     )
     return min(figures, key=lambda f: f.amount, default=None)
+
+
+def amazon_new_price(market: MarketSnapshot) -> PriceFigure | None:
+    """Amazon's own new price, when Amazon sells the book now; None, as for new's landed price,
+    when Keepa counts no new offer (the price left is not current)."""
+    if market.new_offer_count == 0:
+        return None
+    return _lowest_first(((market.amazon_price, "amazon_new"),))
 
 
 def recent_used_buy_box(market: MarketSnapshot) -> PriceFigure | None:

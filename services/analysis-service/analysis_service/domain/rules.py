@@ -2,15 +2,17 @@
 
 Recommendation: PASS when the money rules (profit, ROI) fail, because the book loses or makes too
 little; BUY when every rule passes; WATCH when the money is right but demand or competition is
-not (or demand is unknown), or no copy of the condition is offered now (``current_offer``: the
-price is an average), so the seller may want to check again later.
+not (or demand is unknown, or Amazon holds the buy box too often), or no copy of the condition
+is offered now (``current_offer``: the price is an average), so the seller may want to check
+again later.
 
 Competing FBA offers are the one input Keepa often cannot give: it counts FBA offers only when
 the (token-expensive) offers parameter is requested, and then only among the offers it returned.
 Without an exact count, the condition's whole offer count is an upper bound: within the limit,
 the rule passes. Otherwise the rule is not checked (``passed`` None, shown with its reason and the
 ``competition_unknown`` risk flag) and does not hold back a BUY: a seller who wants it checked
-requests offers.
+requests offers. Amazon's share of the buy box (``max_amazon_buy_box_percent``) is the same:
+Keepa sends ``buyBoxStats`` only with offers, and without it the rule is not checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from decimal import Decimal
 from typing import Any
 
 from .analysis import Recommendation, RuleCheck
-from .pricing import USED_AT_MOST_NEW, PriceCap, PriceFigure, SalePrice, describe
+from .pricing import (
+    NEW_AT_MOST_AMAZON,
+    USED_AT_MOST_NEW,
+    PriceCap,
+    PriceFigure,
+    SalePrice,
+    describe,
+)
 from .strategy import Strategy
 
 MONEY_RULES = frozenset({"min_profit", "min_roi_percent"})
@@ -39,6 +48,7 @@ def check_rules(
     sales_rank: int | None,
     competing_fba: int | None,
     competing_offers: int | None,
+    amazon_buy_box_percent: Decimal | None = None,
 ) -> tuple[RuleCheck, ...]:
     checks = [
         _at_least("min_profit", "Profit", profit, strategy.min_profit, dollars),
@@ -48,6 +58,7 @@ def check_rules(
         ),
         _at_most("max_sales_rank", "Sales rank", sales_rank, strategy.max_sales_rank),
         _competing_fba(competing_fba, competing_offers, strategy.max_competing_fba_offers),
+        _amazon_buy_box(amazon_buy_box_percent, strategy.max_amazon_buy_box_percent),
     ]
     return tuple(checks)
 
@@ -82,6 +93,8 @@ def _cap_check(cap: PriceCap) -> RuleCheck:
     limit, replaced = cap.limit, cap.replaced
     if cap.rule == USED_AT_MOST_NEW:
         why = "no one buys a used copy for more than a new one"
+    elif cap.rule == NEW_AT_MOST_AMAZON:
+        why = "a new copy offered above Amazon's own price does not sell, buyers take Amazon's"
     else:
         why = "one offer above what used copies have been selling for is not a sale price"
     return RuleCheck(
@@ -129,6 +142,29 @@ def _competing_fba(exact: int | None, all_offers: int | None, maximum: int | Non
         rule, threshold, "unknown", None,
         f"{label} are unknown{known}: Keepa counts FBA offers only when offers are requested. "
         "Not checked; check the listing's FBA offers before buying.",
+    )  # fmt: skip
+
+
+def _amazon_buy_box(share: Decimal | None, maximum: int | None) -> RuleCheck:
+    """Amazon holding the buy box most of the time: Amazon wins it against almost any seller at
+    the same price, so a copy waits (at most WATCH; the price rules already hold the price down
+    to Amazon's). Unknown share: Keepa sends buyBoxStats only with offers; not checked."""
+    rule, label = "max_amazon_buy_box_percent", "Amazon's share of the buy box"
+    if maximum is None:
+        shown = "unknown" if share is None else _pct(share)
+        return RuleCheck(rule, "no limit", shown, True, f"{label}: no limit in this strategy.")
+    threshold = f"<= {maximum}%"
+    if share is None:
+        return RuleCheck(
+            rule, threshold, "unknown", None,
+            f"{label} is unknown: Keepa sends buy box statistics only when offers are requested. "
+            "Not checked; see who holds the buy box before buying.",
+        )  # fmt: skip
+    passed = share <= maximum
+    verb = "is within" if passed else "exceeds"
+    return RuleCheck(
+        rule, threshold, _pct(share), passed,
+        f"{label} over Keepa's stats window, {_pct(share)}, {verb} the {maximum}% limit.",
     )  # fmt: skip
 
 

@@ -7,6 +7,8 @@ Presets (a seller picks one; thresholds are what a BUY must meet):
   10 competing FBA offers. Textbooks sell slowly and seasonally but for much more money.
 - ``velocity``: 20% ROI, $2.00 profit, velocity 60 (about 60 a month), rank <= 200,000, at most
   25 competing FBA offers. Thin margins, fast turnover.
+Every preset holds back a BUY when Amazon held the new buy box more than half of Keepa's stats
+window (``max_amazon_buy_box_percent`` 50): a third-party seller then rarely gets the sale.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class Strategy:
     min_velocity_score: int
     max_sales_rank: int | None
     max_competing_fba_offers: int | None
+    # Amazon's share of the buy box over Keepa's stats window, percent; None: no limit. A default
+    # so strategies recorded before engine 2026.12.4 (without it) still load.
+    max_amazon_buy_box_percent: int | None = 50
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,9 @@ class SellerCosts:
 
 STRATEGY_PRESETS: Mapping[str, Strategy] = MappingProxyType(
     {
-        "balanced": Strategy("balanced", Decimal(30), Decimal("3.00"), 40, 1_000_000, 15),
-        "textbook": Strategy("textbook", Decimal(40), Decimal("10.00"), 20, 2_000_000, 10),
-        "velocity": Strategy("velocity", Decimal(20), Decimal("2.00"), 60, 200_000, 25),
+        "balanced": Strategy("balanced", Decimal(30), Decimal("3.00"), 40, 1_000_000, 15, 50),
+        "textbook": Strategy("textbook", Decimal(40), Decimal("10.00"), 20, 2_000_000, 10, 50),
+        "velocity": Strategy("velocity", Decimal(20), Decimal("2.00"), 60, 200_000, 25, 50),
     }
 )
 

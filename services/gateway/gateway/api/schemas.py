@@ -178,6 +178,9 @@ class _Thresholds(Strict):
                                          description="`null`: no limit")
     max_competing_fba_offers: Count | None = Field(None, ge=0, le=10_000,
                                                    description="`null`: no limit")
+    max_amazon_buy_box_percent: Count | None = Field(
+        None, ge=0, le=100, description="Most of the time Amazon may hold the new buy box, "
+                                        "percent of Keepa's stats window; `null`: no limit")
 
 
 class StrategyOverride(_Thresholds):
@@ -267,6 +270,7 @@ class StrategyOut(BaseModel):
     min_velocity_score: int
     max_sales_rank: int | None
     max_competing_fba_offers: int | None
+    max_amazon_buy_box_percent: int | None
 
 
 class SellerCostsOut(BaseModel):
