@@ -29,6 +29,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m devstack.bench
+	$(BIN)/python -m devstack.bench_read
 	$(BIN)/python -m devstack.bench_keepa
 	$(BIN)/python -m devstack.bench_load
 

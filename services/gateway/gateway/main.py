@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from av_shared.asyncapi import build_document, build_html
 from av_shared.events import BatchAcknowledged, BatchStatusChanged
@@ -27,10 +29,37 @@ from .api.edge import install_edge
 from .api.openapi import OPERATION_IDS, TAGS, customise_openapi
 from .api.problems import install_problem_handlers
 from .api.request_guard import install_request_guard
+from .auth_cache import CredentialCache
 from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
+from .ratelimit import SharedCounter
 from .reconciler import SubmissionReconciler
 from .settings import GatewaySettings, refuse_dev_secrets
+
+
+class RateLimitHeaders:
+    """The `RateLimit-*` headers of the request's count (set by the authentication dependency in
+    the request's state) on its answer. Pure ASGI: no per-request task, unlike `@app.middleware`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                rate_limit = scope.get("state", {}).get("rate_limit")
+                if rate_limit is not None:
+                    headers = MutableHeaders(scope=message)
+                    for name, value in rate_limit.headers().items():
+                        if name not in headers:
+                            headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -58,6 +87,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             batch_url=settings.batch_service_url, analysis_urls=settings.analysis_urls,
             timeout=settings.internal_http_timeout_seconds,
             tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()))
+        app.state.rate_counter = SharedCounter(runtime.sessions)
+        credential_cache = CredentialCache()
+        app.state.credential_cache = credential_cache
         await runtime.start()
         # Start-up objects never die: keep them out of every full collection (~80 ms each,
         # which would otherwise stall the event loop while a large batch body is parsed).
@@ -65,9 +97,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         runtime.spawn(reconciler.run(), "submission-reconciler")
         runtime.spawn(run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds),
                       "housekeeping")
+        runtime.spawn(credential_cache.listen(settings.database_url), "credential-cache")
         try:
             yield
         finally:
+            credential_cache.stop()
             await runtime.stop()
             await app.state.services.aclose()
 
@@ -109,15 +143,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         """The AsyncAPI document rendered for reading (the page loads its viewer from a CDN)."""
         return build_html()
 
-    @app.middleware("http")
-    async def rate_limit_headers(request: Request,
-                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        rate_limit = getattr(request.state, "rate_limit", None)
-        if rate_limit is not None:  # counted by the authentication dependency
-            for name, value in rate_limit.headers().items():
-                response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(RateLimitHeaders)
 
     app.include_router(health_router())
     install_edge(app, settings)  # the outermost middleware

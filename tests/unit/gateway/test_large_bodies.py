@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from gateway.api import batch_body, bounded_json, deps
 from gateway.api.request_guard import SIGN_IN_PATHS, SMALL_BODY_BYTES
 from gateway.api.schemas import BatchIn, batch_items_limit
+from gateway.auth_cache import CredentialCache
 from gateway.main import create_app
 from gateway.ratelimit import RateLimitState
 from gateway.settings import GatewaySettings
@@ -132,8 +133,7 @@ class CountingRateLimit:
     def __init__(self, limit: int) -> None:
         self.limit, self.hits = limit, 0
 
-    async def count(self, session: Any, subject: str, limit: int,
-                    window_seconds: int) -> RateLimitState:
+    async def count(self, subject: str, limit: int, window_seconds: int) -> RateLimitState:
         self.hits += 1
         return RateLimitState(limit=limit, remaining=max(0, limit - self.hits),
                               reset_seconds=30, exceeded=self.hits > limit)
@@ -150,12 +150,11 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> CountingRateLimit:
     counting = CountingRateLimit(limit=6)
     seller = deps.CurrentUserInfo(uuid.uuid4(), "seller@example.com", "user")
 
-    async def by_api_key(session: Any, key: str) -> deps.CurrentUserInfo:
+    async def by_api_key(session: Any, key: str) -> tuple[deps.CurrentUserInfo, None]:
         assert key == API_KEY
-        return seller
+        return seller, None
 
     monkeypatch.setattr(deps, "_by_api_key", by_api_key)
-    monkeypatch.setattr(deps, "count_request", counting.count)
     return counting
 
 
@@ -165,6 +164,8 @@ async def test_a_sellers_failed_requests_count_against_the_rate_limit(
 ) -> None:
     app = create_app(_settings(rate_limit_requests=counter.limit))
     app.state.runtime = FakeRuntime()
+    app.state.rate_counter = counter  # the shared counter (gateway.ratelimit.SharedCounter)
+    app.state.credential_cache = CredentialCache()  # not listening: never used
     failing: list[tuple[str, str, dict[str, Any], int]] = [
         ("POST", "/api/v1/batches", {"content": b'{"name": "x",'}, 422),  # malformed JSON
         ("POST", "/api/v1/batches",

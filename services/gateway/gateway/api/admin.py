@@ -19,7 +19,7 @@ from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 from ..db.tables import users
 from ..quotas import QuotasOut, quotas_out, users_with_usage
 from ..settings import GatewaySettings
-from .deps import AdminUser, KnownQueryOnly, SessionDep, SettingsDep
+from .deps import AdminUser, CacheDep, KnownQueryOnly, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import RoleName
 
@@ -91,7 +91,7 @@ async def get_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep,
 @router.patch("/users/{user_id}", response_model=AdminUserOut, responses=problems(
     *ADMIN, *WITH_BODY, 404, 409, s409="An admin cannot disable or demote themself"))
 async def update_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
-                      session: SessionDep, settings: SettingsDep) -> Any:
+                      session: SessionDep, settings: SettingsDep, cache: CacheDep) -> Any:
     """Disable or enable a seller, change their role, set their quotas."""
     changes = body.model_dump(exclude_unset=True)
     for flag in ("disabled", "role"):
@@ -108,4 +108,5 @@ async def update_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
         if changed is None:
             raise ProblemError(404, "not-found", "Not found", "no such user")
         row = (await session.execute(users_with_usage().where(users.c.id == user_id))).one()
+    cache.forget_user(user_id)
     return _view(row, settings)

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from ..db.tables import api_keys, users
 from ..security import API_KEY_SHOWN_CHARS, new_api_key, token_digest
-from .deps import CurrentUser, KnownQueryOnly, SessionDep, SettingsDep
+from .deps import CacheDep, CurrentUser, KnownQueryOnly, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import no_control_characters
 
@@ -94,13 +94,15 @@ async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyOu
 
 @router.delete("/{key_id}", status_code=204, response_class=Response,
                responses=problems(*AUTHENTICATED, 404))
-async def delete_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep,
+                         cache: CacheDep) -> Response:
     """The key stops working at once."""
     async with session.begin():
         deleted = (await session.execute(update(api_keys).where(
             api_keys.c.id == key_id, api_keys.c.user_id == user.id,
             api_keys.c.revoked_at.is_(None),
         ).values(revoked_at=datetime.now(UTC)).returning(api_keys.c.id))).first()
+    cache.forget_user(user.id)
     if deleted is None:
         raise ProblemError(404, "not-found", "Not found", "no such API key")
     return Response(status_code=204)

@@ -30,6 +30,7 @@ from ..quotas import QuotasOut, quotas_view
 from ..security import create_access_token, hash_password, verify_password
 from ..settings import GatewaySettings
 from .deps import (
+    CacheDep,
     CurrentUser,
     KnownQueryOnly,
     SessionDep,
@@ -155,40 +156,45 @@ async def refresh_token(body: RefreshIn, session: SessionDep, settings: Settings
 
 @router.post("/auth/revoke", status_code=204, response_class=Response,
              responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def revoke_token(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Response:
+async def revoke_token(body: RefreshIn, user: CurrentUser, session: SessionDep,
+                       cache: CacheDep) -> Response:
     """Revoke the login a refresh token of yours belongs to: its refresh and access tokens stop
     working. Unknown tokens are ignored (RFC 7009)."""
     async with session.begin():
         login = await login_of(session, body.refresh_token)
         if login is not None:
             await revoke_login(session, login, "revoked", user_id=user.id)
+    cache.forget_user(user.id)
     return Response(status_code=204)
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response,
              responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def log_out(user: CurrentUser, session: SessionDep) -> Response:
+async def log_out(user: CurrentUser, session: SessionDep, cache: CacheDep) -> Response:
     """End the login of the access token used (an API key has none: delete the key instead)."""
     if user.session_id is not None:
         async with session.begin():
             await revoke_login(session, user.session_id, "logout", user_id=user.id)
+        cache.forget_user(user.id)
     return Response(status_code=204)
 
 
 @router.post("/auth/logout-all", status_code=204, response_class=Response,
              responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> Response:
+async def log_out_everywhere(user: CurrentUser, session: SessionDep,
+                             cache: CacheDep) -> Response:
     """End every login of yours, this one included: all their refresh and access tokens stop
     working. API keys are not logins: delete the ones to end (`DELETE /api/v1/api-keys/{id}`)."""
     async with session.begin():
         await revoke_logins_of(session, user.id, "logout everywhere")
+    cache.forget_user(user.id)
     return Response(status_code=204)
 
 
 @router.post("/auth/password", status_code=204, response_class=Response, dependencies=ByClient,
              responses=problems(*AUTHENTICATED, *WITH_BODY))
 async def change_password(body: PasswordChangeIn, user: CurrentUser,
-                          session: SessionDep) -> Response:
+                          session: SessionDep, cache: CacheDep) -> Response:
     """Change your password. Every other login of yours ends (whoever knew the old password may
     have logged in); the login this request came with stays. API keys keep working: list and
     delete those you do not trust. Counted like sign-in requests (it checks a password)."""
@@ -201,6 +207,7 @@ async def change_password(body: PasswordChangeIn, user: CurrentUser,
         await session.execute(update(users).where(users.c.id == user.id)
                               .values(password_hash=new_hash))
         await revoke_logins_of(session, user.id, "password changed", keep=user.session_id)
+    cache.forget_user(user.id)
     return Response(status_code=204)
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..adapters.internal import InternalServices
+from ..auth_cache import CredentialCache
 from ..db.tables import api_keys, auth_sessions, users
-from ..ratelimit import count_request, too_many_requests
+from ..ratelimit import SharedCounter, count_request, too_many_requests
 from ..security import decode_access_token, is_api_key, token_digest
 from ..settings import GatewaySettings
 from .problems import ProblemError
@@ -63,7 +64,14 @@ def get_services(request: Request) -> InternalServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def get_credential_cache(request: Request) -> CredentialCache:
+    """This instance's cache of credentials: a route that changes an account, a login or an API
+    key forgets that user here at once (other instances learn of it by NOTIFY)."""
+    return request.app.state.credential_cache  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+CacheDep = Annotated[CredentialCache, Depends(get_credential_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ServicesDep = Annotated[InternalServices, Depends(get_services)]
 
@@ -80,15 +88,19 @@ def _user_info(row: Any, **extra: Any) -> CurrentUserInfo:
                            row.max_open_batches, **extra)
 
 
-async def _by_access_token(session: AsyncSession, token: str,
-                           settings: GatewaySettings) -> CurrentUserInfo:
+def _access_claims(token: str, settings: GatewaySettings) -> tuple[uuid.UUID, uuid.UUID]:
+    """(user, login) of a valid access token (checked here, with its expiry, every time)."""
     claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
     if claims is None:
         raise unauthorized("invalid or expired access token")
     try:
-        user_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
+        return uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
     except ValueError:
         raise unauthorized() from None
+
+
+async def _by_access_token(session: AsyncSession, user_id: uuid.UUID,
+                           session_id: uuid.UUID) -> CurrentUserInfo:
     # Every access token belongs to a login of its user (`sid` is required): ending the login
     # ends the token, whoever holds it.
     row = (await session.execute(
@@ -101,9 +113,10 @@ async def _by_access_token(session: AsyncSession, token: str,
     return _user_info(row, session_id=session_id)
 
 
-async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
+async def _by_api_key(session: AsyncSession, key: str) -> tuple[CurrentUserInfo, datetime | None]:
+    """The key's user and when the key expires (None: never)."""
     row = (await session.execute(
-        select(users, api_keys.c.id.label("key_id"))
+        select(users, api_keys.c.id.label("key_id"), api_keys.c.expires_at.label("key_expires"))
         .join(api_keys, api_keys.c.user_id == users.c.id)
         .where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None),
                or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > func.now()))
@@ -117,6 +130,33 @@ async def _by_api_key(session: AsyncSession, key: str) -> CurrentUserInfo:
         or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - LAST_USED_PRECISION),
     ).values(last_used_at=now))
     await session.commit()
+    return user, row.key_expires
+
+
+async def _identify(request: Request, credential: str,
+                    settings: GatewaySettings) -> CurrentUserInfo:
+    """Who `credential` is: from this instance's cache (gateway.auth_cache, at most
+    CACHE_SECONDS old and forgotten when PostgreSQL announces a change), else from PostgreSQL."""
+    cache: CredentialCache = request.app.state.credential_cache
+    if is_api_key(credential):
+        key: tuple[str, ...] = ("key", token_digest(credential))
+    else:
+        user_id, session_id = _access_claims(credential, settings)
+        key = ("login", str(user_id), str(session_id))
+    cached = cache.get(key)
+    if cached is not None:
+        user, expires = cached
+        if expires is None or expires > datetime.now(UTC):
+            return user  # type: ignore[no-any-return]
+    generation = cache.generation
+    # Its own short session: the route's session stays free for the route's own transaction.
+    async with request.app.state.runtime.sessions() as session:
+        if key[0] == "key":
+            user, expires = await _by_api_key(session, credential)
+        else:
+            user, expires = await _by_access_token(session, user_id, session_id), None
+    ttl = None if expires is None else (expires - datetime.now(UTC)).total_seconds()
+    cache.put(key, user.id, (user, expires), generation, ttl)
     return user
 
 
@@ -127,19 +167,15 @@ async def authenticate(request: Request) -> CurrentUserInfo:
     credential = await api_key_header(request) or await oauth2(request)
     if not credential:
         raise unauthorized()
-    # Its own short session: the route's session stays free for the route's own transaction.
-    async with request.app.state.runtime.sessions() as session:
-        if is_api_key(credential):
-            user = await _by_api_key(session, credential)
-        else:
-            user = await _by_access_token(session, credential, settings)
-        request.state.user = user
-        if settings.rate_limit_requests:
-            state = await count_request(session, f"user:{user.id}", settings.rate_limit_requests,
-                                        settings.rate_limit_window_seconds)
-            request.state.rate_limit = state
-            if state.exceeded:
-                raise too_many_requests(state, "your account")
+    user = await _identify(request, credential, settings)
+    request.state.user = user
+    if settings.rate_limit_requests:
+        counter: SharedCounter = request.app.state.rate_counter
+        state = await counter.count(f"user:{user.id}", settings.rate_limit_requests,
+                                    settings.rate_limit_window_seconds)
+        request.state.rate_limit = state
+        if state.exceeded:
+            raise too_many_requests(state, "your account")
     return user
 
 
