@@ -135,7 +135,7 @@ class WorkerPool:
             heartbeat.cancel()
 
     async def _free_predecessors(self) -> None:
-        freed = await self._processor.queue.release_held()
+        freed = await self._processor.queue.heartbeat([], release_others=True)
         if freed:
             log.warning("freed %d chunk(s) held by this instance before it restarted", freed)
 

@@ -113,12 +113,13 @@ class WorkQueue:
             .limit(1).with_for_update(skip_locked=True)
         )).first()
 
-    async def heartbeat(self, working_on: list[ClaimedChunk], *, release_others: bool) -> None:
+    async def heartbeat(self, working_on: list[ClaimedChunk], *, release_others: bool) -> int:
         """This process is alive and works on `working_on`: extend their leases (one statement).
         With `release_others`, chunks leased to this process that none of its workers holds are
-        freed: a claim whose answer was lost (the database went away as it committed), or a
-        chunk whose hand-back failed, would otherwise stay leased by this live process forever.
-        """
+        freed, and their number returned: a claim whose answer was lost (the database went away
+        as it committed), or a chunk whose hand-back failed, would otherwise stay leased by this
+        live process forever. At start, holding nothing, this frees what a predecessor under the
+        same instance id held."""
         held = [(c.batch_id, c.chunk_no) for c in working_on]
         key = tuple_(work_chunks.c.batch_id, work_chunks.c.chunk_no)
         mine = and_(work_chunks.c.lease_owner == self.worker_id,
@@ -127,20 +128,12 @@ class WorkQueue:
             if held:
                 await session.execute(update(work_chunks).where(mine, key.in_(held))
                                       .values(lease_until=self._lease_end()))
-            if release_others:
-                stray = and_(mine, key.not_in(held)) if held else mine
-                await session.execute(update(work_chunks).where(stray)
-                                      .values(lease_owner=None, lease_until=None))
-
-    async def release_held(self) -> int:
-        """At start: what this instance id holds was held by a predecessor that died."""
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(work_chunks)
-                .where(work_chunks.c.lease_owner == self.worker_id,
-                       work_chunks.c.status == "QUEUED")
-                .values(lease_owner=None, lease_until=None))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            if not release_others:
+                return 0
+            stray = and_(mine, key.not_in(held)) if held else mine
+            freed = await session.execute(update(work_chunks).where(stray)
+                                          .values(lease_owner=None, lease_until=None))
+        return int(freed.rowcount or 0)  # type: ignore[attr-defined]
 
     async def release(self, chunk: ClaimedChunk) -> None:
         """Hand the chunk back at once (graceful shutdown): another instance takes it."""

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from analysis_service.domain import ItemToAnalyse, SellerCosts
+from analysis_service.domain import ItemToAnalyse, PackageSize, SellerCosts
 from keepa_sim import default_samples_dir
 
 
@@ -48,3 +48,13 @@ def item(asin: str, buy_cost: str, condition: str = "used") -> ItemToAnalyse:
     return ItemToAnalyse(
         identifier=asin, asin=asin, buy_cost=Decimal(buy_cost), condition=condition
     )
+
+
+def small(oz: str) -> PackageSize:
+    """Small-standard dimensions (8 x 5 x 0.5 in) at a given unit weight in ounces."""
+    return PackageSize(Decimal(8), Decimal(5), Decimal("0.5"), Decimal(oz) / 16)
+
+
+def large(lb: str) -> PackageSize:
+    """Large standard by thickness (6 x 4 x 1 in, dimensional weight 0.17 lb)."""
+    return PackageSize(Decimal(6), Decimal(4), Decimal(1), Decimal(lb))

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from analysis_testkit import large, small
 
 from analysis_service.domain import (
     FEE_SCHEDULES,
-    PackageSize,
     SizeTier,
     fulfillment_fee,
     schedule_by_id,
@@ -29,16 +29,6 @@ from analysis_service.domain.fee_tables import (
 
 D = Decimal
 MID = D("20.00")  # a price in the $10-$50 band
-
-
-def small(oz: str) -> PackageSize:
-    """Small-standard dimensions (8 x 5 x 0.5 in) at a given unit weight in ounces."""
-    return PackageSize(D(8), D(5), D("0.5"), D(oz) / 16)
-
-
-def large(lb: str) -> PackageSize:
-    """Large standard by thickness (6 x 4 x 1 in, dimensional weight 0.17 lb)."""
-    return PackageSize(D(6), D(4), D(1), D(lb))
 
 
 # Every date a schedule takes effect, with the day before it.

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from analysis_testkit import large, small
 
 from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee
 from analysis_service.domain.fee_tables import (
@@ -24,16 +25,6 @@ from analysis_service.domain.fees import billable_weight_lb, price_band, referra
 
 D = Decimal
 MID = D("20.00")  # a price in the $10-$50 band
-
-
-def small(oz: str) -> PackageSize:
-    """Small-standard dimensions (8 x 5 x 0.5 in) at a given unit weight in ounces."""
-    return PackageSize(D(8), D(5), D("0.5"), D(oz) / 16)
-
-
-def large(lb: str) -> PackageSize:
-    """Large standard by thickness (6 x 4 x 1 in, dimensional weight 0.17 lb)."""
-    return PackageSize(D(6), D(4), D(1), D(lb))
 
 
 SMALL_STANDARD_2026 = [
