@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := -e shared -e services/gateway -e services/batch-service -e services/analysis-service -e tools
 
-.PHONY: install run test test-fast lint bench bench-load clean asyncapi
+.PHONY: install run test test-unit test-integration test-e2e test-fault lint bench clean asyncapi
 
 $(STAMP): requirements.txt shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,22 @@ run: install
 test: install
 	$(BIN)/python -m devstack.testrun
 
+# One tier at a time (`make test` runs all of them).
+test-unit: install
+	$(BIN)/python -m devstack.testrun tests/unit
+
+test-integration: install
+	$(BIN)/python -m devstack.testrun tests/integration
+
+test-e2e: install
+	$(BIN)/python -m devstack.testrun tests/e2e
+
+test-fault: install
+	$(BIN)/python -m devstack.testrun tests/fault
+
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools \
 	  $(BIN)/mypy -p av_shared -p gateway -p batch_service -p analysis_service -p keepa_sim -p devstack
 

@@ -26,8 +26,10 @@ from .topics import BATCH_COMMANDS, BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPA
 
 # topic -> (event types on it, consumer groups reading it)
 CHANNELS: dict[str, tuple[tuple[type[Any], ...], tuple[str, ...]]] = {
-    BATCH_SUBMISSIONS.name: ((BatchSubmitted, BatchChunkSubmitted),
-                             ("batch-service", "analysis-service")),
+    BATCH_SUBMISSIONS.name: (
+        (BatchSubmitted, BatchChunkSubmitted),
+        ("batch-service", "analysis-service"),
+    ),
     BATCH_COMMANDS.name: ((BatchCancelRequested,), ("batch-service",)),
     BATCH_STATUS.name: ((BatchAcknowledged, BatchStatusChanged), ("gateway", "analysis-service")),
     CHUNK_DISPATCH.name: ((ChunkRedispatched,), ("analysis-service",)),
@@ -40,18 +42,28 @@ def build_specification() -> Any:
     for topic, (event_types, groups) in CHANNELS.items():
         for event_type in event_types:
             publisher = broker.publisher(
-                topic, title=f"{topic}:publish:{event_type.__name__}", schema=event_type,
-                description=(event_type.__doc__ or "").strip() or None)
+                topic,
+                title=f"{topic}:publish:{event_type.__name__}",
+                schema=event_type,
+                description=(event_type.__doc__ or "").strip() or None,
+            )
             _ = publisher
         for group in groups:
+
             def handler(event: Any) -> None:  # documentation only: never run
                 return None
-            handler.__annotations__["event"] = event_types[0] if len(event_types) == 1 \
-                else event_types[0] | event_types[1]
+
+            handler.__annotations__["event"] = (
+                event_types[0] if len(event_types) == 1 else event_types[0] | event_types[1]
+            )
             broker.subscriber(topic, group_id=group, title=f"{topic}:{group}")(handler)
-    spec = AsyncAPI(broker, title="ArbitrageVault events", version="1.0.0",
-                    description="Every event between the gateway, batch and analysis services.",
-                    schema_version="3.0.0")
+    spec = AsyncAPI(
+        broker,
+        title="ArbitrageVault events",
+        version="1.0.0",
+        description="Every event between the gateway, batch and analysis services.",
+        schema_version="3.0.0",
+    )
     return spec.to_specification()
 
 

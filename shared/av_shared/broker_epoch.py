@@ -53,14 +53,24 @@ class EpochStore:
     async def save(self, epoch: str) -> None:
         async with self._sessions() as session, session.begin():
             row = insert(self._table).values(id=1, epoch=epoch)
-            await session.execute(row.on_conflict_do_update(
-                index_elements=["id"], set_={"epoch": epoch, "seen_at": row.excluded.seen_at}))
+            await session.execute(
+                row.on_conflict_do_update(
+                    index_elements=["id"], set_={"epoch": epoch, "seen_at": row.excluded.seen_at}
+                )
+            )
 
 
 class BrokerEpochWatch:
-    def __init__(self, *, bootstrap_servers: str, producer: AIOKafkaProducer, store: EpochStore,
-                 interval_seconds: float = 1.0, client_options: dict[str, Any] | None = None,
-                 ensure_topics: Callable[[], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        producer: AIOKafkaProducer,
+        store: EpochStore,
+        interval_seconds: float = 1.0,
+        client_options: dict[str, Any] | None = None,
+        ensure_topics: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._client_options = client_options or {}
         self._producer = producer
@@ -83,8 +93,12 @@ class BrokerEpochWatch:
 
     async def run(self) -> None:
         while True:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
-                                        enable_auto_commit=False, **self._client_options)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                **self._client_options,
+            )
             try:
                 await consumer.start()
                 consumer.assign([_PARTITION])
@@ -105,23 +119,31 @@ class BrokerEpochWatch:
         if current is None:
             if self._ensure_topics is not None:
                 await self._ensure_topics()  # a broker that lost its log lost its topics too
-            await self._producer.send_and_wait(BROKER_EPOCH.name, uuid.uuid4().hex.encode(),
-                                               partition=0)
+            await self._producer.send_and_wait(
+                BROKER_EPOCH.name, uuid.uuid4().hex.encode(), partition=0
+            )
             current = await self._read_epoch(consumer)
             if current is None:
                 return
         if self.epoch is not None and current != self.epoch:
             self.losses_seen += 1
-            log.warning("the broker lost its log (epoch %s -> %s): reading it from its start",
-                        self.epoch, current)
+            log.warning(
+                "the broker lost its log (epoch %s -> %s): reading it from its start",
+                self.epoch,
+                current,
+            )
             await _run_all(self._process_callbacks)
         self.epoch = current
         stored = await self._store.load()
         if stored == current:
             return
         if stored is not None and self._service_callbacks:
-            log.warning("broker epoch %s is not the one last reconciled with (%s): events "
-                        "published before may be lost; reconciling now", current, stored)
+            log.warning(
+                "broker epoch %s is not the one last reconciled with (%s): events "
+                "published before may be lost; reconciling now",
+                current,
+                stored,
+            )
             await _run_all(self._service_callbacks)  # raises: the next check tries again
             self.reconciliations += 1
         await self._store.save(current)

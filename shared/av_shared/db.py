@@ -53,8 +53,9 @@ async def wait_for_database(engine: AsyncEngine, *, what: str = "PostgreSQL") ->
             return
         except Exception as exc:  # any failure to connect means "not yet"
             delay = backoff.next_delay()
-            log.warning("waiting for %s (%s); retrying in %.1fs", what, exc.__class__.__name__,
-                        delay)
+            log.warning(
+                "waiting for %s (%s); retrying in %.1fs", what, exc.__class__.__name__, delay
+            )
             await asyncio.sleep(delay)
 
 

@@ -19,7 +19,9 @@ def health_router() -> APIRouter:
         """Readiness: PostgreSQL and the broker answer, the consumers joined their group."""
         checks = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     return router

@@ -91,10 +91,10 @@ def normalize_identifier(raw: str) -> str:
     label = _ISBN_LABEL.match(upper)
     if label is None:
         return _SEPARATORS.sub("", upper)
-    value = _SEPARATORS.sub("", upper[label.end():])
+    value = _SEPARATORS.sub("", upper[label.end() :])
     if label.group("kind") and len(value) not in (10, 13):
         # "ISBN 13 05271890": the "13" was the start of the number after all
-        whole = _SEPARATORS.sub("", upper[label.start("kind"):]).lstrip(":.")
+        whole = _SEPARATORS.sub("", upper[label.start("kind") :]).lstrip(":.")
         if len(whole) in (10, 13):
             return whole
     return value
@@ -193,6 +193,8 @@ def _parse_ten(raw: str, value: str) -> Identifier:
         raise InvalidIdentifier(raw, "bad characters: 'X' is only allowed as the last character")
     if not _ASIN_SHAPE.match(value):
         raise InvalidIdentifier(
-            raw, "not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
-                 "an ASIN is 10 letters/digits starting with B")
+            raw,
+            "not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
+            "an ASIN is 10 letters/digits starting with B",
+        )
     return Identifier(raw=raw, normalized=value, kind=IdentifierKind.ASIN, asin=value, isbn13=None)

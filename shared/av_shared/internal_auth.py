@@ -43,8 +43,13 @@ class ServiceTokens:
         if cached is not None and cached[0] > now + TOKEN_SECONDS / 2:
             return cached[1]
         expires = now + TOKEN_SECONDS
-        claims: dict[str, Any] = {"iss": self._issuer, "aud": audience, "iat": int(now),
-                                  "exp": int(expires), "scope": "admin" if admin else "owner"}
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": audience,
+            "iat": int(now),
+            "exp": int(expires),
+            "scope": "admin" if admin else "owner",
+        }
         token = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
         self._cache[(audience, admin)] = (expires, token)
         return token
@@ -54,8 +59,13 @@ def verify_service_token(token: str, *, secret: str, audience: str) -> dict[str,
     """The claims of a valid token for `audience`, or None."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER,
-            options={"require": ["exp", "iat", "iss", "aud"]})
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "iss", "aud"]},
+        )
     except jwt.PyJWTError:
         return None
     return claims
@@ -67,11 +77,15 @@ def service_auth(audience: str, secret: str) -> Any:
 
     async def check(request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        claims = verify_service_token(token, secret=secret, audience=audience) \
-            if scheme.lower() == "bearer" and token else None
+        claims = (
+            verify_service_token(token, secret=secret, audience=audience)
+            if scheme.lower() == "bearer" and token
+            else None
+        )
         if claims is None:
-            raise HTTPException(401, "a valid service token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "a valid service token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         if request.url.path.startswith(ADMIN_PREFIX) and claims.get("scope") != "admin":
             raise HTTPException(403, "the admin view needs an admin-scoped service token")
 
@@ -93,5 +107,6 @@ def mount_internal_api(app: FastAPI, router: APIRouter, *, audience: str, secret
     every one behind the service token."""
     auth = [service_auth(audience, secret)]
     app.include_router(router, prefix="/internal", dependencies=auth)
-    app.include_router(router, prefix=ADMIN_PREFIX.rstrip("/"), dependencies=auth,
-                       include_in_schema=False)
+    app.include_router(
+        router, prefix=ADMIN_PREFIX.rstrip("/"), dependencies=auth, include_in_schema=False
+    )

@@ -56,8 +56,9 @@ async def start_producer(producer: AIOKafkaProducer) -> None:
             await asyncio.sleep(delay)
 
 
-async def ensure_topics(bootstrap_servers: str, default_partitions: int,
-                        replication_factor: int = 1, **options: Any) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, default_partitions: int, replication_factor: int = 1, **options: Any
+) -> list[str]:
     """Create every topic that does not exist yet; returns the names created. `options`: the
     client's security (av_shared.kafka_security.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **options)
@@ -65,9 +66,12 @@ async def ensure_topics(bootstrap_servers: str, default_partitions: int,
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(spec.name, spec.partitions or default_partitions,
-                     replication_factor=replication_factor,
-                     topic_configs=dict(spec.configs))
+            NewTopic(
+                spec.name,
+                spec.partitions or default_partitions,
+                replication_factor=replication_factor,
+                topic_configs=dict(spec.configs),
+            )
             for spec in ALL_TOPICS
             if spec.name not in existing
         ]
@@ -125,8 +129,9 @@ class EventConsumer:
     async def _handle(self, msg: KafkaMessage) -> None:
         record = _record(msg)
         attempts = 0
-        backoff = Backoff(self._settings.consumer_retry_base_seconds,
-                          self._settings.consumer_retry_max_seconds)
+        backoff = Backoff(
+            self._settings.consumer_retry_base_seconds, self._settings.consumer_retry_max_seconds
+        )
         while True:
             try:
                 await self._apply(msg.body)
@@ -137,8 +142,14 @@ class EventConsumer:
             except Exception as exc:
                 if is_transient(exc):
                     delay = backoff.next_delay()
-                    log.warning("transient error on %s[%s]@%s: %r; retrying in %.1fs",
-                                record.topic, record.partition, record.offset, exc, min(delay, 30))
+                    log.warning(
+                        "transient error on %s[%s]@%s: %r; retrying in %.1fs",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        exc,
+                        min(delay, 30),
+                    )
                     await asyncio.sleep(delay)
                     continue
                 attempts += 1
@@ -146,8 +157,14 @@ class EventConsumer:
                     await self._dead_letter(msg, exc, attempts)
                     return
                 delay = backoff.next_delay()
-                log.warning("event %s[%s]@%s failed (attempt %d): %r",
-                            record.topic, record.partition, record.offset, attempts, exc)
+                log.warning(
+                    "event %s[%s]@%s failed (attempt %d): %r",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    attempts,
+                    exc,
+                )
                 await asyncio.sleep(delay)
             finally:
                 correlation_id_var.set(None)
@@ -182,15 +199,23 @@ class EventConsumer:
             try:
                 async with self._sessions() as session, session.begin():
                     await session.execute(
-                        insert(self._dead_letters).on_conflict_do_nothing().values(
-                            consumer_group=self.group, topic=record.topic,
-                            partition=record.partition, offset=record.offset,
-                            partition_key=key, payload=payload, error=error,
-                            attempts=attempts, detail=letter,
+                        insert(self._dead_letters)
+                        .on_conflict_do_nothing()
+                        .values(
+                            consumer_group=self.group,
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                            partition_key=key,
+                            payload=payload,
+                            error=error,
+                            attempts=attempts,
+                            detail=letter,
                         )
                     )
                 await self._producer.send_and_wait(
-                    DEAD_LETTERS.name, json.dumps(letter).encode(),
+                    DEAD_LETTERS.name,
+                    json.dumps(letter).encode(),
                     key=(key or "").encode() or None,
                 )
                 break
@@ -200,8 +225,14 @@ class EventConsumer:
                 log.warning("cannot record dead letter yet: %r", write_exc)
                 await asyncio.sleep(backoff.next_delay())
         self.dead_lettered_total += 1
-        log.error("dead-lettered %s[%s]@%s after %d attempts: %s",
-                  record.topic, record.partition, record.offset, attempts, error)
+        log.error(
+            "dead-lettered %s[%s]@%s after %d attempts: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            attempts,
+            error,
+        )
 
 
 def _record(msg: KafkaMessage) -> ConsumerRecord[bytes, bytes]:

@@ -30,8 +30,12 @@ def broker_security(settings: CommonSettings) -> BaseSecurity | None:
     context = _ssl_context(settings.kafka_ssl_cafile) if use_ssl else None
     if protocol.startswith("SASL"):
         sasl = _SASL[settings.kafka_sasl_mechanism]
-        return sasl(settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value(),
-                    ssl_context=context, use_ssl=use_ssl)
+        return sasl(
+            settings.kafka_sasl_username,
+            settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=use_ssl,
+        )
     return BaseSecurity(ssl_context=context, use_ssl=True)
 
 

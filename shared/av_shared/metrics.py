@@ -43,8 +43,9 @@ def metrics_router(service: str, extra: ExtraMetrics | None = None) -> APIRouter
         try:  # the database may be away: report what does not need it
             values["outbox_unsent"] = await asyncio.wait_for(runtime.relay.backlog(), 3)
             async with runtime.sessions() as session:
-                letters = await asyncio.wait_for(session.scalar(
-                    select(func.count()).select_from(runtime.dead_letters)), 3)
+                letters = await asyncio.wait_for(
+                    session.scalar(select(func.count()).select_from(runtime.dead_letters)), 3
+                )
             values["dead_letters"] = int(letters or 0)
             if extra is not None:
                 values.update(await asyncio.wait_for(extra(), 5))

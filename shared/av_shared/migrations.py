@@ -31,8 +31,8 @@ def run_env(target_metadata: MetaData, schema: str) -> None:
             version_table_schema=schema,
             include_schemas=False,
             # search_path is the service schema, so autogenerate sees alembic's own table.
-            include_name=lambda name, type_, _parents: not (
-                type_ == "table" and name == "alembic_version"
+            include_name=lambda name, type_, _parents: (
+                not (type_ == "table" and name == "alembic_version")
             ),
         )
         with context.begin_transaction():

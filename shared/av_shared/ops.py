@@ -33,8 +33,9 @@ SCHEMAS = ("gateway", "batch", "analysis")
 GROUPS = ("gateway", "batch-service", "analysis-service")
 
 
-async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS,
-                       **options: Any) -> list[dict[str, Any]]:
+async def consumer_lag(
+    bootstrap: str, groups: tuple[str, ...] = GROUPS, **options: Any
+) -> list[dict[str, Any]]:
     """Per group, topic and partition: committed offset, end offset and the lag between.
 
     Every partition of every topic a group reads counts, also one the group has not committed on
@@ -46,8 +47,11 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS,
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, **options)
     await probe.start()
     try:
-        partitions = [TopicPartition(spec.name, p) for spec in ALL_TOPICS
-                      for p in sorted(probe.partitions_for_topic(spec.name) or [])]
+        partitions = [
+            TopicPartition(spec.name, p)
+            for spec in ALL_TOPICS
+            for p in sorted(probe.partitions_for_topic(spec.name) or [])
+        ]
         ends = await probe.end_offsets(partitions) if partitions else {}
         starts = await probe.beginning_offsets(partitions) if partitions else {}
     finally:
@@ -55,8 +59,9 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS,
     rows: list[dict[str, Any]] = []
     for group in groups:
         read = {topic for topic, (_, readers) in CHANNELS.items() if group in readers}
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                  enable_auto_commit=False, **options)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **options
+        )
         await reader.start()
         try:
             for tp in partitions:
@@ -65,8 +70,16 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = GROUPS,
                     continue  # this group does not read this partition
                 offset = starts[tp] if committed is None else committed
                 end = ends[tp]
-                rows.append({"group": group, "topic": tp.topic, "partition": tp.partition,
-                             "committed": committed, "end": end, "lag": max(end - offset, 0)})
+                rows.append(
+                    {
+                        "group": group,
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "committed": committed,
+                        "end": end,
+                        "lag": max(end - offset, 0),
+                    }
+                )
         finally:
             await reader.stop()
     return rows
@@ -76,8 +89,10 @@ def lag_per_topic(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The per-partition rows of `consumer_lag` summed per group and topic."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        total = totals.setdefault((row["group"], row["topic"]), {
-            "group": row["group"], "topic": row["topic"], "lag": 0, "partitions": 0})
+        total = totals.setdefault(
+            (row["group"], row["topic"]),
+            {"group": row["group"], "topic": row["topic"], "lag": 0, "partitions": 0},
+        )
         total["lag"] += row["lag"]
         total["partitions"] += 1
     return list(totals.values())
@@ -85,14 +100,21 @@ def lag_per_topic(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # What waits, per schema: a slow batch shows these moving, a stuck one shows them still.
 WAITING_SQL = {
-    "gateway": {"submissions_awaiting_ack":
-                "SELECT count(*) FROM gateway.submissions WHERE acknowledged_at IS NULL"},
-    "batch": {"chunks_waiting": "SELECT count(*) FROM batch.batch_chunks WHERE status = 'WAITING'",
-              "chunks_awaiting_redispatch":
-              "SELECT count(*) FROM batch.batch_chunks WHERE status = 'WAITING' "
-              "AND deadline_at < now()"},
-    "analysis": {"chunks_queued":
-                 "SELECT count(*) FROM analysis.work_chunks WHERE status = 'QUEUED'"},
+    "gateway": {
+        "submissions_awaiting_ack": (
+            "SELECT count(*) FROM gateway.submissions WHERE acknowledged_at IS NULL"
+        )
+    },
+    "batch": {
+        "chunks_waiting": "SELECT count(*) FROM batch.batch_chunks WHERE status = 'WAITING'",
+        "chunks_awaiting_redispatch": (
+            "SELECT count(*) FROM batch.batch_chunks"
+            " WHERE status = 'WAITING' AND deadline_at < now()"
+        ),
+    },
+    "analysis": {
+        "chunks_queued": "SELECT count(*) FROM analysis.work_chunks WHERE status = 'QUEUED'"
+    },
 }
 
 
@@ -107,13 +129,15 @@ async def backlog(conn: asyncpg.Connection, schema: str) -> dict[str, int]:
 
 async def dead_letters(conn: asyncpg.Connection, schema: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT id, consumer_group, topic, partition, \"offset\", error, attempts, failed_at, "
-        f"replayed_at FROM {schema}.dead_letters ORDER BY id")
+        f'SELECT id, consumer_group, topic, partition, "offset", error, attempts, failed_at, '
+        f"replayed_at FROM {schema}.dead_letters ORDER BY id"
+    )
     return [dict(r) | {"schema": schema} for r in rows]
 
 
-async def replay(conn: asyncpg.Connection, bootstrap: str, schema: str, letter_id: int,
-                 **options: Any) -> str:
+async def replay(
+    conn: asyncpg.Connection, bootstrap: str, schema: str, letter_id: int, **options: Any
+) -> str:
     row = await conn.fetchrow(f"SELECT * FROM {schema}.dead_letters WHERE id = $1", letter_id)
     if row is None:
         raise SystemExit(f"no dead letter {letter_id} in {schema}")
@@ -124,14 +148,18 @@ async def replay(conn: asyncpg.Connection, bootstrap: str, schema: str, letter_i
         await producer.send_and_wait(row["topic"], row["payload"].encode(), key=key)
     finally:
         await producer.stop()
-    await conn.execute(f"UPDATE {schema}.dead_letters SET replayed_at = now() WHERE id = $1",
-                       letter_id)
+    await conn.execute(
+        f"UPDATE {schema}.dead_letters SET replayed_at = now() WHERE id = $1", letter_id
+    )
     return str(row["topic"])
 
 
 async def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m av_shared.ops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m av_shared.ops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     lag = sub.add_parser("lag")
     lag.add_argument("--partitions", action="store_true", help="one line per partition")
@@ -153,8 +181,11 @@ async def main(argv: list[str]) -> None:
         if args.command == "status":
             _print([{"schema": s, **await backlog(conn, s)} for s in SCHEMAS])
         elif args.command == "dead-letters":
-            found = [row for s in ([args.schema] if args.schema else SCHEMAS)
-                     for row in await dead_letters(conn, s)]
+            found = [
+                row
+                for s in ([args.schema] if args.schema else SCHEMAS)
+                for row in await dead_letters(conn, s)
+            ]
             _print(found)
         else:
             topic = await replay(conn, bootstrap, args.schema, args.id, **options)

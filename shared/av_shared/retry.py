@@ -33,8 +33,9 @@ class Backoff:
         self.attempt = 0
 
 
-async def retry_forever(what: str, action: Callable[[], Awaitable[T]], *, base: float = 0.5,
-                        cap: float = 10.0) -> T:
+async def retry_forever(
+    what: str, action: Callable[[], Awaitable[T]], *, base: float = 0.5, cap: float = 10.0
+) -> T:
     """Run `action` until it succeeds, with backoff and a log line per failure (a dependency
     that is not up yet: the database, the broker)."""
     backoff = Backoff(base, cap)

@@ -49,27 +49,41 @@ class _Subscription:
 
 class ServiceRuntime:
     def __init__(
-        self, *, settings: CommonSettings, schema: str, service: str,
-        outbox: Table, dead_letters: Table, broker_epoch: Table,
+        self,
+        *,
+        settings: CommonSettings,
+        schema: str,
+        service: str,
+        outbox: Table,
+        dead_letters: Table,
+        broker_epoch: Table,
     ) -> None:
         self.settings = settings
         self.service = service
         self.engine = create_engine(
-            settings.database_url, schema=schema, pool_size=settings.database_pool_size,
+            settings.database_url,
+            schema=schema,
+            pool_size=settings.database_pool_size,
             app_name=f"{service}:{settings.instance_id}",
         )
         self.sessions = create_session_factory(self.engine)
         self.producer = make_producer(settings)
         self.relay = OutboxRelay(
-            sessions=self.sessions, outbox=outbox, producer=self.producer,
-            database_url=settings.database_url, batch_size=settings.outbox_batch_size,
+            sessions=self.sessions,
+            outbox=outbox,
+            producer=self.producer,
+            database_url=settings.database_url,
+            batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
         self.dead_letters = dead_letters
         self.epoch_watch = BrokerEpochWatch(
-            bootstrap_servers=settings.kafka_bootstrap_servers, producer=self.producer,
-            store=EpochStore(self.sessions, broker_epoch), client_options=client_options(settings),
-            ensure_topics=self._ensure_topics)
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            producer=self.producer,
+            store=EpochStore(self.sessions, broker_epoch),
+            client_options=client_options(settings),
+            ensure_topics=self._ensure_topics,
+        )
         self.epoch_watch.on_process_lost(self._read_new_log_from_start)
         self._subscriptions: list[_Subscription] = []
         self.broker = self._new_broker()
@@ -80,12 +94,19 @@ class ServiceRuntime:
         self._stopping = False
 
     def subscribe(
-        self, topics: Sequence[TopicSpec], *, group: str,
+        self,
+        topics: Sequence[TopicSpec],
+        *,
+        group: str,
         handlers: Mapping[type[Event], EventHandler],
     ) -> EventConsumer:
         consumer = EventConsumer(
-            group=group, handlers=handlers, sessions=self.sessions,
-            dead_letters=self.dead_letters, producer=self.producer, settings=self.settings,
+            group=group,
+            handlers=handlers,
+            sessions=self.sessions,
+            dead_letters=self.dead_letters,
+            producer=self.producer,
+            settings=self.settings,
         )
         subscription = _Subscription(tuple(t.name for t in topics), group, consumer)
         self._subscriptions.append(subscription)
@@ -94,17 +115,23 @@ class ServiceRuntime:
         return consumer
 
     def _new_broker(self) -> KafkaBroker:
-        broker = KafkaBroker(self.settings.kafka_bootstrap_servers, logger=None,
-                             graceful_timeout=self.settings.shutdown_grace_seconds,
-                             security=broker_security(self.settings))
+        broker = KafkaBroker(
+            self.settings.kafka_bootstrap_servers,
+            logger=None,
+            graceful_timeout=self.settings.shutdown_grace_seconds,
+            security=broker_security(self.settings),
+        )
         for subscription in self._subscriptions:
             self._attach(broker, subscription)
         return broker
 
     def _attach(self, broker: KafkaBroker, subscription: _Subscription) -> None:
         broker.subscriber(
-            *subscription.topics, group_id=subscription.group, ack_policy=AckPolicy.ACK,
-            auto_offset_reset="earliest", max_poll_interval_ms=600_000,
+            *subscription.topics,
+            group_id=subscription.group,
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
             title=f"{subscription.group}:{','.join(subscription.topics)}",
@@ -121,10 +148,12 @@ class ServiceRuntime:
             self.spawn(self._consume(), "consumers")
 
     async def _ensure_topics(self) -> list[str]:
-        return await ensure_topics(self.settings.kafka_bootstrap_servers,
-                                   self.settings.kafka_partitions,
-                                   self.settings.kafka_replication_factor,
-                                   **client_options(self.settings))
+        return await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka_partitions,
+            self.settings.kafka_replication_factor,
+            **client_options(self.settings),
+        )
 
     def spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -149,8 +178,9 @@ class ServiceRuntime:
             self.consumers_started = False
             self.consumer_restarts += 1
             delay = backoff.next_delay()
-            log.warning("consumers %s: starting new ones (rejoining the group) in %.1fs",
-                        reason, delay)
+            log.warning(
+                "consumers %s: starting new ones (rejoining the group) in %.1fs", reason, delay
+            )
             await self._replace_broker()
             await asyncio.sleep(delay)
 
@@ -163,11 +193,16 @@ class ServiceRuntime:
             if done:
                 starting.result()
                 break
-            log.warning("consumers of %s still joining their group after %.0fs",
-                        ", ".join(s.group for s in self._subscriptions),
-                        time.monotonic() - started)
-        log.info("consumers of %s joined their group in %.1fs",
-                 ", ".join(s.group for s in self._subscriptions), time.monotonic() - started)
+            log.warning(
+                "consumers of %s still joining their group after %.0fs",
+                ", ".join(s.group for s in self._subscriptions),
+                time.monotonic() - started,
+            )
+        log.info(
+            "consumers of %s joined their group in %.1fs",
+            ", ".join(s.group for s in self._subscriptions),
+            time.monotonic() - started,
+        )
 
     async def _replace_broker(self) -> None:
         with contextlib.suppress(Exception):
@@ -183,8 +218,9 @@ class ServiceRuntime:
         started = time.monotonic()
         while not self._stopping:
             await asyncio.sleep(1.0)
-            for subscription, subscriber in zip(self._subscriptions, self.broker.subscribers,
-                                                strict=False):
+            for subscription, subscriber in zip(
+                self._subscriptions, self.broker.subscribers, strict=False
+            ):
                 consumer: AIOKafkaConsumer | None = getattr(subscriber, "consumer", None)
                 tasks = getattr(subscriber, "tasks", [])
                 if consumer is None or not any(not t.done() for t in tasks):
@@ -198,8 +234,10 @@ class ServiceRuntime:
                     continue
                 stuck = _stuck_partition(subscription, positions, stall)
                 if stuck is not None and time.monotonic() - started > stall:
-                    return (f"of group {subscription.group} made no progress on {stuck} for "
-                            f"{stall:.0f}s while records wait")
+                    return (
+                        f"of group {subscription.group} made no progress on {stuck} for "
+                        f"{stall:.0f}s while records wait"
+                    )
         return "stopping"
 
     async def _read_new_log_from_start(self) -> None:
@@ -218,17 +256,24 @@ class ServiceRuntime:
         records between what they consumed and the end of the partitions they hold. Summed over
         every instance it is the group's lag."""
         rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for subscription, subscriber in zip(self._subscriptions, self.broker.subscribers,
-                                            strict=False):
+        for subscription, subscriber in zip(
+            self._subscriptions, self.broker.subscribers, strict=False
+        ):
             for topic in subscription.topics:
-                rows[(subscription.group, topic)] = {"group": subscription.group, "topic": topic,
-                                                     "lag": 0, "partitions": 0}
+                rows[(subscription.group, topic)] = {
+                    "group": subscription.group,
+                    "topic": topic,
+                    "lag": 0,
+                    "partitions": 0,
+                }
             consumer = getattr(subscriber, "consumer", None)
             if consumer is None:
                 continue
             for tp, position, highwater in await _positions(consumer):
-                row = rows.setdefault((subscription.group, tp.topic), {
-                    "group": subscription.group, "topic": tp.topic, "lag": 0, "partitions": 0})
+                row = rows.setdefault(
+                    (subscription.group, tp.topic),
+                    {"group": subscription.group, "topic": tp.topic, "lag": 0, "partitions": 0},
+                )
                 row["partitions"] += 1
                 if highwater is not None:
                     row["lag"] += max(highwater - position, 0)
@@ -248,8 +293,9 @@ class ServiceRuntime:
         for task in self._tasks:
             if task.get_name() != "outbox-relay":
                 task.cancel()
-        await asyncio.gather(*(t for t in self._tasks if t.get_name() != "outbox-relay"),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(t for t in self._tasks if t.get_name() != "outbox-relay"), return_exceptions=True
+        )
         self.relay.stop()
         try:
             flushed = await asyncio.wait_for(self.relay.flush(), 10)
@@ -294,9 +340,11 @@ async def _positions(consumer: AIOKafkaConsumer) -> list[tuple[TopicPartition, i
     return found
 
 
-def _stuck_partition(subscription: _Subscription,
-                     positions: list[tuple[TopicPartition, int, int | None]],
-                     stall: float) -> str | None:
+def _stuck_partition(
+    subscription: _Subscription,
+    positions: list[tuple[TopicPartition, int, int | None]],
+    stall: float,
+) -> str | None:
     now = time.monotonic()
     for tp, position, highwater in positions:
         last = subscription.progress.get(tp)
@@ -308,8 +356,9 @@ def _stuck_partition(subscription: _Subscription,
     return None
 
 
-async def _rewind_beyond_end(group: str, consumer: AIOKafkaConsumer,
-                             positions: list[tuple[TopicPartition, int, int | None]]) -> None:
+async def _rewind_beyond_end(
+    group: str, consumer: AIOKafkaConsumer, positions: list[tuple[TopicPartition, int, int | None]]
+) -> None:
     """A broker that lost its log (Tansu's memory storage, restarted) starts every partition at
     offset 0 again, but a consumer keeps the position it had, and commits it again once it has
     rejoined. Kafka answers a fetch beyond the end with OFFSET_OUT_OF_RANGE and the consumer
@@ -319,9 +368,15 @@ async def _rewind_beyond_end(group: str, consumer: AIOKafkaConsumer,
     idempotent)."""
     for tp, position, highwater in positions:
         if highwater is not None and position > highwater:
-            log.warning("group %s: position %d of %s[%d] is beyond its end %d (the broker lost "
-                        "its log): reading the partition from its start", group, position,
-                        tp.topic, tp.partition, highwater)
+            log.warning(
+                "group %s: position %d of %s[%d] is beyond its end %d (the broker lost "
+                "its log): reading the partition from its start",
+                group,
+                position,
+                tp.topic,
+                tp.partition,
+                highwater,
+            )
             with contextlib.suppress(Exception):
                 await consumer.seek_to_beginning(tp)
 
@@ -346,5 +401,11 @@ def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
     # pooled client to the internal APIs): when both sides time out at the same moment, a
     # request sent on a connection the server is closing fails with "disconnected without a
     # response".
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_keep_alive=30,
-                timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+    )

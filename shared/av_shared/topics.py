@@ -46,7 +46,7 @@ BROKER_EPOCH = TopicSpec(
     "av.broker-epoch",
     owner="every service",
     purpose="one record: the broker's epoch; another one means the broker lost its log "
-            "(see av_shared.broker_epoch)",
+    "(see av_shared.broker_epoch)",
     partitions=1,
     configs=(("retention.ms", "-1"), ("retention.bytes", "-1")),
 )

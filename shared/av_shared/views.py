@@ -29,13 +29,17 @@ class FeesView(BaseModel):
     sales_tax: float
     total: float
     keepa_pick_and_pack_fee: float | None = Field(
-        None, description="Keepa's own FBA pick&pack figure, shown beside ours; not in the total")
+        None, description="Keepa's own FBA pick&pack figure, shown beside ours; not in the total"
+    )
     fuel_surcharge: float | None = None
     inbound_placement_fee: float | None = Field(
-        None, description="Amazon's inbound placement fee for the config's placement option "
-                          "(in the total); None in analyses made before engine 2026.12.3")
+        None,
+        description="Amazon's inbound placement fee for the config's placement option "
+        "(in the total); None in analyses made before engine 2026.12.3",
+    )
     inbound_placement: str | None = Field(
-        None, description="the placement option charged (amazon_optimized, minimal_split...)")
+        None, description="the placement option charged (amazon_optimized, minimal_split...)"
+    )
     size_tier: str | None = None
     price_band: str | None = None
     billable_weight_lb: float | None = None
@@ -48,7 +52,8 @@ class RuleCheckView(BaseModel):
     actual: str
     passed: bool | None = Field(
         description="true: met; false: not met; null: not checked because its input is unknown "
-                    "(e.g. FBA competition Keepa did not count), which does not hold back a BUY")
+        "(e.g. FBA competition Keepa did not count), which does not hold back a BUY"
+    )
     message: str = ""
 
 
@@ -95,7 +100,8 @@ class BatchView(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     eta_seconds: float | None = Field(
-        None, description="Estimated seconds to completion from the queue and Keepa's refill")
+        None, description="Estimated seconds to completion from the queue and Keepa's refill"
+    )
     queued_items: int | None = None
 
 

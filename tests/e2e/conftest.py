@@ -15,11 +15,18 @@ from devstack.stack import Stack, StackConfig
 @pytest.fixture(scope="session")
 async def stack(state_dir: Path) -> AsyncIterator[Stack]:
     """The whole system, every service its own OS process, shared by the e2e tests."""
-    system = Stack(StackConfig(
-        state_dir=state_dir / "e2e", fast=True, conventional_ports=False, analysis_instances=2,
-        partitions=12, keepa_refill_rate=1000, keepa_time_scale=60,
-        extra_env={"CHUNK_DEADLINE_SECONDS": "120", "LOG_LEVEL": "INFO"},
-    ))
+    system = Stack(
+        StackConfig(
+            state_dir=state_dir / "e2e",
+            fast=True,
+            conventional_ports=False,
+            analysis_instances=2,
+            partitions=12,
+            keepa_refill_rate=1000,
+            keepa_time_scale=60,
+            extra_env={"CHUNK_DEADLINE_SECONDS": "120", "LOG_LEVEL": "INFO"},
+        )
+    )
     try:
         await system.start_infra()
         await system.start_services()
@@ -29,12 +36,17 @@ async def stack(state_dir: Path) -> AsyncIterator[Stack]:
         await system.stop()
 
 
-
 class Seller:
     """A registered user talking to the gateway over HTTP."""
 
-    def __init__(self, http: httpx.AsyncClient, email: str, token: str,
-                 refresh_token: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        email: str,
+        token: str,
+        refresh_token: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.http, self.email, self.token = http, email, token
         self.refresh_token, self.password = refresh_token, password
         self.headers = {"Authorization": f"Bearer {token}"}
@@ -58,8 +70,9 @@ class Seller:
     async def delete(self, path: str, **kw: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kw)
 
-    async def submit(self, items: list[dict[str, Any]], name: str = "test batch",
-                     **extra: Any) -> dict[str, Any]:
+    async def submit(
+        self, items: list[dict[str, Any]], name: str = "test batch", **extra: Any
+    ) -> dict[str, Any]:
         response = await self.post("/api/v1/batches", json={"name": name, "items": items, **extra})
         assert response.status_code == 202, response.text
         return response.json()  # type: ignore[no-any-return]
@@ -78,8 +91,11 @@ class Seller:
         found: list[dict[str, Any]] = []
         page = 1
         while True:
-            body = (await self.get("/api/v1/analyses", params={
-                "batch_id": batch_id, "page": page, "size": 500})).json()
+            body = (
+                await self.get(
+                    "/api/v1/analyses", params={"batch_id": batch_id, "page": page, "size": 500}
+                )
+            ).json()
             found += body["items"]
             if len(found) >= body["total"] or not body["items"]:
                 return found

@@ -22,63 +22,138 @@ CHECKS = "not_a_server_error,response_schema_conformance"
 BOOK = '{"identifier": "0593655036", "buy_cost": 1}'
 
 
-async def test_no_5xx_and_no_undocumented_answers(stack: Stack, seller: Seller,
-                                                  tmp_path: Path) -> None:
+async def test_no_5xx_and_no_undocumented_answers(
+    stack: Stack, seller: Seller, tmp_path: Path
+) -> None:
     # The CLI runs in its own process: the event loop here keeps serving the stack's log pipes.
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "schemathesis.cli", "run", f"{stack.gateway_url}/openapi.json",
-        "--checks", CHECKS, "--header", f"Authorization: Bearer {seller.token}",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{stack.gateway_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--header",
+        f"Authorization: Bearer {seller.token}",
         # Logging out (here or everywhere) would end the token's login half-way through the
         # run; a password change is counted against the sign-in limit of the address the other
         # tests share. test_auth.py covers the three.
-        "--exclude-path-regex", "^/api/v1/auth/(logout|logout-all|password)$",
-        "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "30",
-        "--seed", "20261125", "--workers", "2", "--request-timeout", "30", "--no-shrink",
-        "--report", "junit", "--report-dir", str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "--exclude-path-regex",
+        "^/api/v1/auth/(logout|logout-all|password)$",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        "30",
+        "--seed",
+        "20261125",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
+        "--no-shrink",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode(errors="replace")[-20_000:]
 
 
 NASTY = [
-    ("POST", "/api/v1/batches", '{"name": "a\\u0000b", "items": [' + BOOK + ']}', "name"),
-    ("POST", "/api/v1/batches", '{"name": "n", "items": [' + BOOK + ', {"identifier": '
-     '"0593655036", "buy_cost": 1, "condition": "used\\u0000"}]}', "items[1].condition"),
+    ("POST", "/api/v1/batches", '{"name": "a\\u0000b", "items": [' + BOOK + "]}", "name"),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "n", "items": [' + BOOK + ', {"identifier": '
+        '"0593655036", "buy_cost": 1, "condition": "used\\u0000"}]}',
+        "items[1].condition",
+    ),
     ("POST", "/api/v1/batches", '{"name": "n", "items": [' + BOOK + '], "x\\u0000": 1}', "x\x00"),
     ("POST", "/api/v1/api-keys", '{"name": "key\\u0000"}', "name"),
-    ("POST", "/api/v1/auth/register", '{"email": "nul@example.com", "password": '
-     '"1234\\u00005678"}', "password"),
-    ("POST", "/api/v1/batches", '{"name": "n", "items": [{"identifier": "0593655036", '
-     '"buy_cost": 1e400}]}', None),
-    ("POST", "/api/v1/batches", '{"name": "n", "items": [{"identifier": "0593655036", '
-     '"buy_cost": ' + "9" * 5000 + "}]}", None),
-    ("POST", "/api/v1/batches", '{"name": "n", "items": [{"identifier": "0593655036", '
-     '"buy_cost": NaN}]}', None),
+    (
+        "POST",
+        "/api/v1/auth/register",
+        '{"email": "nul@example.com", "password": "1234\\u00005678"}',
+        "password",
+    ),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "n", "items": [{"identifier": "0593655036", "buy_cost": 1e400}]}',
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "n", "items": [{"identifier": "0593655036", "buy_cost": ' + "9" * 5000 + "}]}",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "n", "items": [{"identifier": "0593655036", "buy_cost": NaN}]}',
+        None,
+    ),
     ("POST", "/api/v1/batches", '{"name": "\\ud800", "items": [' + BOOK + "]}", None),
-    ("POST", "/api/v1/batches", '{"name": "\\u202e\\ufeff\\U0001f4da", "items": [{"identifier": '
-     '"\\ud83d\\ude00", "buy_cost": 1}]}', None),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "\\u202e\\ufeff\\U0001f4da", "items": [{"identifier": '
+        '"\\ud83d\\ude00", "buy_cost": 1}]}',
+        None,
+    ),
     ("POST", "/api/v1/batches", "[" * 100_000 + "]" * 100_000, None),
-    ("POST", "/api/v1/batches", '{"name": "n", "items": [' + BOOK + '], "strategy": '
-     + '{"a":' * 5_000 + "1" + "}" * 5_000 + "}", None),
-    ("POST", "/api/v1/analyses", '{"identifier": "0593655036", "buy_cost": '
-     '123456789012345678901234567890, "condition": "used"}', None),
+    (
+        "POST",
+        "/api/v1/batches",
+        '{"name": "n", "items": ['
+        + BOOK
+        + '], "strategy": '
+        + '{"a":' * 5_000
+        + "1"
+        + "}" * 5_000
+        + "}",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/analyses",
+        '{"identifier": "0593655036", "buy_cost": '
+        '123456789012345678901234567890, "condition": "used"}',
+        None,
+    ),
     ("GET", "/api/v1/batches?page=99999999999999999999999&size=10", None, None),
     ("GET", "/api/v1/analyses?page=9223372036854775808&size=500", None, None),
     ("GET", "/api/v1/analyses?min_roi=1e400&min_velocity=-1e999", None, None),
     ("GET", "/api/v1/analyses?recommendation=BUY%00", None, "recommendation"),
     ("GET", "/api/v1/batches/%00", None, None),
-    ("PATCH", "/api/v1/batches/00000000-0000-0000-0000-000000000000/status",
-     '{"status": "CANCELLED\\u0000"}', "status"),
+    (
+        "PATCH",
+        "/api/v1/batches/00000000-0000-0000-0000-000000000000/status",
+        '{"status": "CANCELLED\\u0000"}',
+        "status",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "nul_field"), NASTY,
-                         ids=[f"{m} {p[:40]} {(b or '')[:30]}" for m, p, b, _ in NASTY])
-async def test_nasty_input_is_a_clear_4xx(seller: Seller, method: str, path: str,
-                                          body: str | None, nul_field: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "nul_field"),
+    NASTY,
+    ids=[f"{m} {p[:40]} {(b or '')[:30]}" for m, p, b, _ in NASTY],
+)
+async def test_nasty_input_is_a_clear_4xx(
+    seller: Seller, method: str, path: str, body: str | None, nul_field: str | None
+) -> None:
     response = await seller.request(
-        method, path, content=body.encode("utf-8", "surrogatepass") if body else None,
-        headers={"content-type": "application/json"} if body else {})
+        method,
+        path,
+        content=body.encode("utf-8", "surrogatepass") if body else None,
+        headers={"content-type": "application/json"} if body else {},
+    )
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     assert response.headers["content-type"] == "application/problem+json"
     if nul_field is not None:
@@ -87,7 +162,8 @@ async def test_nasty_input_is_a_clear_4xx(seller: Seller, method: str, path: str
 
 
 async def test_nul_in_a_form_field_is_a_clear_4xx(seller: Seller) -> None:
-    response = await seller.http.post("/api/v1/auth/token",
-                                      data={"username": "x\x00@example.com", "password": "p"})
+    response = await seller.http.post(
+        "/api/v1/auth/token", data={"username": "x\x00@example.com", "password": "p"}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "username"

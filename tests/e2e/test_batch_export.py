@@ -19,21 +19,24 @@ UNAVAILABLE = "market data unavailable; try again later"
 
 
 async def test_lines_and_csv_export_of_a_completed_batch(seller: Seller) -> None:
-    lines = [{"identifier": SAMPLE_BOOK, "buy_cost": 3.5},
-             *items_for(isbn10s(11, seed=31)),
-             {"identifier": SAMPLE_BOOK, "buy_cost": 9.0, "condition": "new"}]
+    lines = [
+        {"identifier": SAMPLE_BOOK, "buy_cost": 3.5},
+        *items_for(isbn10s(11, seed=31)),
+        {"identifier": SAMPLE_BOOK, "buy_cost": 9.0, "condition": "new"},
+    ]
     batch = await seller.submit(lines, name="thrift haul")
     assert (await seller.wait_terminal(batch["id"]))["status"] == "COMPLETED"
 
-    first = (await seller.get(f"/api/v1/batches/{batch['id']}/items",
-                              params={"size": 5})).json()
-    second = (await seller.get(f"/api/v1/batches/{batch['id']}/items",
-                               params={"size": 5, "page": 2})).json()
+    first = (await seller.get(f"/api/v1/batches/{batch['id']}/items", params={"size": 5})).json()
+    second = (
+        await seller.get(f"/api/v1/batches/{batch['id']}/items", params={"size": 5, "page": 2})
+    ).json()
     assert first["total"] == len(lines)
     assert [i["item_no"] for i in first["items"] + second["items"]] == list(range(10))
     assert all(i["status"] == "DONE" and i["failure_reason"] is None for i in first["items"])
-    none_failed = await seller.get(f"/api/v1/batches/{batch['id']}/items",
-                                   params={"status": "FAILED"})
+    none_failed = await seller.get(
+        f"/api/v1/batches/{batch['id']}/items", params={"status": "FAILED"}
+    )
     assert none_failed.json()["total"] == 0
 
     export = await seller.get(f"/api/v1/batches/{batch['id']}/export")
@@ -66,24 +69,28 @@ async def test_failed_lines_are_exported_with_their_reason(seller: Seller, stack
         finally:
             await sim.delete("/_sim/faults")
     assert (done["status"], done["items_failed"]) == ("FAILED", 3)
-    failed = (await seller.get(f"/api/v1/batches/{batch['id']}/items",
-                               params={"status": "FAILED"})).json()
+    failed = (
+        await seller.get(f"/api/v1/batches/{batch['id']}/items", params={"status": "FAILED"})
+    ).json()
     assert failed["total"] == 3
     assert [i["failure_reason"] for i in failed["items"]] == [UNAVAILABLE] * 3
     rows = _rows(await seller.get(f"/api/v1/batches/{batch['id']}/export"))
-    assert [(r["status"], r["recommendation"], r["analysis_id"], r["failure_reason"])
-            for r in rows] == [("FAILED", "", "", UNAVAILABLE)] * 3
+    assert [
+        (r["status"], r["recommendation"], r["analysis_id"], r["failure_reason"]) for r in rows
+    ] == [("FAILED", "", "", UNAVAILABLE)] * 3
 
 
-async def test_keepa_refusing_the_account_is_not_told_to_the_seller(seller: Seller,
-                                                                     stack: Stack) -> None:
+async def test_keepa_refusing_the_account_is_not_told_to_the_seller(
+    seller: Seller, stack: Stack
+) -> None:
     """402 (the operator's Keepa subscription lapsed) for an instant analysis: a 503 that says
     to try again later, not what Keepa said about the account."""
     async with httpx.AsyncClient(base_url=stack.keepa_base_url) as sim:
         (await sim.post("/_sim/faults", json={"status": 402, "count": 1})).raise_for_status()
         try:
-            answer = await seller.post("/api/v1/analyses", json={
-                "identifier": isbn10s(1, seed=33)[0], "buy_cost": 2.0})
+            answer = await seller.post(
+                "/api/v1/analyses", json={"identifier": isbn10s(1, seed=33)[0], "buy_cost": 2.0}
+            )
         finally:
             await sim.delete("/_sim/faults")
     assert answer.status_code == 503, answer.text
@@ -92,8 +99,9 @@ async def test_keepa_refusing_the_account_is_not_told_to_the_seller(seller: Sell
     assert "402" not in answer.text and "simulatedFault" not in answer.text
 
 
-async def test_another_sellers_lines_and_export_are_404(seller: Seller,
-                                                        other_seller: Seller) -> None:
+async def test_another_sellers_lines_and_export_are_404(
+    seller: Seller, other_seller: Seller
+) -> None:
     batch = await seller.submit(items_for([SAMPLE_BOOK]))
     await seller.wait_terminal(batch["id"])
     for path in (f"/api/v1/batches/{batch['id']}/items", f"/api/v1/batches/{batch['id']}/export"):

@@ -10,8 +10,9 @@ from tests.helpers import isbn10s, items_for
 
 async def test_cancel_answers_the_request_not_a_stale_status(seller: Seller) -> None:
     batch = await seller.submit(items_for(isbn10s(2000, seed=31)), name="to cancel")
-    cancel = await seller.patch(f"/api/v1/batches/{batch['id']}/status",
-                                json={"status": "CANCELLED"})
+    cancel = await seller.patch(
+        f"/api/v1/batches/{batch['id']}/status", json={"status": "CANCELLED"}
+    )
     assert cancel.status_code == 202, cancel.text
     assert cancel.headers["location"] == f"/api/v1/batches/{batch['id']}"
     answer = cancel.json()
@@ -19,7 +20,8 @@ async def test_cancel_answers_the_request_not_a_stale_status(seller: Seller) -> 
     assert answer["id"] == batch["id"] and answer["status"] in ("PENDING", "PROCESSING")
     done = await seller.wait_terminal(batch["id"])
     assert done["status"] in ("CANCELLED", "COMPLETED")  # unless it finished first
-    again = await seller.patch(f"/api/v1/batches/{batch['id']}/status",
-                               json={"status": "CANCELLED"})
+    again = await seller.patch(
+        f"/api/v1/batches/{batch['id']}/status", json={"status": "CANCELLED"}
+    )
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"

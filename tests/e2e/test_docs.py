@@ -13,8 +13,15 @@ async def test_asyncapi_document_names_every_topic_and_event(http: httpx.AsyncCl
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert addresses == {t.name for t in ALL_TOPICS if t not in (DEAD_LETTERS, BROKER_EPOCH)}
     schemas = document["components"]["schemas"]
-    for event in ("BatchSubmitted", "BatchChunkSubmitted", "ChunkAnalysed", "BatchStatusChanged",
-                  "BatchCancelRequested", "ChunkRedispatched", "BatchAcknowledged"):
+    for event in (
+        "BatchSubmitted",
+        "BatchChunkSubmitted",
+        "ChunkAnalysed",
+        "BatchStatusChanged",
+        "BatchCancelRequested",
+        "ChunkRedispatched",
+        "BatchAcknowledged",
+    ):
         assert event in schemas
     page = await http.get("/asyncapi")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -38,12 +38,18 @@ ANALYSIS_INSTANCES = 2
 
 @pytest.fixture(scope="module")
 async def slow_stack(state_dir: Path) -> AsyncIterator[Stack]:
-    system = Stack(StackConfig(
-        state_dir=state_dir / "keepa-budget", fast=True, conventional_ports=False,
-        analysis_instances=ANALYSIS_INSTANCES, partitions=12,
-        keepa_refill_rate=REFILL_RATE, keepa_time_scale=TIME_SCALE,
-        extra_env={"CHUNK_DEADLINE_SECONDS": "120", "LOG_LEVEL": "INFO"},
-    ))
+    system = Stack(
+        StackConfig(
+            state_dir=state_dir / "keepa-budget",
+            fast=True,
+            conventional_ports=False,
+            analysis_instances=ANALYSIS_INSTANCES,
+            partitions=12,
+            keepa_refill_rate=REFILL_RATE,
+            keepa_time_scale=TIME_SCALE,
+            extra_env={"CHUNK_DEADLINE_SECONDS": "120", "LOG_LEVEL": "INFO"},
+        )
+    )
     try:
         await system.start_infra()
         await system.start_services()
@@ -87,8 +93,9 @@ def assert_all_analysed(batch: dict[str, Any], items: int) -> None:
 
 
 async def tokens_spent_by_budget(stack: Stack) -> int:
-    spent = await admin_value(stack.admin_url,
-                              "SELECT tokens_spent_total FROM analysis.keepa_tokens WHERE id = 1")
+    spent = await admin_value(
+        stack.admin_url, "SELECT tokens_spent_total FROM analysis.keepa_tokens WHERE id = 1"
+    )
     return int(spent or 0)
 
 
@@ -107,11 +114,14 @@ async def test_each_unique_asin_costs_one_token_in_requests_of_at_most_100(
     # The same books in a second batch of the same user, and for another user (also as ISBN-13).
     again = books[100:] + books[:30]
     other = [isbn10_to_isbn13(b) for b in books[:20]] + books[20:40] + newer
-    ids = [(alice, (await alice.submit(items_for(again)))["id"]),
-           (bob, (await bob.submit(items_for(other)))["id"])]
+    ids = [
+        (alice, (await alice.submit(items_for(again)))["id"]),
+        (bob, (await bob.submit(items_for(other)))["id"]),
+    ]
     for seller, batch_id in ids:
-        assert_all_analysed(await seller.wait_terminal(batch_id), len(again if seller is alice
-                                                                        else other))
+        assert_all_analysed(
+            await seller.wait_terminal(batch_id), len(again if seller is alice else other)
+        )
 
     requests = await requests_seen(sim)
     assert requests and max(len(r["asins"]) for r in requests) <= 100
@@ -123,7 +133,8 @@ async def test_each_unique_asin_costs_one_token_in_requests_of_at_most_100(
     snapshots = await admin_value(
         slow_stack.admin_url,
         "SELECT count(*) FROM analysis.market_snapshots WHERE asin = ANY($1::text[])",
-        books + newer)
+        books + newer,
+    )
     assert snapshots == len(books) + len(newer)
 
 
@@ -137,8 +148,9 @@ async def test_two_instances_never_overdraw_the_shared_budget(
     await asyncio.sleep(BUCKET / TOKENS_PER_SECOND + 0.5)
     # The budget never believes in a bigger bucket than Keepa's (it learns it from the answers;
     # the simulator's refillRate is per real minute, so "an hour of refill" would be wrong).
-    learned = await admin_value(slow_stack.admin_url,
-                                "SELECT max_tokens FROM analysis.keepa_tokens WHERE id = 1")
+    learned = await admin_value(
+        slow_stack.admin_url, "SELECT max_tokens FROM analysis.keepa_tokens WHERE id = 1"
+    )
     assert 0 < learned <= BUCKET
     batch = await seller.submit(items_for(books))
     assert_all_analysed(await seller.wait_terminal(batch["id"]), len(books))
@@ -157,7 +169,8 @@ async def test_two_instances_never_overdraw_the_shared_budget(
     processed_by = await admin_fetch(
         slow_stack.admin_url,
         "SELECT DISTINCT processed_by FROM analysis.analyses WHERE batch_id = $1",
-        uuid.UUID(batch["id"]))
+        uuid.UUID(batch["id"]),
+    )
     assert len(processed_by) == ANALYSIS_INSTANCES
 
 
@@ -249,8 +262,10 @@ async def test_eta_while_queued_and_instant_analysis_ahead_of_a_starved_batch(
 
     await asyncio.sleep(2.5)  # the bucket is dry now: every batch request waits for the refill
     started = time.monotonic()
-    instant = await seller.post("/api/v1/analyses", json={
-        "identifier": isbn10s(1, seed=409)[0], "buy_cost": 2.0, "condition": "used"})
+    instant = await seller.post(
+        "/api/v1/analyses",
+        json={"identifier": isbn10s(1, seed=409)[0], "buy_cost": 2.0, "condition": "used"},
+    )
     answered_at = time.monotonic()
     instant_took = answered_at - started
     assert instant.status_code == 201, instant.text

@@ -39,11 +39,20 @@ async def test_batch_completes_with_one_analysis_per_line(seller: Seller) -> Non
 
 
 async def test_rejected_batch_leaves_no_trace(seller: Seller, stack: Stack) -> None:
-    count_sql = ("SELECT (SELECT count(*) FROM gateway.submissions) "
-                 "+ (SELECT count(*) FROM gateway.outbox)")
+    count_sql = (
+        "SELECT (SELECT count(*) FROM gateway.submissions) + (SELECT count(*) FROM gateway.outbox)"
+    )
     before = await admin_value(stack.admin_url, count_sql)
-    response = await seller.post("/api/v1/batches", json={"name": "bad", "items": [
-        {"identifier": SAMPLE_BOOK, "buy_cost": 1}, {"identifier": "0593655037", "buy_cost": 1}]})
+    response = await seller.post(
+        "/api/v1/batches",
+        json={
+            "name": "bad",
+            "items": [
+                {"identifier": SAMPLE_BOOK, "buy_cost": 1},
+                {"identifier": "0593655037", "buy_cost": 1},
+            ],
+        },
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -54,19 +63,23 @@ async def test_rejected_batch_leaves_no_trace(seller: Seller, stack: Stack) -> N
 
 async def test_cancel_mid_batch_then_conflict(seller: Seller, stack: Stack) -> None:
     batch = await seller.submit(items_for(isbn10s(3000, seed=2)), name="big haul")
-    cancel = await seller.patch(f"/api/v1/batches/{batch['id']}/status",
-                                json={"status": "CANCELLED"})
+    cancel = await seller.patch(
+        f"/api/v1/batches/{batch['id']}/status", json={"status": "CANCELLED"}
+    )
     assert cancel.status_code == 202, cancel.text
     done = await seller.wait_terminal(batch["id"])
     assert done["status"] == "CANCELLED"
-    again = await seller.patch(f"/api/v1/batches/{batch['id']}/status",
-                               json={"status": "CANCELLED"})
+    again = await seller.patch(
+        f"/api/v1/batches/{batch['id']}/status", json={"status": "CANCELLED"}
+    )
     assert again.status_code == 409
     # The analysis service skips the chunks it had not started: far fewer than 3,000 analyses.
     await asyncio.sleep(3)
-    stored = await admin_value(stack.admin_url,
-                               "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1",
-                               uuid.UUID(batch["id"]))
+    stored = await admin_value(
+        stack.admin_url,
+        "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1",
+        uuid.UUID(batch["id"]),
+    )
     assert stored < 3000
 
 
@@ -81,7 +94,8 @@ async def test_ten_thousand_items_complete_shared_by_two_instances(
         stack.admin_url,
         "SELECT processed_by, count(*) AS n, count(DISTINCT item_no) AS distinct_items "
         "FROM analysis.analyses WHERE batch_id = $1 GROUP BY processed_by",
-        uuid.UUID(batch["id"]))
+        uuid.UUID(batch["id"]),
+    )
     assert sum(r["n"] for r in rows) == done["items_processed"]
     assert sum(r["distinct_items"] for r in rows) == done["items_processed"]  # each once
     assert {r["processed_by"] for r in rows} == {"analysis-0", "analysis-1"}
@@ -95,8 +109,9 @@ async def test_other_sellers_batches_and_analyses_are_invisible(
     [analysis] = await seller.all_analyses(batch["id"])
     assert (await other_seller.get(f"/api/v1/batches/{batch['id']}")).status_code == 404
     assert (await other_seller.get(f"/api/v1/analyses/{analysis['id']}")).status_code == 404
-    cancel = await other_seller.patch(f"/api/v1/batches/{batch['id']}/status",
-                                      json={"status": "CANCELLED"})
+    cancel = await other_seller.patch(
+        f"/api/v1/batches/{batch['id']}/status", json={"status": "CANCELLED"}
+    )
     assert cancel.status_code == 404
     listed = (await other_seller.get("/api/v1/analyses", params={"batch_id": batch["id"]})).json()
     assert listed["total"] == 0
@@ -105,8 +120,9 @@ async def test_other_sellers_batches_and_analyses_are_invisible(
 
 
 async def test_instant_analysis_answers_with_the_stored_result(seller: Seller) -> None:
-    response = await seller.post("/api/v1/analyses", json={
-        "identifier": SAMPLE_BOOK, "buy_cost": 4.0, "condition": "used"})
+    response = await seller.post(
+        "/api/v1/analyses", json={"identifier": SAMPLE_BOOK, "buy_cost": 4.0, "condition": "used"}
+    )
     assert response.status_code == 201, response.text
     analysis = response.json()
     assert analysis["batch_id"] is None and analysis["asin"] == SAMPLE_BOOK

@@ -39,12 +39,18 @@ async def _drained(stack: Stack, timeout: float = 60) -> None:
 
 async def _state(stack: Stack, batch_id: str) -> tuple[object, ...]:
     bid = uuid.UUID(batch_id)
-    batch = await admin_fetch(stack.admin_url, "SELECT status, items_processed, items_failed, "
-                              "chunks_done, chunks_received FROM batch.batches WHERE id = $1", bid)
-    analyses = await admin_value(stack.admin_url,
-                                 "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1", bid)
-    items = await admin_value(stack.admin_url,
-                              "SELECT count(*) FROM batch.batch_items WHERE batch_id = $1", bid)
+    batch = await admin_fetch(
+        stack.admin_url,
+        "SELECT status, items_processed, items_failed, "
+        "chunks_done, chunks_received FROM batch.batches WHERE id = $1",
+        bid,
+    )
+    analyses = await admin_value(
+        stack.admin_url, "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1", bid
+    )
+    items = await admin_value(
+        stack.admin_url, "SELECT count(*) FROM batch.batch_items WHERE batch_id = $1", bid
+    )
     return (tuple(batch[0]), analyses, items)
 
 
@@ -55,12 +61,18 @@ async def test_replaying_every_event_twice_shuffled_changes_nothing(
     await seller.wait_terminal(batch["id"])
     await _drained(stack)
     before = await _state(stack, batch["id"])
-    rows = [*await admin_fetch(stack.admin_url, "SELECT topic, partition_key, payload "
-                               "FROM gateway.outbox WHERE aggregate_id = $1",
-                               uuid.UUID(batch["id"])),
-            *await admin_fetch(stack.admin_url, "SELECT topic, partition_key, payload "
-                               "FROM analysis.outbox WHERE aggregate_id = $1",
-                               uuid.UUID(batch["id"]))]
+    rows = [
+        *await admin_fetch(
+            stack.admin_url,
+            "SELECT topic, partition_key, payload FROM gateway.outbox WHERE aggregate_id = $1",
+            uuid.UUID(batch["id"]),
+        ),
+        *await admin_fetch(
+            stack.admin_url,
+            "SELECT topic, partition_key, payload FROM analysis.outbox WHERE aggregate_id = $1",
+            uuid.UUID(batch["id"]),
+        ),
+    ]
     assert len(rows) >= 1 + 5 + 5  # header, 5 chunks, 5 completions
     records = []
     for row in rows:
@@ -77,19 +89,34 @@ async def test_replaying_every_event_twice_shuffled_changes_nothing(
 async def test_events_in_any_order_complete_the_batch_once(seller: Seller, stack: Stack) -> None:
     me = (await seller.get("/api/v1/users/me")).json()
     batch_id = uuid.uuid4()
-    items = [ChunkItem(item_no=n, identifier=i, asin=i, buy_cost=Decimal("2.00"))
-             for n, i in enumerate(isbn10s(330, seed=12))]
-    built = build_submission(batch_id=batch_id, owner_id=uuid.UUID(me["id"]), name="shuffled",
-                             items=items, config=BusinessConfigSnapshot(), chunk_size=100,
-                             submitted_at=datetime.now(UTC), correlation_id=f"batch-{batch_id}")
+    items = [
+        ChunkItem(item_no=n, identifier=i, asin=i, buy_cost=Decimal("2.00"))
+        for n, i in enumerate(isbn10s(330, seed=12))
+    ]
+    built = build_submission(
+        batch_id=batch_id,
+        owner_id=uuid.UUID(me["id"]),
+        name="shuffled",
+        items=items,
+        config=BusinessConfigSnapshot(),
+        chunk_size=100,
+        submitted_at=datetime.now(UTC),
+        correlation_id=f"batch-{batch_id}",
+    )
     events = [*built.chunks, *built.chunks]  # every chunk twice, then the header last
     random.Random(9).shuffle(events)
-    records = [("av.batch.submissions", e.partition_key().encode(), serialize_event(e))
-               for e in [*events, built.header]]
+    records = [
+        ("av.batch.submissions", e.partition_key().encode(), serialize_event(e))
+        for e in [*events, built.header]
+    ]
     await _publish(stack, records)
     done = await seller.wait_terminal(str(batch_id))
     assert done["status"] == "COMPLETED"
     assert done["items_processed"] + done["items_failed"] == 330
-    stored = await admin_fetch(stack.admin_url, "SELECT count(*) AS n, count(DISTINCT item_no) "
-                               "AS d FROM analysis.analyses WHERE batch_id = $1", batch_id)
+    stored = await admin_fetch(
+        stack.admin_url,
+        "SELECT count(*) AS n, count(DISTINCT item_no) "
+        "AS d FROM analysis.analyses WHERE batch_id = $1",
+        batch_id,
+    )
     assert stored[0]["n"] == stored[0]["d"] == done["items_processed"]

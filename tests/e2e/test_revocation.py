@@ -27,9 +27,16 @@ GENEROUS = 60.0  # seconds: far beyond the bound, never a tight timing
 
 @pytest.fixture(scope="module")
 async def two_gateways(state_dir: Path) -> AsyncIterator[Stack]:
-    system = Stack(StackConfig(state_dir=state_dir / "revocation", fast=True,
-                               conventional_ports=False, gateway_instances=2, partitions=3,
-                               keepa_refill_rate=1000))
+    system = Stack(
+        StackConfig(
+            state_dir=state_dir / "revocation",
+            fast=True,
+            conventional_ports=False,
+            gateway_instances=2,
+            partitions=3,
+            keepa_refill_rate=1000,
+        )
+    )
     try:
         await system.start_infra()
         await system.start_services()
@@ -43,8 +50,10 @@ async def two_gateways(state_dir: Path) -> AsyncIterator[Stack]:
 async def clients(
     two_gateways: Stack,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
-    async with httpx.AsyncClient(base_url=two_gateways.gateway_instance_url(0), timeout=30) as a, \
-            httpx.AsyncClient(base_url=two_gateways.gateway_instance_url(1), timeout=30) as b:
+    async with (
+        httpx.AsyncClient(base_url=two_gateways.gateway_instance_url(0), timeout=30) as a,
+        httpx.AsyncClient(base_url=two_gateways.gateway_instance_url(1), timeout=30) as b,
+    ):
         yield a, b
 
 
@@ -89,13 +98,15 @@ async def test_a_deleted_api_key_is_refused_on_every_instance(
 
 async def _promote(stack: Stack, email: str) -> None:
     env = {**os.environ, **stack.common_env("gateway", "gateway-admin")}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.admin", "promote",
-                                                email, env=env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.admin", "promote", email, env=env
+    )
     assert await proc.wait() == 0
 
 
 async def test_a_disabled_account_and_a_changed_role_reach_every_instance(
-    two_gateways: Stack, clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    two_gateways: Stack,
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
 ) -> None:
     first, second = clients
     boss, seller = await register(first), await register(first)
@@ -107,9 +118,11 @@ async def test_a_disabled_account_and_a_changed_role_reach_every_instance(
     # Promoted by the CLI, another process: both instances learn of it by NOTIFY.
     await _promote(two_gateways, boss.email)
     for http in (first, second):
+
         async def role(http: httpx.AsyncClient = http) -> httpx.Response:
             answer = await http.get("/api/v1/users/me", headers=boss_headers)
             return httpx.Response(200 if answer.json()["role"] == "admin" else 409)
+
         await eventually(200, role)
     seller_id = (await first.get("/api/v1/users/me", headers=seller_headers)).json()["id"]
     disabled = await boss.patch(f"/api/v1/admin/users/{seller_id}", json={"disabled": True})

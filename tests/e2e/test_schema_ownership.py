@@ -8,9 +8,11 @@ import pytest
 from devstack import postgres
 from devstack.stack import Stack
 
-OTHERS = {"gateway": ("batch.batches", "analysis.analyses"),
-          "batch": ("gateway.users", "analysis.analyses"),
-          "analysis": ("gateway.submissions", "batch.batch_items")}
+OTHERS = {
+    "gateway": ("batch.batches", "analysis.analyses"),
+    "batch": ("gateway.users", "analysis.analyses"),
+    "analysis": ("gateway.submissions", "batch.batch_items"),
+}
 
 
 @pytest.mark.parametrize("schema", sorted(OTHERS))

@@ -26,9 +26,11 @@ from tests.helpers import isbn10s, items_for
 
 BATCH_ITEMS = 2_000
 SERVICES = ("gateway", "batch-service", "analysis-0", "analysis-1")
-DEAD_LETTER_SQL = ("SELECT (SELECT count(*) FROM gateway.dead_letters) + "
-                   "(SELECT count(*) FROM batch.dead_letters) + "
-                   "(SELECT count(*) FROM analysis.dead_letters)")
+DEAD_LETTER_SQL = (
+    "SELECT (SELECT count(*) FROM gateway.dead_letters) + "
+    "(SELECT count(*) FROM batch.dead_letters) + "
+    "(SELECT count(*) FROM analysis.dead_letters)"
+)
 
 # Only the log level differs from `make run`: the services' logs are kept for failures.
 FAULT_ENV = {"LOG_LEVEL": "INFO"}
@@ -36,11 +38,18 @@ FAULT_ENV = {"LOG_LEVEL": "INFO"}
 
 @pytest.fixture(scope="module")
 async def fault_stack(state_dir: Path) -> AsyncIterator[Stack]:
-    system = Stack(StackConfig(
-        state_dir=state_dir / f"fault-{uuid.uuid4().hex[:6]}", fast=True,
-        conventional_ports=False, analysis_instances=2, partitions=12,
-        keepa_refill_rate=5000, keepa_time_scale=60, extra_env=dict(FAULT_ENV),
-    ))
+    system = Stack(
+        StackConfig(
+            state_dir=state_dir / f"fault-{uuid.uuid4().hex[:6]}",
+            fast=True,
+            conventional_ports=False,
+            analysis_instances=2,
+            partitions=12,
+            keepa_refill_rate=5000,
+            keepa_time_scale=60,
+            extra_env=dict(FAULT_ENV),
+        )
+    )
     try:
         await system.start_infra()
         await system.start_services()
@@ -115,8 +124,11 @@ class Probe:
         return int(await self.value(DEAD_LETTER_SQL))
 
     async def analysed(self, batch_id: str) -> int:
-        return int(await self.value("SELECT count(*) FROM analysis.analyses WHERE batch_id = $1",
-                                    uuid.UUID(batch_id)))
+        return int(
+            await self.value(
+                "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1", uuid.UUID(batch_id)
+            )
+        )
 
     async def wait_analysed(self, batch_id: str, at_least: int, timeout: float = 360) -> int:
         """Until at least `at_least` analyses of the batch are stored: the batch is mid-way."""
@@ -171,28 +183,40 @@ class FaultBatch:
             await asyncio.sleep(0.25)
         raise TimeoutError(f"batch {self.id} not terminal after {timeout}s: {last}")
 
-    async def assert_exactly_once(self, *, planted_dead_letters: int = 0, timeout: float = 360,
-                                  within: float | None = None) -> dict[str, Any]:
+    async def assert_exactly_once(
+        self, *, planted_dead_letters: int = 0, timeout: float = 360, within: float | None = None
+    ) -> dict[str, Any]:
         """COMPLETED (within `within` seconds of its submission, when given); one analysis per
         item, none twice; counters add up; no dead letter but the planted ones."""
         batch = await self.wait_terminal(timeout)
         if within is not None:
-            assert self.elapsed <= within, (f"COMPLETED after {self.elapsed:.1f}s, bound "
-                                            f"{within:.1f}s", batch)
+            assert self.elapsed <= within, (
+                f"COMPLETED after {self.elapsed:.1f}s, bound {within:.1f}s",
+                batch,
+            )
         total = len(self.identifiers)
         assert batch["status"] == "COMPLETED", batch
         assert batch["items_total"] == total
         assert batch["items_processed"] + batch["items_failed"] == total, batch
-        rows, distinct = (await self.probe.fetch(
-            "SELECT count(*), count(DISTINCT item_no) FROM analysis.analyses WHERE batch_id = $1",
-            uuid.UUID(self.id)))[0]
+        rows, distinct = (
+            await self.probe.fetch(
+                "SELECT count(*), count(DISTINCT item_no) FROM analysis.analyses"
+                " WHERE batch_id = $1",
+                uuid.UUID(self.id),
+            )
+        )[0]
         assert rows == distinct == total, (rows, distinct, total)
         assert batch["items_processed"] == total, batch
         # Planted poison is dead-lettered after its retries, maybe after the batch finished.
         deadline = time.monotonic() + 120
-        while (letters := await self.probe.dead_letters() - self.dead_letters_before) \
-                < planted_dead_letters and time.monotonic() < deadline:  # noqa: ASYNC110
+        while True:
+            letters = await self.probe.dead_letters() - self.dead_letters_before
+            if letters >= planted_dead_letters or time.monotonic() >= deadline:
+                break
             await asyncio.sleep(0.25)
-        assert letters == planted_dead_letters, (letters, "dead letters; planted:",
-                                                 planted_dead_letters)
+        assert letters == planted_dead_letters, (
+            letters,
+            "dead letters; planted:",
+            planted_dead_letters,
+        )
         return batch

@@ -24,8 +24,11 @@ pytestmark = pytest.mark.fault
 
 @pytest.fixture(scope="module")
 async def broker(state_dir: Path) -> AsyncIterator[Stack]:
-    stack = Stack(StackConfig(state_dir=state_dir / f"broker-{uuid.uuid4().hex[:6]}",
-                              conventional_ports=False))
+    stack = Stack(
+        StackConfig(
+            state_dir=state_dir / f"broker-{uuid.uuid4().hex[:6]}", conventional_ports=False
+        )
+    )
     try:
         await stack._start(stack.broker_spec())
         yield stack
@@ -50,13 +53,16 @@ async def _fill(bootstrap: str, topic: str, records: int) -> None:
         await producer.stop()
 
 
-async def test_a_position_past_the_end_of_a_lost_log_is_read_from_the_start(
-    broker: Stack
-) -> None:
+async def test_a_position_past_the_end_of_a_lost_log_is_read_from_the_start(broker: Stack) -> None:
     topic, tp = "t.lost-log", TopicPartition("t.lost-log", 0)
     await _fill(broker.bootstrap, topic, 50)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id="g.lost-log",
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        group_id="g.lost-log",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         seen = 0
@@ -75,8 +81,7 @@ async def test_a_position_past_the_end_of_a_lost_log_is_read_from_the_start(
         await _rewind_beyond_end("g.lost-log", consumer, await _positions(consumer))
         got: list[bytes] = []
         for _ in range(10):
-            got += [r.value for rs in (await consumer.getmany(timeout_ms=500)).values()
-                    for r in rs]
+            got += [r.value for rs in (await consumer.getmany(timeout_ms=500)).values() for r in rs]
             if len(got) >= 3:
                 break
         assert got == [b"0", b"1", b"2"]

@@ -56,12 +56,22 @@ async def test_poison_events_are_dead_lettered_and_the_batch_completes(
     marker = uuid.uuid4().hex
     poison = {
         BATCH_SUBMISSIONS.name: (b"{not json " + marker.encode(), 2),  # batch + analysis
-        BATCH_COMMANDS.name: (json.dumps({"event_type": "batch.exploded",
-                                          "marker": marker}).encode(), 1),
-        BATCH_STATUS.name: (json.dumps({"event_type": "batch.acknowledged", "batch_id": "x",
-                                        "marker": marker}).encode(), 2),  # gateway + analysis
-        CHUNK_DISPATCH.name: (json.dumps({"event_type": "chunk.redispatched",
-                                          "schema_version": 99, "marker": marker}).encode(), 1),
+        BATCH_COMMANDS.name: (
+            json.dumps({"event_type": "batch.exploded", "marker": marker}).encode(),
+            1,
+        ),
+        BATCH_STATUS.name: (
+            json.dumps(
+                {"event_type": "batch.acknowledged", "batch_id": "x", "marker": marker}
+            ).encode(),
+            2,
+        ),  # gateway + analysis
+        CHUNK_DISPATCH.name: (
+            json.dumps(
+                {"event_type": "chunk.redispatched", "schema_version": 99, "marker": marker}
+            ).encode(),
+            1,
+        ),
         CHUNK_RESULTS.name: (b"\xff\xfe" + marker.encode(), 1),
     }
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
@@ -79,7 +89,9 @@ async def test_poison_events_are_dead_lettered_and_the_batch_completes(
         "SELECT consumer_group, topic, attempts, error FROM analysis.dead_letters "
         "WHERE payload LIKE $1 UNION ALL "
         "SELECT consumer_group, topic, attempts, error FROM gateway.dead_letters "
-        "WHERE payload LIKE $1", f"%{marker}%")
+        "WHERE payload LIKE $1",
+        f"%{marker}%",
+    )
     assert Counter(r["topic"] for r in letters) == {t: n for t, (_, n) in poison.items()}
     attempts = CommonSettings().consumer_max_attempts  # the default, as in `make run`
     assert all(r["attempts"] == attempts and r["error"] for r in letters)
@@ -96,12 +108,14 @@ async def test_dead_letter_replay_by_the_operator_command(stack: Stack, probe: P
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(BATCH_COMMANDS.name, b"[" + marker.encode(),
-                                     key=marker.encode())
+        await producer.send_and_wait(
+            BATCH_COMMANDS.name, b"[" + marker.encode(), key=marker.encode()
+        )
     finally:
         await producer.stop()
-    sql = ('SELECT id, "offset", replayed_at FROM batch.dead_letters WHERE payload LIKE $1 '
-           "ORDER BY id")
+    sql = (
+        'SELECT id, "offset", replayed_at FROM batch.dead_letters WHERE payload LIKE $1 ORDER BY id'
+    )
     await _wait_for(lambda: probe.fetch(sql, f"%{marker}%"), lambda rows: len(rows) == 1)
     [first] = await probe.fetch(sql, f"%{marker}%")
     listed = await _ops(stack, "dead-letters", "--schema", "batch")
@@ -112,28 +126,40 @@ async def test_dead_letter_replay_by_the_operator_command(stack: Stack, probe: P
     assert rows[0]["replayed_at"] is not None and rows[1]["offset"] > rows[0]["offset"]
 
 
-async def test_a_lost_acknowledgement_is_sent_again(stack: Stack, seller: Seller,
-                                                   probe: Probe) -> None:
+async def test_a_lost_acknowledgement_is_sent_again(
+    stack: Stack, seller: Seller, probe: Probe
+) -> None:
     """The gateway re-publishes a batch until it is acknowledged; when the acknowledgement was
     lost (the broker lost it), the batch service acknowledges the re-published batch again, and
     nothing is analysed twice."""
     batch = await FaultBatch(seller, probe, seed=608, items=150).submit()
     await batch.assert_exactly_once()
-    sql = ("SELECT acknowledged_at, republish_count, finished_at FROM gateway.submissions "
-           "WHERE batch_id = $1")
+    sql = (
+        "SELECT acknowledged_at, republish_count, finished_at FROM gateway.submissions "
+        "WHERE batch_id = $1"
+    )
     # The gateway hears of the finish on its own (BatchStatusChanged): wait for that first, or
     # it would mark the batch finished again after the simulated loss below.
-    await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
-                    lambda rows: rows[0]["finished_at"] is not None, timeout=30)
+    await _wait_for(
+        lambda: probe.fetch(sql, uuid.UUID(batch.id)),
+        lambda rows: rows[0]["finished_at"] is not None,
+        timeout=30,
+    )
     # As if the acknowledgement had been lost while the batch was running (a finished batch is
     # known to the batch service: the gateway does not re-publish it), long enough ago for its
     # ACK_DEADLINE_SECONDS to have passed: the default deadline stays, the clock is moved.
-    await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL, "
-                      "next_republish_at = NULL, finished_at = NULL, final_status = NULL, "
-                      "created_at = created_at - interval '1 hour' "
-                      "WHERE batch_id = $1", uuid.UUID(batch.id))
-    [row] = await _wait_for(lambda: probe.fetch(sql, uuid.UUID(batch.id)),
-                            lambda rows: rows[0]["acknowledged_at"] is not None, timeout=30)
+    await probe.value(
+        "UPDATE gateway.submissions SET acknowledged_at = NULL, "
+        "next_republish_at = NULL, finished_at = NULL, final_status = NULL, "
+        "created_at = created_at - interval '1 hour' "
+        "WHERE batch_id = $1",
+        uuid.UUID(batch.id),
+    )
+    [row] = await _wait_for(
+        lambda: probe.fetch(sql, uuid.UUID(batch.id)),
+        lambda rows: rows[0]["acknowledged_at"] is not None,
+        timeout=30,
+    )
     assert row["republish_count"] >= 1
     await batch.assert_exactly_once()
 
@@ -152,14 +178,19 @@ async def test_a_service_that_missed_a_broker_log_loss_reconciles_at_once(
         await _wait_for(lambda: probe.value(acked, batch_id), lambda done: done, timeout=60)
         dispatches = await _chunk_dispatches(stack, batch.id)
         await probe.value("UPDATE batch.broker_epoch SET epoch = 'an-older-broker'")
-        await probe.value("UPDATE gateway.submissions SET acknowledged_at = NULL "
-                          "WHERE batch_id = $1", batch_id)
+        await probe.value(
+            "UPDATE gateway.submissions SET acknowledged_at = NULL WHERE batch_id = $1", batch_id
+        )
         await probe.value("UPDATE gateway.broker_epoch SET epoch = 'an-older-broker'")
-        await _wait_for(lambda: _chunk_dispatches(stack, batch.id),
-                        lambda found: found - dispatches >= 3, timeout=60)  # all 3 chunks
+        await _wait_for(
+            lambda: _chunk_dispatches(stack, batch.id),
+            lambda found: found - dispatches >= 3,
+            timeout=60,
+        )  # all 3 chunks
         await _wait_for(lambda: probe.value(acked, batch_id), lambda done: done, timeout=60)
         republished = await probe.value(
-            "SELECT republish_count FROM gateway.submissions WHERE batch_id = $1", batch_id)
+            "SELECT republish_count FROM gateway.submissions WHERE batch_id = $1", batch_id
+        )
         assert republished >= 1
     await batch.assert_exactly_once()
 
@@ -167,8 +198,11 @@ async def test_a_service_that_missed_a_broker_log_loss_reconciles_at_once(
 async def test_operator_view_shows_lag_backlog_and_dead_letters(stack: Stack) -> None:
     """Every service's /metrics has its consumer lag per group and topic, outbox backlog and dead
     letters; `ops status` and `ops lag` show the same from outside."""
-    urls = {"gateway": stack.gateway_url, "batch-service": stack.batch_url,
-            "analysis-service": stack.analysis_url(0)}
+    urls = {
+        "gateway": stack.gateway_url,
+        "batch-service": stack.batch_url,
+        "analysis-service": stack.analysis_url(0),
+    }
     async with httpx.AsyncClient(timeout=10) as http:
         for service, url in urls.items():
             text = (await http.get(url + "/metrics")).text
@@ -181,8 +215,10 @@ async def test_operator_view_shows_lag_backlog_and_dead_letters(stack: Stack) ->
     assert any("chunks_awaiting_redispatch" in row for row in status)
     lag = [json.loads(line) for line in (await _ops(stack, "lag")).splitlines()]
     assert {(row["group"], row["topic"]) for row in lag} >= {
-        ("batch-service", CHUNK_RESULTS.name), ("analysis-service", CHUNK_DISPATCH.name),
-        ("gateway", BATCH_STATUS.name)}
+        ("batch-service", CHUNK_RESULTS.name),
+        ("analysis-service", CHUNK_DISPATCH.name),
+        ("gateway", BATCH_STATUS.name),
+    }
 
 
 async def test_sigterm_every_service_then_start_them_again(
@@ -196,25 +232,32 @@ async def test_sigterm_every_service_then_start_them_again(
     await asyncio.gather(*(stack.start(name) for name in SERVICES))
     await batch.assert_exactly_once(within=one_fault_bound(fault_free_seconds))
     # No work done twice: every book of the batch was asked of Keepa once, and stored once.
-    asked = Counter(asin for request in (await _keepa_requests(stack))[requests_before:]
-                    for asin in request.get("asins", []))
+    asked = Counter(
+        asin
+        for request in (await _keepa_requests(stack))[requests_before:]
+        for asin in request.get("asins", [])
+    )
     assert set(asked) == set(batch.identifiers)
     assert max(asked.values()) == 1, [a for a, n in asked.items() if n > 1][:5]
     snapshots = await probe.value(
         "SELECT count(*) FROM analysis.market_snapshots WHERE asin = ANY($1::text[])",
-        batch.identifiers)
+        batch.identifiers,
+    )
     assert snapshots == len(batch.identifiers)
 
 
-async def test_restart_postgresql(stack: Stack, seller: Seller, probe: Probe,
-                                  fault_free_seconds: float) -> None:
+async def test_restart_postgresql(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     batch = await FaultBatch(seller, probe, seed=605).submit()
     await probe.wait_analysed(batch.id, 500)
     await stack.processes["postgres"].stop()  # fast shutdown: every connection is cut
     # Meanwhile the API says "retry" (503 + Retry-After), not "internal error", and accepts
     # nothing: a submission refused now leaves no trace once the database is back.
-    refused = await seller.post("/api/v1/batches", json={
-        "name": "while the database is down", "items": items_for(isbn10s(3, seed=615))})
+    refused = await seller.post(
+        "/api/v1/batches",
+        json={"name": "while the database is down", "items": items_for(isbn10s(3, seed=615))},
+    )
     status = await seller.get(f"/api/v1/batches/{batch.id}")
     for answer in (refused, status):
         assert answer.status_code == 503, answer.text
@@ -222,12 +265,17 @@ async def test_restart_postgresql(stack: Stack, seller: Seller, probe: Probe,
         assert int(answer.headers["retry-after"]) > 0
     await stack.start("postgres")
     await batch.assert_exactly_once(within=one_fault_bound(fault_free_seconds))
-    assert await probe.value("SELECT count(*) FROM gateway.submissions WHERE name = $1",
-                             "while the database is down") == 0
+    assert (
+        await probe.value(
+            "SELECT count(*) FROM gateway.submissions WHERE name = $1", "while the database is down"
+        )
+        == 0
+    )
 
 
-async def test_kill_and_restart_the_broker(stack: Stack, seller: Seller, probe: Probe,
-                                          fault_free_seconds: float) -> None:
+async def test_kill_and_restart_the_broker(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     """SIGKILL of the broker; the supervisor restarts it with an empty log (memory storage):
     every record, committed offset and consumer group is gone."""
     batch = await FaultBatch(seller, probe, seed=606).submit()
@@ -239,24 +287,27 @@ async def test_kill_and_restart_the_broker(stack: Stack, seller: Seller, probe: 
     await after.assert_exactly_once()
 
 
-async def test_sigkill_the_gateway(stack: Stack, seller: Seller, probe: Probe,
-                                   fault_free_seconds: float) -> None:
+async def test_sigkill_the_gateway(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     batch = await FaultBatch(seller, probe, seed=609).submit()
     await probe.wait_analysed(batch.id, 500)
     await _crash(stack, "gateway")
     await batch.assert_exactly_once(within=one_fault_bound(fault_free_seconds))
 
 
-async def test_sigkill_the_batch_service(stack: Stack, seller: Seller, probe: Probe,
-                                         fault_free_seconds: float) -> None:
+async def test_sigkill_the_batch_service(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     batch = await FaultBatch(seller, probe, seed=602).submit()
     await probe.wait_analysed(batch.id, 500)
     await _crash(stack, "batch-service")
     await batch.assert_exactly_once(within=one_fault_bound(fault_free_seconds))
 
 
-async def test_sigkill_an_analysis_instance(stack: Stack, seller: Seller, probe: Probe,
-                                           fault_free_seconds: float) -> None:
+async def test_sigkill_an_analysis_instance(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     """SIGKILL while it holds chunks: its leases lapse (no heartbeat) and the other instance
     takes them; the supervisor restarts it meanwhile, as `make run` does."""
     batch = await FaultBatch(seller, probe, seed=610).submit()
@@ -266,8 +317,9 @@ async def test_sigkill_an_analysis_instance(stack: Stack, seller: Seller, probe:
     await batch.assert_exactly_once(within=one_fault_bound(fault_free_seconds))
 
 
-async def test_sigkill_an_analysis_instance_twice(stack: Stack, seller: Seller,
-                                                  probe: Probe) -> None:
+async def test_sigkill_an_analysis_instance_twice(
+    stack: Stack, seller: Seller, probe: Probe
+) -> None:
     batch = await FaultBatch(seller, probe, seed=601, items=6_000).submit()
     await probe.wait_analysed(batch.id, 300)
     instance = stack.processes["analysis-0"]
@@ -296,12 +348,16 @@ async def test_the_supervisor_restarts_a_process_that_dies(stack: Stack) -> None
     await _wait_for(lambda: _restarted(gateway, before), lambda done: done, timeout=30)
     assert gateway.pid not in (None, pid)
     async with httpx.AsyncClient(timeout=5) as http:
-        await _wait_for(lambda: _status(http, stack.gateway_url + "/health"),
-                        lambda code: code == 200, timeout=30)
+        await _wait_for(
+            lambda: _status(http, stack.gateway_url + "/health"),
+            lambda code: code == 200,
+            timeout=30,
+        )
 
 
-async def test_three_faults_in_one_batch(stack: Stack, seller: Seller, probe: Probe,
-                                         fault_free_seconds: float) -> None:
+async def test_three_faults_in_one_batch(
+    stack: Stack, seller: Seller, probe: Probe, fault_free_seconds: float
+) -> None:
     """SIGKILL of an analysis instance at about 25%, of the broker (log lost) at about 60%, of
     the batch service at about 70%, each restarted by the supervisor: COMPLETED within three
     times the fault-free time plus 60 s, nothing lost or done twice."""
@@ -318,6 +374,7 @@ async def test_three_faults_in_one_batch(stack: Stack, seller: Seller, probe: Pr
 
 # -- helpers ------------------------------------------------------------------------------------
 
+
 async def _crash(stack: Stack, name: str) -> None:
     """SIGKILL (the whole process group) and let the supervisor restart it, as in `make run`."""
     process = stack.processes[name]
@@ -328,6 +385,7 @@ async def _crash(stack: Stack, name: str) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
 
 # Generous bounds for conditions on a busy machine; a healthy run takes seconds.
 async def _wait_for(read, accept, timeout: float = 360):  # type: ignore[no-untyped-def]
@@ -366,9 +424,14 @@ async def _status(http: httpx.AsyncClient, url: str) -> int:
 
 
 async def _leased_by(probe: Probe, batch_id: str, instance: str) -> int:
-    return int(await probe.value(
-        "SELECT count(*) FROM analysis.work_chunks WHERE batch_id = $1 AND lease_owner = $2 "
-        "AND status = 'QUEUED' AND lease_until > now()", uuid.UUID(batch_id), instance))
+    return int(
+        await probe.value(
+            "SELECT count(*) FROM analysis.work_chunks WHERE batch_id = $1 AND lease_owner = $2 "
+            "AND status = 'QUEUED' AND lease_until > now()",
+            uuid.UUID(batch_id),
+            instance,
+        )
+    )
 
 
 async def _keepa_requests(stack: Stack) -> list[dict]:  # type: ignore[type-arg]
@@ -383,8 +446,10 @@ async def _chunk_dispatches(stack: Stack, batch_id: str) -> int:
     found = 0
     try:
         await consumer.topics()  # metadata
-        partitions = [TopicPartition(CHUNK_DISPATCH.name, p)
-                      for p in consumer.partitions_for_topic(CHUNK_DISPATCH.name) or []]
+        partitions = [
+            TopicPartition(CHUNK_DISPATCH.name, p)
+            for p in consumer.partitions_for_topic(CHUNK_DISPATCH.name) or []
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -397,8 +462,12 @@ async def _chunk_dispatches(stack: Stack, batch_id: str) -> int:
 
 
 async def _dead_letter_topic(stack: Stack, marker: str, expected: int) -> list[dict]:  # type: ignore[type-arg]
-    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=stack.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS.name,
+        bootstrap_servers=stack.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     found: list[dict] = []  # type: ignore[type-arg]
     try:
@@ -416,11 +485,20 @@ async def _dead_letter_topic(stack: Stack, marker: str, expected: int) -> list[d
 
 
 async def _ops(stack: Stack, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": stack.admin_url,
-           "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.admin_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "av_shared.ops", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "av_shared.ops",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return out.decode()

@@ -15,10 +15,16 @@ from batch_service.settings import BatchServiceSettings
 from gateway.settings import GatewaySettings, InsecureSecret, refuse_dev_secrets
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS: dict[str, type[Any]] = {"gateway": GatewaySettings, "batch-service": BatchServiceSettings,
-                                  "analysis-service": AnalysisServiceSettings}
-MODULES = {"gateway": "gateway", "batch-service": "batch_service",
-           "analysis-service": "analysis_service"}
+SETTINGS: dict[str, type[Any]] = {
+    "gateway": GatewaySettings,
+    "batch-service": BatchServiceSettings,
+    "analysis-service": AnalysisServiceSettings,
+}
+MODULES = {
+    "gateway": "gateway",
+    "batch-service": "batch_service",
+    "analysis-service": "analysis_service",
+}
 ROLES = {"gateway": "gateway_svc", "batch-service": "batch_svc", "analysis-service": "analysis_svc"}
 
 
@@ -49,8 +55,9 @@ def test_each_service_runs_its_module_with_known_settings(
     unknown = [name for name in spec["environment"] if name.lower() not in fields]
     assert unknown == [], f"{service}: settings have no field for {unknown}"
     assert f"{ROLES[service]}:" in spec["environment"]["DATABASE_URL"]  # its own role
-    settings = SETTINGS[service](**{k.lower(): with_defaults(v)
-                                     for k, v in spec["environment"].items()})
+    settings = SETTINGS[service](
+        **{k.lower(): with_defaults(v) for k, v in spec["environment"].items()}
+    )
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert "migrate" in spec["depends_on"]
 
@@ -102,11 +109,11 @@ def test_the_gateway_needs_a_real_jwt_secret(compose: dict[str, Any]) -> None:
         refuse_dev_secrets(settings.model_copy(update={"jwt_secret": GatewaySettings().jwt_secret}))
 
 
-def test_a_real_keepa_key_goes_to_keepa_and_never_to_the_simulator(
-    compose: dict[str, Any]
-) -> None:
-    env = {k.lower(): with_defaults(v)
-           for k, v in compose["services"]["analysis-service"]["environment"].items()}
+def test_a_real_keepa_key_goes_to_keepa_and_never_to_the_simulator(compose: dict[str, Any]) -> None:
+    env = {
+        k.lower(): with_defaults(v)
+        for k, v in compose["services"]["analysis-service"]["environment"].items()
+    }
     without_key = AnalysisServiceSettings(**env)
     assert without_key.keepa_endpoint[0] == "http://keepa-sim:8090"
     with_key = AnalysisServiceSettings(**(env | {"keepa_api_key": "a-real-keepa-key"}))

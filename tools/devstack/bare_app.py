@@ -18,5 +18,6 @@ async def bare() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None,
-                timeout_keep_alive=30)
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, timeout_keep_alive=30
+    )

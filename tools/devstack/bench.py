@@ -21,8 +21,9 @@ from .stack import REPO_ROOT, Stack, StackConfig
 
 
 def unique_isbns(count: int) -> list[str]:
-    return [f"{n:09d}" + isbn10_check_digit(f"{n:09d}") for n in range(100_000_000,
-                                                                       100_000_000 + count)]
+    return [
+        f"{n:09d}" + isbn10_check_digit(f"{n:09d}") for n in range(100_000_000, 100_000_000 + count)
+    ]
 
 
 async def login(http: httpx.AsyncClient) -> dict[str, str]:
@@ -35,8 +36,10 @@ async def login(http: httpx.AsyncClient) -> dict[str, str]:
 async def run_batch(
     http: httpx.AsyncClient, headers: dict[str, str], items: int, label: str
 ) -> tuple[str, float]:
-    body = {"name": "bench", "items": [{"identifier": i, "buy_cost": 2.0}
-                                       for i in unique_isbns(items)]}
+    body = {
+        "name": "bench",
+        "items": [{"identifier": i, "buy_cost": 2.0} for i in unique_isbns(items)],
+    }
     started = time.perf_counter()
     accepted = await http.post("/api/v1/batches", json=body, headers=headers)
     accepted.raise_for_status()
@@ -48,20 +51,25 @@ async def run_batch(
             break
         await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
-    print(f"{label} batch of {items} items: {batch['status']} in {elapsed:.1f} s "
-          f"(202 after {accept_s * 1000:.0f} ms) -> {items / elapsed:.0f} items/s end to end; "
-          f"processed {batch['items_processed']}, failed {batch['items_failed']}")
+    print(
+        f"{label} batch of {items} items: {batch['status']} in {elapsed:.1f} s "
+        f"(202 after {accept_s * 1000:.0f} ms) -> {items / elapsed:.0f} items/s end to end; "
+        f"processed {batch['items_processed']}, failed {batch['items_failed']}"
+    )
     return batch_id, elapsed
 
 
-async def poll_latency(base_url: str, headers: dict[str, str], batch_id: str, clients: int,
-                       seconds: float) -> None:
+async def poll_latency(
+    base_url: str, headers: dict[str, str], batch_id: str, clients: int, seconds: float
+) -> None:
     latencies: list[float] = []
     errors: dict[int, int] = {}
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits,
-                                 timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as http:
+
         async def client() -> None:
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
@@ -69,12 +77,15 @@ async def poll_latency(base_url: str, headers: dict[str, str], batch_id: str, cl
                 latencies.append(time.perf_counter() - t0)
                 if response.status_code != 200:
                     errors[response.status_code] = errors.get(response.status_code, 0) + 1
+
         await asyncio.gather(*(client() for _ in range(clients)))
     q = statistics.quantiles(latencies, n=100)
-    print(f"GET /api/v1/batches/{{id}}, {clients} concurrent clients, {seconds:.0f} s: "
-          f"{len(latencies)} requests ({len(latencies) / seconds:.0f}/s), "
-          f"p50 {q[49] * 1000:.1f} ms, "
-          f"p99 {q[98] * 1000:.1f} ms, errors {sum(errors.values())} {errors or ''}")
+    print(
+        f"GET /api/v1/batches/{{id}}, {clients} concurrent clients, {seconds:.0f} s: "
+        f"{len(latencies)} requests ({len(latencies) / seconds:.0f}/s), "
+        f"p50 {q[49] * 1000:.1f} ms, "
+        f"p99 {q[98] * 1000:.1f} ms, errors {sum(errors.values())} {errors or ''}"
+    )
 
 
 async def main() -> None:
@@ -85,13 +96,19 @@ async def main() -> None:
     parser.add_argument("--analysis-instances", type=int, default=2)
     args = parser.parse_args()
     state_dir = REPO_ROOT / ".devstack" / f"bench-{uuid.uuid4().hex[:8]}"  # a cold cache
-    stack = Stack(StackConfig(
-        state_dir=state_dir, fast=True, conventional_ports=False,
-        analysis_instances=args.analysis_instances, keepa_refill_rate=1_000_000,
-        keepa_time_scale=60,
-        # Capacity is measured, not the per-seller rate limit (1,200 requests/min by default).
-        extra_env={"LOG_LEVEL": "WARNING", "RATE_LIMIT_REQUESTS": "0"},
-        service_env={"gateway": {"DATABASE_POOL_SIZE": "50"}}))
+    stack = Stack(
+        StackConfig(
+            state_dir=state_dir,
+            fast=True,
+            conventional_ports=False,
+            analysis_instances=args.analysis_instances,
+            keepa_refill_rate=1_000_000,
+            keepa_time_scale=60,
+            # Capacity is measured, not the per-seller rate limit (1,200 requests/min by default).
+            extra_env={"LOG_LEVEL": "WARNING", "RATE_LIMIT_REQUESTS": "0"},
+            service_env={"gateway": {"DATABASE_POOL_SIZE": "50"}},
+        )
+    )
     try:
         await stack.start_infra()
         await stack.start_services()
@@ -104,7 +121,6 @@ async def main() -> None:
     finally:
         await stack.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
-
 
 
 if __name__ == "__main__":

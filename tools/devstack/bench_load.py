@@ -66,8 +66,14 @@ async def seller_headers(http: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-async def client(http: httpx.AsyncClient, headers: dict[str, str], results: Results,
-                 deadline: float, items_per_batch: int, seed: int) -> None:
+async def client(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    results: Results,
+    deadline: float,
+    items_per_batch: int,
+    seed: int,
+) -> None:
     """One seller: submits a small batch now and then, polls its batches, lists analyses."""
     rng = random.Random(seed)
     mine: list[str] = []
@@ -75,8 +81,13 @@ async def client(http: httpx.AsyncClient, headers: dict[str, str], results: Resu
         roll = rng.random()
         if roll < 0.1 or not mine:
             kind, method, path = "submit", "POST", "/api/v1/batches"
-            body = {"name": "load", "items": [{"identifier": random_isbn(rng), "buy_cost": 2.5}
-                                              for _ in range(items_per_batch)]}
+            body = {
+                "name": "load",
+                "items": [
+                    {"identifier": random_isbn(rng), "buy_cost": 2.5}
+                    for _ in range(items_per_batch)
+                ],
+            }
             expected = 202
         elif roll < 0.7:
             kind, method, path = "poll", "GET", f"/api/v1/batches/{rng.choice(mine)}"
@@ -84,8 +95,9 @@ async def client(http: httpx.AsyncClient, headers: dict[str, str], results: Resu
         else:
             kind, method, expected = "list", "GET", 200
             body = None
-            path = "/api/v1/analyses?size=50" + (f"&batch_id={rng.choice(mine)}"
-                                                 if rng.random() < 0.5 else "")
+            path = "/api/v1/analyses?size=50" + (
+                f"&batch_id={rng.choice(mine)}" if rng.random() < 0.5 else ""
+            )
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -104,18 +116,24 @@ async def client(http: httpx.AsyncClient, headers: dict[str, str], results: Resu
 def report(results: Results, seconds: float, clients: int) -> None:
     everything = [s for values in results.latencies.values() for s in values]
     total = len(everything)
-    print(f"\n{clients} concurrent clients for {seconds:.0f} s: {total} requests, "
-          f"{total / seconds:.0f} requests/s, errors {sum(results.errors.values())}")
+    print(
+        f"\n{clients} concurrent clients for {seconds:.0f} s: {total} requests, "
+        f"{total / seconds:.0f} requests/s, errors {sum(results.errors.values())}"
+    )
     for kind in ("submit", "poll", "list"):
         values = results.latencies.get(kind, [])
         if len(values) >= 2:
             q = statistics.quantiles(values, n=100)
-            print(f"  {kind:<6} {len(values):>7} requests ({len(values) / seconds:>5.0f}/s)  "
-                  f"p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms")
+            print(
+                f"  {kind:<6} {len(values):>7} requests ({len(values) / seconds:>5.0f}/s)  "
+                f"p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms"
+            )
     if len(everything) >= 2:
         q = statistics.quantiles(everything, n=100)
-        print(f"  {'all':<6} {total:>7} requests ({total / seconds:>5.0f}/s)  "
-              f"p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms")
+        print(
+            f"  {'all':<6} {total:>7} requests ({total / seconds:>5.0f}/s)  "
+            f"p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms"
+        )
     for error, count in results.errors.most_common(10):
         print(f"  error x{count}: {error}")
 
@@ -137,12 +155,15 @@ async def drain(http: httpx.AsyncClient, results: Results, timeout: float) -> No
         if pending:
             await asyncio.sleep(1)
     statuses["unfinished"] = len(pending)
-    print(f"  batches submitted {len(results.batches)} ({results.items_submitted} items): "
-          f"{dict(statuses)} {time.perf_counter() - started:.0f} s after the load")
+    print(
+        f"  batches submitted {len(results.batches)} ({results.items_submitted} items): "
+        f"{dict(statuses)} {time.perf_counter() - started:.0f} s after the load"
+    )
 
 
-async def run(base_url: str, clients: int, seconds: float, items_per_batch: int,
-              drain_seconds: float) -> Results:
+async def run(
+    base_url: str, clients: int, seconds: float, items_per_batch: int, drain_seconds: float
+) -> Results:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         setup = asyncio.Semaphore(20)
@@ -154,8 +175,12 @@ async def run(base_url: str, clients: int, seconds: float, items_per_batch: int,
         sellers = await asyncio.gather(*(signed_up() for _ in range(clients)))
         results = Results()
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(client(http, headers, results, deadline, items_per_batch, n)
-                               for n, headers in enumerate(sellers)))
+        await asyncio.gather(
+            *(
+                client(http, headers, results, deadline, items_per_batch, n)
+                for n, headers in enumerate(sellers)
+            )
+        )
         report(results, seconds, clients)
         if drain_seconds > 0:
             await drain(http, results, drain_seconds)
@@ -175,33 +200,48 @@ async def wait_ready(base_url: str) -> None:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.bench_load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.bench_load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--items-per-batch", type=int, default=10)
     parser.add_argument("--analysis-instances", type=int, default=2)
-    parser.add_argument("--drain-seconds", type=float, default=120.0,
-                        help="wait this long for the submitted batches to finish (0: do not)")
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=120.0,
+        help="wait this long for the submitted batches to finish (0: do not)",
+    )
     parser.add_argument("--gateway-url", help="use a running stack instead of starting one")
     args = parser.parse_args()
     stack: Stack | None = None
     base_url = args.gateway_url
     try:
         if base_url is None:
-            stack = Stack(StackConfig(
-                state_dir=Path(REPO_ROOT / ".devstack" / "bench-load"), fast=True,
-                conventional_ports=False, analysis_instances=args.analysis_instances,
-                keepa_refill_rate=1_000_000, keepa_time_scale=60, extra_env=dict(LOAD_ENV),
-                # 200 requests in flight: a pool of 20 makes the later ones wait for a
-                # connection (30 s, then an error) rather than for the CPU.
-                service_env={"gateway": {"DATABASE_POOL_SIZE": "50"}}))
+            stack = Stack(
+                StackConfig(
+                    state_dir=Path(REPO_ROOT / ".devstack" / "bench-load"),
+                    fast=True,
+                    conventional_ports=False,
+                    analysis_instances=args.analysis_instances,
+                    keepa_refill_rate=1_000_000,
+                    keepa_time_scale=60,
+                    extra_env=dict(LOAD_ENV),
+                    # 200 requests in flight: a pool of 20 makes the later ones wait for a
+                    # connection (30 s, then an error) rather than for the CPU.
+                    service_env={"gateway": {"DATABASE_POOL_SIZE": "50"}},
+                )
+            )
             await stack.start_infra()
             await stack.start_services()
             base_url = stack.gateway_url
         await wait_ready(base_url)
-        results = await run(base_url, args.clients, args.seconds, args.items_per_batch,
-                            args.drain_seconds)
+        results = await run(
+            base_url, args.clients, args.seconds, args.items_per_batch, args.drain_seconds
+        )
     finally:
         if stack is not None:
             await stack.stop()

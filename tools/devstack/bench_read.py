@@ -55,8 +55,15 @@ def _ms(value: str) -> float:
 
 
 async def wrk(url: str, headers: dict[str, str], args: argparse.Namespace) -> WrkResult:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
-               "--latency", "--timeout", "10s"]
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     process = await asyncio.create_subprocess_exec(*command, url, stdout=subprocess.PIPE)
@@ -67,8 +74,9 @@ async def wrk(url: str, headers: dict[str, str], args: argparse.Namespace) -> Wr
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:\s+(.*)", out)
-    return WrkResult(rps, p99, int(non_2xx.group(1)) if non_2xx else 0,
-                     errors.group(1).strip() if errors else "")
+    return WrkResult(
+        rps, p99, int(non_2xx.group(1)) if non_2xx else 0, errors.group(1).strip() if errors else ""
+    )
 
 
 async def profile(stack: Stack, seconds: int) -> dict[str, list[tuple[str, float]]]:
@@ -81,10 +89,26 @@ async def profile(stack: Stack, seconds: int) -> dict[str, list[tuple[str, float
         if process.pid is None or not any(s in name for s in ("gateway", "batch", "analysis")):
             continue
         out = stack.config.state_dir / f"profile-{name}.txt"
-        running[name] = (out, await asyncio.create_subprocess_exec(
-            spy, "record", "--nonblocking", "-r", "50", "-d", str(seconds), "-f", "raw",
-            "-o", str(out), "-p", str(process.pid),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        running[name] = (
+            out,
+            await asyncio.create_subprocess_exec(
+                spy,
+                "record",
+                "--nonblocking",
+                "-r",
+                "50",
+                "-d",
+                str(seconds),
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+                "-p",
+                str(process.pid),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        )
     summary: dict[str, list[tuple[str, float]]] = {}
     for name, (out, spying) in running.items():
         await spying.wait()
@@ -102,19 +126,22 @@ def _hottest(raw: Path) -> list[tuple[str, float]]:
 
 
 def report(label: str, result: WrkResult, bare: WrkResult) -> None:
-    print(f"{label:<48} {result.line()}   -> {result.requests_per_s / bare.requests_per_s:.2f}x "
-          f"bare req/s, p99 {result.p99_ms / bare.p99_ms:.1f}x bare")
+    print(
+        f"{label:<48} {result.line()}   -> {result.requests_per_s / bare.requests_per_s:.2f}x "
+        f"bare req/s, p99 {result.p99_ms / bare.p99_ms:.1f}x bare"
+    )
 
 
 async def prepare(stack: Stack, items: int) -> tuple[dict[str, str], dict[str, str], str]:
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=120) as http:
         jwt_headers = await login(http)
-        created = await http.post("/api/v1/api-keys", json={"name": "bench"},
-                                  headers=jwt_headers)
+        created = await http.post("/api/v1/api-keys", json={"name": "bench"}, headers=jwt_headers)
         created.raise_for_status()
         key_headers = {"X-API-Key": created.json()["key"]}
-        body = {"name": "bench-read", "items": [{"identifier": i, "buy_cost": 2.0}
-                                                for i in unique_isbns(items)]}
+        body = {
+            "name": "bench-read",
+            "items": [{"identifier": i, "buy_cost": 2.0} for i in unique_isbns(items)],
+        }
         accepted = await http.post("/api/v1/batches", json=body, headers=jwt_headers)
         accepted.raise_for_status()
         batch_id = accepted.json()["id"]
@@ -133,22 +160,34 @@ async def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--items", type=int, default=200)
-    parser.add_argument("--profile", action="store_true",
-                        help="py-spy each service during the JWT run (own time per frame)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each service during the JWT run (own time per frame)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        print("bench_read: `wrk` is missing: install it (Debian: apt-get install -y wrk)",
-              file=sys.stderr)
+        print(
+            "bench_read: `wrk` is missing: install it (Debian: apt-get install -y wrk)",
+            file=sys.stderr,
+        )
         return 2
     state_dir = REPO_ROOT / ".devstack" / f"bench-read-{uuid.uuid4().hex[:8]}"
-    stack = Stack(StackConfig(
-        state_dir=state_dir, fast=True, conventional_ports=False,
-        keepa_refill_rate=1_000_000, keepa_time_scale=60,
-        # The rate limit counts every request (its code path is measured) but never refuses.
-        extra_env={"LOG_LEVEL": "WARNING", "RATE_LIMIT_REQUESTS": "1000000000"}))
+    stack = Stack(
+        StackConfig(
+            state_dir=state_dir,
+            fast=True,
+            conventional_ports=False,
+            keepa_refill_rate=1_000_000,
+            keepa_time_scale=60,
+            # The rate limit counts every request (its code path is measured) but never refuses.
+            extra_env={"LOG_LEVEL": "WARNING", "RATE_LIMIT_REQUESTS": "1000000000"},
+        )
+    )
     bare_port = free_port()
-    bare = await asyncio.create_subprocess_exec(PYTHON, "-m", "devstack.bare_app", str(bare_port),
-                                                cwd=REPO_ROOT / "tools")
+    bare = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "devstack.bare_app", str(bare_port), cwd=REPO_ROOT / "tools"
+    )
     try:
         await stack.start_infra()
         await stack.start_services()
@@ -156,26 +195,37 @@ async def main() -> int:
         await wait_for_port(bare_port, 30)
         jwt_headers, key_headers, batch_id = await prepare(stack, args.items)
         base = stack.gateway_url
-        print(f"wrk: {args.threads} threads x {args.connections} connections, "
-              f"{args.seconds} s each")
+        print(
+            f"wrk: {args.threads} threads x {args.connections} connections, {args.seconds} s each"
+        )
         reference = await wrk(f"http://127.0.0.1:{bare_port}/bare", {}, args)
         print(f"{'bare FastAPI route (reference)':<48} {reference.line()}")
-        profiled = asyncio.create_task(profile(stack, args.seconds - 2)) if args.profile \
-            else None
-        report("GET /api/v1/batches/{id}, JWT",
-               await wrk(f"{base}/api/v1/batches/{batch_id}", jwt_headers, args), reference)
+        profiled = asyncio.create_task(profile(stack, args.seconds - 2)) if args.profile else None
+        report(
+            "GET /api/v1/batches/{id}, JWT",
+            await wrk(f"{base}/api/v1/batches/{batch_id}", jwt_headers, args),
+            reference,
+        )
         if profiled is not None:
             for name, frames in (await profiled).items():
                 print(f"  profile of {name} (own time, py-spy):")
                 for frame, share in frames:
                     print(f"    {share * 100:5.1f}%  {frame}")
-        report("GET /api/v1/batches/{id}, API key",
-               await wrk(f"{base}/api/v1/batches/{batch_id}", key_headers, args), reference)
-        report("GET /api/v1/users/me (auth + rate limit alone), JWT",
-               await wrk(f"{base}/api/v1/users/me", jwt_headers, args), reference)
-        report("GET /api/v1/analyses?batch_id=..&size=100, JWT",
-               await wrk(f"{base}/api/v1/analyses?batch_id={batch_id}&size=100", jwt_headers, args),
-               reference)
+        report(
+            "GET /api/v1/batches/{id}, API key",
+            await wrk(f"{base}/api/v1/batches/{batch_id}", key_headers, args),
+            reference,
+        )
+        report(
+            "GET /api/v1/users/me (auth + rate limit alone), JWT",
+            await wrk(f"{base}/api/v1/users/me", jwt_headers, args),
+            reference,
+        )
+        report(
+            "GET /api/v1/analyses?batch_id=..&size=100, JWT",
+            await wrk(f"{base}/api/v1/analyses?batch_id={batch_id}&size=100", jwt_headers, args),
+            reference,
+        )
     finally:
         bare.terminate()
         await bare.wait()

@@ -43,8 +43,12 @@ class Drill:
     async def analysed(self, batch_id: str) -> int:
         conn = await asyncpg.connect(self.stack.admin_url, timeout=5)
         try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1", uuid.UUID(batch_id)))
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM analysis.analyses WHERE batch_id = $1",
+                    uuid.UUID(batch_id),
+                )
+            )
         finally:
             await conn.close()
 
@@ -65,14 +69,23 @@ class Drill:
         await self.stack.processes["postgres"].stop()
         await self.stack.start("postgres")
 
-    async def batch(self, http: httpx.AsyncClient, headers: dict[str, str],
-                    faults: list[tuple[float, Fault]]) -> tuple[float, dict[str, object]]:
-        isbns = [f"{n:09d}" + isbn10_check_digit(f"{n:09d}")
-                 for n in range(self.next_isbn, self.next_isbn + self.lines)]  # fresh books
+    async def batch(
+        self, http: httpx.AsyncClient, headers: dict[str, str], faults: list[tuple[float, Fault]]
+    ) -> tuple[float, dict[str, object]]:
+        isbns = [
+            f"{n:09d}" + isbn10_check_digit(f"{n:09d}")
+            for n in range(self.next_isbn, self.next_isbn + self.lines)
+        ]  # fresh books
         self.next_isbn += self.lines
         started = time.monotonic()
-        accepted = await http.post("/api/v1/batches", headers=headers, json={
-            "name": "fault drill", "items": [{"identifier": i, "buy_cost": 2.0} for i in isbns]})
+        accepted = await http.post(
+            "/api/v1/batches",
+            headers=headers,
+            json={
+                "name": "fault drill",
+                "items": [{"identifier": i, "buy_cost": 2.0} for i in isbns],
+            },
+        )
         accepted.raise_for_status()
         batch_id = accepted.json()["id"]
         for share, fault in faults:
@@ -82,7 +95,10 @@ class Drill:
             try:
                 answer = await http.get(f"/api/v1/batches/{batch_id}", headers=headers)
                 if answer.status_code == 200 and answer.json()["status"] in (
-                        "COMPLETED", "FAILED", "CANCELLED"):
+                    "COMPLETED",
+                    "FAILED",
+                    "CANCELLED",
+                ):
                     return time.monotonic() - started, answer.json()
             except httpx.TransportError:
                 pass  # the gateway restarting
@@ -94,9 +110,13 @@ async def main() -> None:
     parser.add_argument("--lines", type=int, default=3000)
     parser.add_argument("--analysis-instances", type=int, default=2)
     parser.add_argument("--keepa-rate", type=int, default=100, help="tokens a second")
-    parser.add_argument("--bucket-seconds", type=int, default=1,
-                        help="Keepa bucket in seconds of refill, empty at start; 0: the "
-                             "simulator's own (an hour's, full)")
+    parser.add_argument(
+        "--bucket-seconds",
+        type=int,
+        default=1,
+        help="Keepa bucket in seconds of refill, empty at start; 0: the "
+        "simulator's own (an hour's, full)",
+    )
     args = parser.parse_args()
     if args.bucket_seconds > 0:
         # Every batch bound by the same refill: a bucket of that many seconds' tokens, empty at
@@ -105,9 +125,15 @@ async def main() -> None:
         os.environ.setdefault("KEEPA_SIM_INITIAL_TOKENS", "0")
     state = Path(tempfile.mkdtemp(prefix="av-drill-"))
     os.chmod(state, 0o755)  # the PostgreSQL OS user must reach its data directory
-    stack = Stack(StackConfig(
-        state_dir=state, conventional_ports=False, analysis_instances=args.analysis_instances,
-        keepa_refill_rate=args.keepa_rate, keepa_time_scale=60.0))  # rate a minute, x60
+    stack = Stack(
+        StackConfig(
+            state_dir=state,
+            conventional_ports=False,
+            analysis_instances=args.analysis_instances,
+            keepa_refill_rate=args.keepa_rate,
+            keepa_time_scale=60.0,
+        )
+    )  # rate a minute, x60
     drill = Drill(stack, args.lines)
     try:
         await stack.start_infra()
@@ -116,9 +142,12 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
             headers = await login(http)
             base, _ = await drill.batch(http, headers, [])
-            print(f"fault-free: {args.lines} lines COMPLETED in {base:.1f} s "
-                  f"({args.analysis_instances} analysis instances, Keepa {args.keepa_rate} "
-                  "tokens/s)", flush=True)
+            print(
+                f"fault-free: {args.lines} lines COMPLETED in {base:.1f} s "
+                f"({args.analysis_instances} analysis instances, Keepa {args.keepa_rate} "
+                "tokens/s)",
+                flush=True,
+            )
             one: list[tuple[str, Fault]] = [
                 ("SIGKILL analysis-0", lambda: drill.crash("analysis-0")),
                 ("SIGKILL batch-service", lambda: drill.crash("batch-service")),
@@ -129,14 +158,26 @@ async def main() -> None:
             for label, fault in one:
                 await stack.wait_ready(timeout=600)
                 took, batch = await drill.batch(http, headers, [(0.5, fault)])
-                print(f"{label:<28} {batch['status']} in {took:6.1f} s  bound "
-                      f"{2 * base + 30:6.1f} s  ({took / base:.1f}x fault-free)", flush=True)
+                print(
+                    f"{label:<28} {batch['status']} in {took:6.1f} s  bound "
+                    f"{2 * base + 30:6.1f} s  ({took / base:.1f}x fault-free)",
+                    flush=True,
+                )
             await stack.wait_ready(timeout=600)
-            took, batch = await drill.batch(http, headers, [
-                (0.25, lambda: drill.crash("analysis-0")), (0.6, lambda: drill.crash("broker")),
-                (0.7, lambda: drill.crash("batch-service"))])
-            print(f"{'all three in one batch':<28} {batch['status']} in {took:6.1f} s  bound "
-                  f"{3 * base + 60:6.1f} s  ({took / base:.1f}x fault-free)", flush=True)
+            took, batch = await drill.batch(
+                http,
+                headers,
+                [
+                    (0.25, lambda: drill.crash("analysis-0")),
+                    (0.6, lambda: drill.crash("broker")),
+                    (0.7, lambda: drill.crash("batch-service")),
+                ],
+            )
+            print(
+                f"{'all three in one batch':<28} {batch['status']} in {took:6.1f} s  bound "
+                f"{3 * base + 60:6.1f} s  ({took / base:.1f}x fault-free)",
+                flush=True,
+            )
     finally:
         await stack.stop()
         shutil.rmtree(state, ignore_errors=True)

@@ -27,4 +27,3 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-

@@ -54,16 +54,29 @@ class LocalPostgres:
             for path in (self.data_dir, self.data_dir.parent):
                 os.chown(path, record.pw_uid, record.pw_gid)
         subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "--auth=trust",
-             "--encoding=UTF8", "-U", SUPERUSER, "--no-sync"],
-            check=True, stdout=subprocess.DEVNULL, user=self.user,
+            [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "-U",
+                SUPERUSER,
+                "--no-sync",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            user=self.user,
         )
 
     def command(self, *, fast: bool) -> list[str]:
         """The postgres server command line, run in the foreground under the supervisor."""
         settings = [
-            "listen_addresses=127.0.0.1", f"port={self.port}", "max_connections=300",
-            f"unix_socket_directories={self.data_dir}", "shared_buffers=128MB",
+            "listen_addresses=127.0.0.1",
+            f"port={self.port}",
+            "max_connections=300",
+            f"unix_socket_directories={self.data_dir}",
+            "shared_buffers=128MB",
         ]
         if fast:  # test clusters: durability is not what they test
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]

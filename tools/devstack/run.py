@@ -28,8 +28,11 @@ async def main() -> None:
     try:
         await stack.start_infra()
         await stack.start_services()
-        keepa = "Keepa API (KEEPA_API_KEY set)" if stack.keepa_key else \
-            f"local Keepa-compatible server at {stack.keepa_base_url}"
+        keepa = (
+            "Keepa API (KEEPA_API_KEY set)"
+            if stack.keepa_key
+            else f"local Keepa-compatible server at {stack.keepa_base_url}"
+        )
         print(
             "\nArbitrageVault is running:\n"
             f"  API            {stack.gateway_url}\n"
@@ -39,7 +42,9 @@ async def main() -> None:
             f"  PostgreSQL     {stack.admin_url}\n"
             f"  Kafka          {stack.bootstrap}\n"
             f"  logs           {stack.logs}\n"
-            "Ctrl-C stops everything.\n", flush=True)
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
         await stop.wait()
     finally:
         print("stopping...", flush=True)

@@ -35,7 +35,10 @@ def table(title: str, cls: type[BaseSettings], skip: set[str]) -> str:
 if __name__ == "__main__":
     common = set(CommonSettings.model_fields)
     print(table("Every service", CommonSettings, set()))
-    for title, cls in (("Gateway", GatewaySettings), ("Batch service", BatchServiceSettings),
-                       ("Analysis service", AnalysisServiceSettings)):
+    for title, cls in (
+        ("Gateway", GatewaySettings),
+        ("Batch service", BatchServiceSettings),
+        ("Analysis service", AnalysisServiceSettings),
+    ):
         print()
         print(table(title, cls, common))

@@ -55,13 +55,16 @@ class Stack:
         self.external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         self.keepa_key = os.environ.get("KEEPA_API_KEY", "")
         # The services' shared secret for internal service tokens: new for every stack.
-        self.internal_auth_secret = os.environ.get("INTERNAL_AUTH_SECRET") or \
-            secrets.token_urlsafe(32)
+        self.internal_auth_secret = os.environ.get("INTERNAL_AUTH_SECRET") or secrets.token_urlsafe(
+            32
+        )
         self.pg = postgres.LocalPostgres(config.state_dir / "pgdata", pick(55432))
         self.broker_port = pick(19092)
         self.keepa_port = pick(8090)
-        self.gateway_ports = [pick(config.gateway_port + (i * 100 if i else 0))
-                              for i in range(config.gateway_instances)]
+        self.gateway_ports = [
+            pick(config.gateway_port + (i * 100 if i else 0))
+            for i in range(config.gateway_instances)
+        ]
         self.gateway_port = self.gateway_ports[0]
         self.batch_port = pick(8001)
         self.analysis_ports = [pick(8010 + i) for i in range(config.analysis_instances)]
@@ -77,8 +80,11 @@ class Stack:
 
     @property
     def keepa_base_url(self) -> str:
-        return os.environ.get("KEEPA_BASE_URL", "https://api.keepa.com") if self.keepa_key \
+        return (
+            os.environ.get("KEEPA_BASE_URL", "https://api.keepa.com")
+            if self.keepa_key
             else f"http://127.0.0.1:{self.keepa_port}"
+        )
 
     @property
     def gateway_url(self) -> str:
@@ -99,9 +105,16 @@ class Stack:
         """PostgreSQL alone (unless DATABASE_URL names one), with the database and roles."""
         if not self.external_db:
             self.pg.init_cluster()
-            await self._start(ProcessSpec(
-                "postgres", self.pg.command(fast=self.config.fast), user=self.pg.process_user(),
-                after_start=self.pg.wait_ready, stop_timeout=20, stop_signal=signal.SIGINT))
+            await self._start(
+                ProcessSpec(
+                    "postgres",
+                    self.pg.command(fast=self.config.fast),
+                    user=self.pg.process_user(),
+                    after_start=self.pg.wait_ready,
+                    stop_timeout=20,
+                    stop_signal=signal.SIGINT,
+                )
+            )
         await postgres.provision(self.admin_url)
 
     async def start_infra(self) -> None:
@@ -123,17 +136,33 @@ class Stack:
             await wait_for_port(self.broker_port, 30)
             await ensure_topics(self.bootstrap, self.config.partitions)
 
-        return ProcessSpec("broker", [binary, "broker", "--listener-url", url,
-                                      "--advertised-listener-url", url],
-                           env={"RUST_LOG": "warn"}, after_start=ready, stop_timeout=10)
+        return ProcessSpec(
+            "broker",
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            env={"RUST_LOG": "warn"},
+            after_start=ready,
+            stop_timeout=10,
+        )
 
     def keepa_spec(self) -> ProcessSpec:
         return ProcessSpec(
             "keepa-sim",
-            [PYTHON, "-m", "keepa_sim", "--host", "127.0.0.1", "--port", str(self.keepa_port),
-             "--refill-rate", str(self.config.keepa_refill_rate),
-             "--time-scale", str(self.config.keepa_time_scale)],
-            after_start=lambda: wait_for_port(self.keepa_port, 30), stop_timeout=10)
+            [
+                PYTHON,
+                "-m",
+                "keepa_sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.keepa_port),
+                "--refill-rate",
+                str(self.config.keepa_refill_rate),
+                "--time-scale",
+                str(self.config.keepa_time_scale),
+            ],
+            after_start=lambda: wait_for_port(self.keepa_port, 30),
+            stop_timeout=10,
+        )
 
     # -- services ---------------------------------------------------------------------------
     def common_env(self, schema: str, instance_id: str) -> dict[str, str]:
@@ -158,8 +187,9 @@ class Stack:
         env = self.common_env("gateway", f"gateway-{instance}") | {
             "GATEWAY_PORT": str(port),
             "BATCH_SERVICE_URL": self.batch_url,
-            "ANALYSIS_SERVICE_URLS": ",".join(self.analysis_url(i) for i in
-                                              range(len(self.analysis_ports))),
+            "ANALYSIS_SERVICE_URLS": ",".join(
+                self.analysis_url(i) for i in range(len(self.analysis_ports))
+            ),
         }
         name = "gateway" if instance == 0 else f"gateway-{instance}"
         env |= self.config.service_env.get("gateway", {})
@@ -172,30 +202,38 @@ class Stack:
 
     def analysis_spec(self, instance: int) -> ProcessSpec:
         port = self.analysis_ports[instance]
-        env = self.common_env("analysis", f"analysis-{instance}") | {
-            "ANALYSIS_SERVICE_PORT": str(port),
-            "KEEPA_BASE_URL": self.keepa_base_url,
-            "KEEPA_API_KEY": self.keepa_key or "local-simulator-key",
-        } | self.config.service_env.get("analysis-service", {})
+        env = (
+            self.common_env("analysis", f"analysis-{instance}")
+            | {
+                "ANALYSIS_SERVICE_PORT": str(port),
+                "KEEPA_BASE_URL": self.keepa_base_url,
+                "KEEPA_API_KEY": self.keepa_key or "local-simulator-key",
+            }
+            | self.config.service_env.get("analysis-service", {})
+        )
         return self._service_spec(f"analysis-{instance}", "analysis_service", env, port)
 
     def _service_spec(self, name: str, module: str, env: dict[str, str], port: int) -> ProcessSpec:
-        return ProcessSpec(name, [PYTHON, "-m", module], env=env,
-                           after_start=lambda: wait_for_port(port, 60))
+        return ProcessSpec(
+            name, [PYTHON, "-m", module], env=env, after_start=lambda: wait_for_port(port, 60)
+        )
 
     async def migrate(self, *schemas: str) -> None:
         """Each service's migrations (all, or those of `schemas`), each in its own schema as its
         own role, in one process (see devstack.migrations)."""
         proc = await asyncio.create_subprocess_exec(
-            PYTHON, "-m", "devstack.migrations", self.admin_url, *schemas)
+            PYTHON, "-m", "devstack.migrations", self.admin_url, *schemas
+        )
         if await proc.wait() != 0:
             raise RuntimeError(f"migrations of {', '.join(schemas) or 'every service'} failed")
 
     async def start_services(self) -> None:
         await self.migrate()
-        specs = [self.batch_spec(), *(self.analysis_spec(i) for i in
-                                      range(len(self.analysis_ports))),
-                 *(self.gateway_spec(i) for i in range(len(self.gateway_ports)))]
+        specs = [
+            self.batch_spec(),
+            *(self.analysis_spec(i) for i in range(len(self.analysis_ports))),
+            *(self.gateway_spec(i) for i in range(len(self.gateway_ports))),
+        ]
         await _all_or_none([self._start(spec) for spec in specs])
 
     async def _start(self, spec: ProcessSpec) -> ManagedProcess:
@@ -214,8 +252,9 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop everything this stack started, whether its start succeeded or not."""
-        services = [p for n, p in self.processes.items()
-                    if n not in ("postgres", "broker", "keepa-sim")]
+        services = [
+            p for n, p in self.processes.items() if n not in ("postgres", "broker", "keepa-sim")
+        ]
         await asyncio.gather(*(p.stop() for p in services))
         infra = [p for n, p in self.processes.items() if n in ("broker", "keepa-sim")]
         await asyncio.gather(*(p.stop() for p in infra))
@@ -224,8 +263,11 @@ class Stack:
 
     async def wait_ready(self, timeout: float = 90.0) -> None:
         """Every service answers /ready: database, broker and consumer group joined."""
-        urls = [*(self.gateway_instance_url(i) for i in range(len(self.gateway_ports))),
-                self.batch_url, *(self.analysis_url(i) for i in range(len(self.analysis_ports)))]
+        urls = [
+            *(self.gateway_instance_url(i) for i in range(len(self.gateway_ports))),
+            self.batch_url,
+            *(self.analysis_url(i) for i in range(len(self.analysis_ports))),
+        ]
         deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient(timeout=5) as http:
             for url in urls:

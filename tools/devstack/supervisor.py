@@ -75,8 +75,11 @@ class ManagedProcess:
     async def _spawn(self) -> None:
         env = {**os.environ, **self.spec.env}
         out = await asyncio.create_subprocess_exec(
-            *self.spec.argv, env=env, user=self.spec.user,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *self.spec.argv,
+            env=env,
+            user=self.spec.user,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C to `make run` reaches us, not the children
             preexec_fn=_die_with_parent,
         )
@@ -113,8 +116,13 @@ class ManagedProcess:
             if not self._wanted or not self.spec.restart or self.proc is not proc:
                 return
             self.restarts += 1
-            log.warning("%s exited with %s; restart #%d in %.1fs",
-                        self.spec.name, code, self.restarts, delay)
+            log.warning(
+                "%s exited with %s; restart #%d in %.1fs",
+                self.spec.name,
+                code,
+                self.restarts,
+                delay,
+            )
             await asyncio.sleep(delay)
             if not self._wanted:
                 return
@@ -154,7 +162,8 @@ class ManagedProcess:
         try:
             return await asyncio.wait_for(self.proc.wait(), self.spec.stop_timeout)
         except TimeoutError:
-            log.warning("%s did not stop in %.0fs; killing it", self.spec.name,
-                        self.spec.stop_timeout)
+            log.warning(
+                "%s did not stop in %.0fs; killing it", self.spec.name, self.spec.stop_timeout
+            )
             self.signal(signals.SIGKILL)
             return await self.proc.wait()

@@ -61,8 +61,11 @@ def main() -> int:
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         code = 1
     if sys.platform.startswith("linux") and (left := leftovers(owner)):
-        print(f"make test: {len(left)} process(es) the suite started were still running "
-              "(killed now):", file=sys.stderr)
+        print(
+            f"make test: {len(left)} process(es) the suite started were still running "
+            "(killed now):",
+            file=sys.stderr,
+        )
         for pid, command in left:
             print(f"  {pid}: {command}", file=sys.stderr)
         code = code or 1

@@ -32,8 +32,13 @@ def parse_config(argv: Sequence[str] | None = None) -> SimConfig:
     """Defaults < KEEPA_SIM_* environment < command line."""
     parser = argparse.ArgumentParser(prog="python -m keepa_sim", description=__doc__)
     for name, convert in CONVERTERS.items():
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=convert,
-                            default=None, help=_HELP.get(name))
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=convert,
+            default=None,
+            help=_HELP.get(name),
+        )
     args = vars(parser.parse_args(argv))
     options = env_overrides() | {k: v for k, v in args.items() if v is not None}
     known = {f.name for f in fields(SimConfig)}
@@ -47,8 +52,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     # access_log off: request lines would print the API key from the query string.
     # Idle connections live longer than the client's 5 s pool expiry, so the two never race.
-    uvicorn.run(create_app(config), host=config.host, port=config.port,
-                log_level=config.log_level, access_log=False, timeout_keep_alive=30)
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+    )
 
 
 if __name__ == "__main__":

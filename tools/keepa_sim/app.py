@@ -89,10 +89,18 @@ class KeepaEndpoints:
                 return json_response({"error": error}, 503)
         started = time.perf_counter()
         status, body = self._serve(request, fault.status if fault else None, started)
-        self.state.record(**entry, status=status, tokens_consumed=body.get("tokensConsumed", 0),
-                          products=len(body.get("products") or ()))
-        log.info("GET /product items=%d -> %d (%s tokens)",
-                 len(entry["asins"]) + len(entry["codes"]), status, body.get("tokensConsumed", 0))
+        self.state.record(
+            **entry,
+            status=status,
+            tokens_consumed=body.get("tokensConsumed", 0),
+            products=len(body.get("products") or ()),
+        )
+        log.info(
+            "GET /product items=%d -> %d (%s tokens)",
+            len(entry["asins"]) + len(entry["codes"]),
+            status,
+            body.get("tokensConsumed", 0),
+        )
         return json_response(body, status)
 
     def _serve(
@@ -127,7 +135,8 @@ def create_app(config: SimConfig | None = None) -> Starlette:
     ]
     # Keepa always answers gzip-compressed; recordings with offers are megabytes of JSON. The
     # fastest level: the simulator's CPU is the test pipeline's bottleneck, not the loopback.
-    app = Starlette(routes=routes, middleware=[
-        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)])
+    app = Starlette(
+        routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)]
+    )
     app.state.sim = state
     return app

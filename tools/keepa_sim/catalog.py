@@ -40,8 +40,11 @@ def _read(path: Path) -> object:
 
 
 def _sample_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file()
-                  and p.name.lower().endswith((".json", ".json.gz", ".gz")))
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and p.name.lower().endswith((".json", ".json.gz", ".gz"))
+    )
 
 
 def has_offers(product: Product) -> bool:

@@ -33,7 +33,8 @@ def default_samples_dir(environ: Mapping[str, str] | None = None) -> Path:
     folder = Path(raw).expanduser() if raw else PACKAGED_SAMPLES_DIR
     if not folder.is_dir() or not any(folder.glob("*.json")):
         raise FileNotFoundError(
-            f"recorded Keepa samples not found in {folder} (KEEPA_SIM_SAMPLES_DIR)")
+            f"recorded Keepa samples not found in {folder} (KEEPA_SIM_SAMPLES_DIR)"
+        )
     return folder
 
 

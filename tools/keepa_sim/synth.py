@@ -106,10 +106,8 @@ def _csv(book: Book, tl: _Timeline, opts: SynthOptions, live: list[LiveOffer]) -
         bb_new = _buy_box(live, used=False)
         bb_used = _buy_box(live, used=True)
         # Buy box history follows the lowest prices, ending at today's winner.
-        csv[s.BUY_BOX_SHIPPING] = [
-            *_triplets(new[:-2], 0), new[-2], *_landing(bb_new)]
-        csv[s.BUY_BOX_USED_SHIPPING] = [
-            *_triplets(used[:-2], 0), used[-2], *_landing(bb_used)]
+        csv[s.BUY_BOX_SHIPPING] = [*_triplets(new[:-2], 0), new[-2], *_landing(bb_new)]
+        csv[s.BUY_BOX_USED_SHIPPING] = [*_triplets(used[:-2], 0), used[-2], *_landing(bb_used)]
     if opts.offers:
         for condition, pairs in used_by_cond.items():
             shipping = book.used_by_condition[condition][1]
@@ -133,8 +131,12 @@ def _buy_box(live: list[LiveOffer], *, used: bool) -> LiveOffer | None:
 def _buy_box_stats(live: list[LiveOffer], opts: SynthOptions, amazon_sells: bool) -> dict[str, Any]:
     if not (opts.offers or opts.buybox):
         # What Keepa sends without offers/buybox (see the recorded envelope): -2 = not requested.
-        return {"buyBoxPrice": -2, "buyBoxShipping": -2, "buyBoxIsAmazon": amazon_sells,
-                "buyBoxSellerId": AMAZON_SELLER_ID if amazon_sells else None}
+        return {
+            "buyBoxPrice": -2,
+            "buyBoxShipping": -2,
+            "buyBoxIsAmazon": amazon_sells,
+            "buyBoxSellerId": AMAZON_SELLER_ID if amazon_sells else None,
+        }
     new, used = _buy_box(live, used=False), _buy_box(live, used=True)
     return {
         "buyBoxPrice": new.price if new else -1,

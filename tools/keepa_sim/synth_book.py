@@ -13,27 +13,97 @@ import random
 from dataclasses import dataclass
 
 _ADJECTIVES = (
-    "Silent", "Hidden", "Last", "Broken", "Golden", "Quiet", "Wild", "Distant", "Practical",
-    "Complete", "Modern", "Forgotten", "Little", "Secret", "Essential", "Invisible", "Radical",
+    "Silent",
+    "Hidden",
+    "Last",
+    "Broken",
+    "Golden",
+    "Quiet",
+    "Wild",
+    "Distant",
+    "Practical",
+    "Complete",
+    "Modern",
+    "Forgotten",
+    "Little",
+    "Secret",
+    "Essential",
+    "Invisible",
+    "Radical",
 )
 _NOUNS = (
-    "Garden", "River", "Algorithm", "Empire", "Kitchen", "Mind", "Ocean", "Machine", "Winter",
-    "Library", "Frontier", "Habit", "Signal", "Mountain", "Market", "Lantern", "Atlas", "Harvest",
+    "Garden",
+    "River",
+    "Algorithm",
+    "Empire",
+    "Kitchen",
+    "Mind",
+    "Ocean",
+    "Machine",
+    "Winter",
+    "Library",
+    "Frontier",
+    "Habit",
+    "Signal",
+    "Mountain",
+    "Market",
+    "Lantern",
+    "Atlas",
+    "Harvest",
 )
 _SUBTITLES = (
-    "A Novel", "A Memoir", "A Practical Guide", "An Introduction", "Stories", "A History",
-    "Principles and Practice", "Poems", "A Field Guide", "Lessons from a Life",
+    "A Novel",
+    "A Memoir",
+    "A Practical Guide",
+    "An Introduction",
+    "Stories",
+    "A History",
+    "Principles and Practice",
+    "Poems",
+    "A Field Guide",
+    "Lessons from a Life",
 )
 _FIRST = ("Anna", "James", "Maria", "David", "Elena", "Samuel", "Grace", "Tomás", "Priya", "Owen")
 _LAST = ("Whitfield", "Okafor", "Lindqvist", "Moreau", "Castillo", "Nakamura", "Brennan", "Adler")
 _PUBLISHERS = (
-    "Penguin Press", "Vintage", "Harper", "Scribner", "O'Reilly Media", "Wiley", "Norton",
-    "Oxford University Press", "Little, Brown", "Knopf",
+    "Penguin Press",
+    "Vintage",
+    "Harper",
+    "Scribner",
+    "O'Reilly Media",
+    "Wiley",
+    "Norton",
+    "Oxford University Press",
+    "Little, Brown",
+    "Knopf",
 )
-_GENRES = ((4736, "Self-Help"), (17, "Literature & Fiction"), (5, "Computers & Technology"),
-           (9, "History"), (75, "Science & Math"), (3, "Business & Money"), (6, "Cookbooks"))
-_LIST_PRICES = (999, 1299, 1499, 1699, 1799, 1999, 2499, 2799, 2999, 3499, 3999, 4999, 5999, 7999,
-                8999, 12999)
+_GENRES = (
+    (4736, "Self-Help"),
+    (17, "Literature & Fiction"),
+    (5, "Computers & Technology"),
+    (9, "History"),
+    (75, "Science & Math"),
+    (3, "Business & Money"),
+    (6, "Cookbooks"),
+)
+_LIST_PRICES = (
+    999,
+    1299,
+    1499,
+    1699,
+    1799,
+    1999,
+    2499,
+    2799,
+    2999,
+    3499,
+    3999,
+    4999,
+    5999,
+    7999,
+    8999,
+    12999,
+)
 # Used conditions as Keepa numbers them: 2 like new, 3 very good, 4 good, 5 acceptable.
 USED_CONDITIONS = (2, 3, 4, 5)
 _CONDITION_PREMIUM = {2: 1.25, 3: 1.12, 4: 1.0, 5: 0.92}

@@ -42,12 +42,22 @@ def product_fields(
         "availabilityAmazon": 0 if has_amazon else -1,
         "binding": book.binding,
         "brand": book.publisher,
-        "buyBoxEligibleOfferCounts": [min(book.count_new, 9), min(book.count_new, 20), 0, 0,
-                                      0, min(book.count_used, 20), 0, 0],
+        "buyBoxEligibleOfferCounts": [
+            min(book.count_new, 9),
+            min(book.count_new, 20),
+            0,
+            0,
+            0,
+            min(book.count_used, 20),
+            0,
+            0,
+        ],
         "buyBoxSellerIdHistory": None,
         "categories": [genre_id * 100 + 1, genre_id],
-        "categoryTree": [{"catId": s_id, "name": name} for s_id, name in
-                         ((283155, "Books"), (1000, "Subjects"), (genre_id, genre_name))],
+        "categoryTree": [
+            {"catId": s_id, "name": name}
+            for s_id, name in ((283155, "Books"), (1000, "Subjects"), (genre_id, genre_name))
+        ],
         "color": None,
         "competitivePriceThreshold": book.new_price if book.new_price > 0 else -1,
         "contributors": [[book.author, "author"]],

@@ -107,8 +107,10 @@ def offers_field(
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """Keepa's `offers` (live and a few gone ones, in first-seen order) and `liveOffersOrder`."""
     rng = random.Random(book.seed + 3)
-    gone = [_offer(rng, rng.choice((1, *USED_CONDITIONS)), rng.randint(300, 6000), None)
-            for _ in range(rng.randint(0, 4))]
+    gone = [
+        _offer(rng, rng.choice((1, *USED_CONDITIONS)), rng.randint(300, 6000), None)
+        for _ in range(rng.randint(0, 4))
+    ]
     entries = [(o, True) for o in live] + [(o, False) for o in gone]
     rng.shuffle(entries)  # offers are listed as Keepa first saw them, not by price
     objects: list[dict[str, Any]] = []

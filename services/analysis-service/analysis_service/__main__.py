@@ -4,5 +4,9 @@ from .main import create_app
 from .settings import AnalysisServiceSettings
 
 settings = AnalysisServiceSettings()
-serve(create_app(settings), host=settings.analysis_service_host,
-      port=settings.analysis_service_port, settings=settings)
+serve(
+    create_app(settings),
+    host=settings.analysis_service_host,
+    port=settings.analysis_service_port,
+    settings=settings,
+)

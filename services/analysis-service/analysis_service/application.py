@@ -48,8 +48,11 @@ ItemOutcome = ItemAnalysed | ItemFailed
 def strategy_of(config: BusinessConfigSnapshot) -> Strategy:
     s = config.strategy
     return Strategy(
-        name=s.name, min_roi_percent=s.min_roi_percent, min_profit=s.min_profit,
-        min_velocity_score=s.min_velocity_score, max_sales_rank=s.max_sales_rank,
+        name=s.name,
+        min_roi_percent=s.min_roi_percent,
+        min_profit=s.min_profit,
+        min_velocity_score=s.min_velocity_score,
+        max_sales_rank=s.max_sales_rank,
         max_competing_fba_offers=s.max_competing_fba_offers,
         max_amazon_buy_box_percent=s.max_amazon_buy_box_percent,
     )
@@ -57,23 +60,30 @@ def strategy_of(config: BusinessConfigSnapshot) -> Strategy:
 
 def seller_costs_of(config: BusinessConfigSnapshot) -> SellerCosts:
     c = config.seller_costs
-    return SellerCosts(inbound_shipping_per_lb=c.inbound_shipping_per_lb,
-                       prep_per_unit=c.prep_per_unit, sales_tax_percent=c.sales_tax_percent,
-                       inbound_placement=InboundPlacement(c.inbound_placement))
+    return SellerCosts(
+        inbound_shipping_per_lb=c.inbound_shipping_per_lb,
+        prep_per_unit=c.prep_per_unit,
+        sales_tax_percent=c.sales_tax_percent,
+        inbound_placement=InboundPlacement(c.inbound_placement),
+    )
 
 
 async def analyse_items(
-    market: MarketData, items: Sequence[ChunkItem], config: BusinessConfigSnapshot,
-    *, instant: bool, now: datetime | None = None,
+    market: MarketData,
+    items: Sequence[ChunkItem],
+    config: BusinessConfigSnapshot,
+    *,
+    instant: bool,
+    now: datetime | None = None,
 ) -> list[ItemOutcome]:
     codes = [i.identifier for i in items if i.asin is None]
     resolved = await market.resolve_codes(codes, instant=instant) if codes else {}
     asin_of: dict[int, CodeResult] = {
-        i.item_no: i.asin or resolved.get(i.identifier) or no_product(i.identifier)
-        for i in items
+        i.item_no: i.asin or resolved.get(i.identifier) or no_product(i.identifier) for i in items
     }
     snapshots = await market.snapshots(
-        [a for a in asin_of.values() if isinstance(a, str)], instant=instant)
+        [a for a in asin_of.values() if isinstance(a, str)], instant=instant
+    )
     as_of = now or datetime.now(UTC)
     strategy, costs = strategy_of(config), seller_costs_of(config)
     outcomes: list[ItemOutcome] = []
@@ -86,17 +96,27 @@ async def analyse_items(
         if isinstance(market_result, MarketDataFailure):
             outcomes.append(ItemFailed(item, market_result.reason, market_result.retryable))
             continue
-        outcomes.append(ItemAnalysed(item, _row(item, asin, market_result, strategy, costs,
-                                                config, as_of)))
+        outcomes.append(
+            ItemAnalysed(item, _row(item, asin, market_result, strategy, costs, config, as_of))
+        )
     return outcomes
 
 
 def _row(
-    item: ChunkItem, asin: str, market: CachedSnapshot, strategy: Strategy, costs: SellerCosts,
-    config: BusinessConfigSnapshot, as_of: datetime,
+    item: ChunkItem,
+    asin: str,
+    market: CachedSnapshot,
+    strategy: Strategy,
+    costs: SellerCosts,
+    config: BusinessConfigSnapshot,
+    as_of: datetime,
 ) -> dict[str, Any]:
-    to_analyse = ItemToAnalyse(identifier=item.identifier, asin=asin,
-                               buy_cost=Decimal(item.buy_cost), condition=item.condition)
+    to_analyse = ItemToAnalyse(
+        identifier=item.identifier,
+        asin=asin,
+        buy_cost=Decimal(item.buy_cost),
+        condition=item.condition,
+    )
     result = analyse(to_analyse, market.snapshot, strategy, costs, as_of=as_of)
     result_json = analysis_to_json(result)
     return {

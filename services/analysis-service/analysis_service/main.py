@@ -52,29 +52,47 @@ class AnalysisService:
 
     def __init__(self, settings: AnalysisServiceSettings) -> None:
         self.settings = settings
-        self.runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="analysis-service",
-                                      outbox=outbox, dead_letters=dead_letters,
-                                      broker_epoch=broker_epoch)
+        self.runtime = ServiceRuntime(
+            settings=settings,
+            schema=SCHEMA,
+            service="analysis-service",
+            outbox=outbox,
+            dead_letters=dead_letters,
+            broker_epoch=broker_epoch,
+        )
         sessions = self.runtime.sessions
         self.budget = TokenBudget(
-            sessions, instant_reserve=settings.keepa_instant_reserve_tokens,
-            charge_latency_seconds=settings.keepa_charge_latency_seconds)
+            sessions,
+            instant_reserve=settings.keepa_instant_reserve_tokens,
+            charge_latency_seconds=settings.keepa_charge_latency_seconds,
+        )
         # Every envelope, 429s included, corrects the shared bucket (without a grant it can only
         # lower the estimate), so waiting workers learn of an empty bucket from one refusal.
         self.keepa = build_keepa_client(settings, self.budget.sync)
-        self.market = MarketData(sessions=sessions, client=self.keepa, budget=self.budget,
-                                 ttl=timedelta(seconds=settings.market_cache_ttl_seconds),
-                                 reuse_synthetic=not settings.uses_real_keepa)
-        self.queue = WorkQueue(sessions, lease=timedelta(seconds=settings.chunk_lease_seconds),
-                               worker_id=settings.instance_id)
+        self.market = MarketData(
+            sessions=sessions,
+            client=self.keepa,
+            budget=self.budget,
+            ttl=timedelta(seconds=settings.market_cache_ttl_seconds),
+            reuse_synthetic=not settings.uses_real_keepa,
+        )
+        self.queue = WorkQueue(
+            sessions,
+            lease=timedelta(seconds=settings.chunk_lease_seconds),
+            worker_id=settings.instance_id,
+        )
         self.processor = ChunkProcessor(sessions, self.market, self.queue, settings.instance_id)
-        self.workers = WorkerPool(self.processor, size=settings.workers,
-                                  poll_seconds=settings.work_poll_seconds,
-                                  database_url=settings.database_url)
+        self.workers = WorkerPool(
+            self.processor,
+            size=settings.workers,
+            poll_seconds=settings.work_poll_seconds,
+            database_url=settings.database_url,
+        )
         self.eta = EtaEstimator(self.queue, self.budget, self.keepa.tokens_per_product())
         handlers = AnalysisHandlers(sessions)
         self.runtime.subscribe(
-            [BATCH_SUBMISSIONS, CHUNK_DISPATCH, BATCH_STATUS], group=settings.consumer_group,
+            [BATCH_SUBMISSIONS, CHUNK_DISPATCH, BATCH_STATUS],
+            group=settings.consumer_group,
             handlers={
                 BatchChunkSubmitted: handlers.chunk_submitted,
                 ChunkRedispatched: handlers.chunk_submitted,
@@ -125,18 +143,25 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
             await service.stop()
 
     app = FastAPI(title="ArbitrageVault analysis service (internal)", lifespan=lifespan)
-    mount_internal_api(app, router, audience="analysis-service",
-                       secret=settings.internal_auth_secret.get_secret_value())
+    mount_internal_api(
+        app,
+        router,
+        audience="analysis-service",
+        secret=settings.internal_auth_secret.get_secret_value(),
+    )
 
     async def extra_metrics() -> dict[str, float]:
         service: AnalysisService = app.state.service
         queued = await service.queue.queued_items()
         bucket = await service.budget.state()
-        return {"queued_items": sum(queued.values()), "owners_waiting": len(queued),
-                "items_analysed_total": service.processor.items_analysed,
-                "keepa_products_fetched_total": service.market.fetched_products,
-                "keepa_tokens_estimated": round(bucket.tokens, 1),
-                "keepa_refill_rate_per_minute": bucket.refill_rate_per_minute}
+        return {
+            "queued_items": sum(queued.values()),
+            "owners_waiting": len(queued),
+            "items_analysed_total": service.processor.items_analysed,
+            "keepa_products_fetched_total": service.market.fetched_products,
+            "keepa_tokens_estimated": round(bucket.tokens, 1),
+            "keepa_refill_rate_per_minute": bucket.refill_rate_per_minute,
+        }
 
     app.include_router(metrics_router("analysis-service", extra_metrics))
 

@@ -56,60 +56,99 @@ class ChunkProcessor:
             # still finishes and the failure is visible instead of looping forever.
             if is_transient(exc) or chunk.attempts < MAX_CHUNK_ATTEMPTS:
                 raise
-            log.exception("chunk %s/%d failed %d times", chunk.batch_id, chunk.chunk_no,
-                          chunk.attempts)
+            log.exception(
+                "chunk %s/%d failed %d times", chunk.batch_id, chunk.chunk_no, chunk.attempts
+            )
             reason = f"analysis error after {chunk.attempts} attempts: {type(exc).__name__}"
             return [ItemFailed(item, reason) for item in chunk.items]
 
     async def _is_cancelled(self, chunk: ClaimedChunk) -> bool:
         async with self.sessions() as session:
-            found = await session.scalar(select(cancelled_batches.c.batch_id).where(
-                cancelled_batches.c.batch_id == chunk.batch_id))
+            found = await session.scalar(
+                select(cancelled_batches.c.batch_id).where(
+                    cancelled_batches.c.batch_id == chunk.batch_id
+                )
+            )
         return found is not None
 
     async def _complete(self, chunk: ClaimedChunk, outcomes: list[ItemOutcome] | None) -> None:
         async with self.sessions() as session, session.begin():
             status = await session.scalar(
-                select(work_chunks.c.status).where(
+                select(work_chunks.c.status)
+                .where(
                     work_chunks.c.batch_id == chunk.batch_id,
-                    work_chunks.c.chunk_no == chunk.chunk_no).with_for_update())
+                    work_chunks.c.chunk_no == chunk.chunk_no,
+                )
+                .with_for_update()
+            )
             if status != "QUEUED":
                 return  # another worker completed it (our lease had lapsed)
             analysed = [o for o in outcomes or [] if isinstance(o, ItemAnalysed)]
             failed = [o for o in outcomes or [] if isinstance(o, ItemFailed)]
             if analysed:
-                await session.execute(insert(analyses).on_conflict_do_nothing(), [
-                    {**o.row, "owner_id": chunk.owner_id, "batch_id": chunk.batch_id,
-                     "processed_by": self.instance_id} for o in analysed])
+                await session.execute(
+                    insert(analyses).on_conflict_do_nothing(),
+                    [
+                        {
+                            **o.row,
+                            "owner_id": chunk.owner_id,
+                            "batch_id": chunk.batch_id,
+                            "processed_by": self.instance_id,
+                        }
+                        for o in analysed
+                    ],
+                )
             if failed:
-                await session.execute(insert(item_failures).on_conflict_do_nothing(), [
-                    {"batch_id": chunk.batch_id, "item_no": o.item.item_no,
-                     "owner_id": chunk.owner_id, "identifier": o.item.identifier,
-                     "reason": o.reason[:500]} for o in failed])
+                await session.execute(
+                    insert(item_failures).on_conflict_do_nothing(),
+                    [
+                        {
+                            "batch_id": chunk.batch_id,
+                            "item_no": o.item.item_no,
+                            "owner_id": chunk.owner_id,
+                            "identifier": o.item.identifier,
+                            "reason": o.reason[:500],
+                        }
+                        for o in failed
+                    ],
+                )
             event = ChunkAnalysed(
-                batch_id=chunk.batch_id, owner_id=chunk.owner_id, chunk_no=chunk.chunk_no,
-                items_succeeded=len(analysed), items_failed=len(failed),
-                failures=tuple(ItemFailure(item_no=o.item.item_no, reason=o.reason[:500])
-                               for o in failed),
+                batch_id=chunk.batch_id,
+                owner_id=chunk.owner_id,
+                chunk_no=chunk.chunk_no,
+                items_succeeded=len(analysed),
+                items_failed=len(failed),
+                failures=tuple(
+                    ItemFailure(item_no=o.item.item_no, reason=o.reason[:500]) for o in failed
+                ),
                 skipped_because_cancelled=outcomes is None,
                 correlation_id=chunk.correlation_id,
             )
             await session.execute(
-                update(work_chunks).where(work_chunks.c.batch_id == chunk.batch_id,
-                                          work_chunks.c.chunk_no == chunk.chunk_no)
-                .values(status="DONE", done_at=datetime.now(UTC), lease_owner=None,
-                        completion=event.model_dump(mode="json"))
+                update(work_chunks)
+                .where(
+                    work_chunks.c.batch_id == chunk.batch_id,
+                    work_chunks.c.chunk_no == chunk.chunk_no,
+                )
+                .values(
+                    status="DONE",
+                    done_at=datetime.now(UTC),
+                    lease_owner=None,
+                    completion=event.model_dump(mode="json"),
+                )
             )
-            await add_to_outbox(session, outbox, topic=CHUNK_RESULTS, events=[event],
-                                aggregate_id=chunk.batch_id)
+            await add_to_outbox(
+                session, outbox, topic=CHUNK_RESULTS, events=[event], aggregate_id=chunk.batch_id
+            )
         self.items_analysed += len(analysed)
 
 
 class WorkerPool:
     """`size` workers in this process; they wake on NOTIFY of new work and poll as a fallback."""
 
-    def __init__(self, processor: ChunkProcessor, *, size: int, poll_seconds: float,
-                 database_url: str) -> None:
+    def __init__(
+        self, processor: ChunkProcessor, *, size: int, poll_seconds: float, database_url: str
+    ) -> None:
         self._processor = processor
         self._size = size
         self._poll = poll_seconds
@@ -124,8 +163,9 @@ class WorkerPool:
         await retry_forever("freeing chunks held before a restart", self._free_predecessors)
         listener = asyncio.create_task(self._listen())
         heartbeat = asyncio.create_task(self._heartbeat())
-        self._workers = [asyncio.create_task(self._work(n), name=f"worker-{n}")
-                         for n in range(self._size)]
+        self._workers = [
+            asyncio.create_task(self._work(n), name=f"worker-{n}") for n in range(self._size)
+        ]
         try:
             await asyncio.gather(*self._workers)
         finally:
@@ -145,8 +185,9 @@ class WorkerPool:
         while True:
             await asyncio.sleep(self._processor.queue.lease_seconds / 3)
             try:
-                await self._processor.queue.heartbeat(list(self._current.values()),
-                                                      release_others=self._claiming == 0)
+                await self._processor.queue.heartbeat(
+                    list(self._current.values()), release_others=self._claiming == 0
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: leases may lapse, work is redone
@@ -168,8 +209,9 @@ class WorkerPool:
                 worker.cancel()
             await asyncio.gather(*late, return_exceptions=True)
             if late:
-                log.warning("%d chunk(s) not finished in %.0fs: handed back", len(late),
-                            grace_seconds)
+                log.warning(
+                    "%d chunk(s) not finished in %.0fs: handed back", len(late), grace_seconds
+                )
         await self.hand_back()
 
     async def hand_back(self) -> None:

@@ -14,36 +14,56 @@ class AnalysisServiceSettings(CommonSettings):
     analysis_service_port: int = Field(8010, ge=1, le=65535, description="internal API port")
     consumer_group: str = Field("analysis-service", description="Kafka consumer group")
     keepa_api_key: SecretStr = Field(
-        SecretStr(""), description="Keepa key; `make run` without one uses the local simulator")
+        SecretStr(""), description="Keepa key; `make run` without one uses the local simulator"
+    )
     keepa_base_url: str = Field("https://api.keepa.com", description="Keepa API base URL")
     keepa_simulator_url: str = Field(
-        "", description="a local Keepa-compatible server, used only while KEEPA_API_KEY is empty "
-                        "(so a real key is never sent to it)")
+        "",
+        description="a local Keepa-compatible server, used only while KEEPA_API_KEY is empty "
+        "(so a real key is never sent to it)",
+    )
     keepa_domain: int = Field(1, ge=1, le=12, description="Keepa marketplace (1 = amazon.com)")
     keepa_offers: int = Field(
-        0, ge=0, le=100, description="0: no offers (1 token a product); 20-100: Keepa's offers "
-                                     "parameter (6 tokens per 10 offers)")
+        0,
+        ge=0,
+        le=100,
+        description="0: no offers (1 token a product); 20-100: Keepa's offers "
+        "parameter (6 tokens per 10 offers)",
+    )
     keepa_stats_days: int = Field(180, ge=1, le=3650, description="Keepa `stats` window")
     keepa_timeout_seconds: float = Field(30.0, gt=0, description="read timeout of a Keepa call")
     keepa_max_retries: int = Field(
-        4, ge=0, le=20, description="retries on 5xx/timeouts (exponential backoff, jitter)")
+        4, ge=0, le=20, description="retries on 5xx/timeouts (exponential backoff, jitter)"
+    )
     keepa_max_token_wait_seconds: float = Field(
-        3600.0, gt=0, description="longest wait for tokens after a 429 before items fail")
+        3600.0, gt=0, description="longest wait for tokens after a 429 before items fail"
+    )
     keepa_charge_latency_seconds: float = Field(
-        1.0, ge=0, le=60, description="allowance from reserving tokens to Keepa charging them: "
-                                      "refill a full bucket cannot hold meanwhile is not counted")
+        1.0,
+        ge=0,
+        le=60,
+        description="allowance from reserving tokens to Keepa charging them: "
+        "refill a full bucket cannot hold meanwhile is not counted",
+    )
     keepa_instant_reserve_tokens: int = Field(
-        5, ge=0, description="tokens batch work leaves for instant analyses")
+        5, ge=0, description="tokens batch work leaves for instant analyses"
+    )
     market_cache_ttl_seconds: float = Field(
-        24 * 3600.0, ge=0, description="a stored snapshot younger than this is reused (no token)")
+        24 * 3600.0, ge=0, description="a stored snapshot younger than this is reused (no token)"
+    )
     market_snapshot_retention_days: int = Field(
-        365, ge=1, description="snapshots kept for price/rank history")
+        365, ge=1, description="snapshots kept for price/rank history"
+    )
     workers: int = Field(2, ge=1, le=64, description="chunks analysed at once by one process")
     chunk_lease_seconds: float = Field(
-        15.0, gt=0, description="a process renews the leases of its chunks every third of this "
-                                "(a heartbeat): a dead one's chunks are taken again within it")
+        15.0,
+        gt=0,
+        description="a process renews the leases of its chunks every third of this "
+        "(a heartbeat): a dead one's chunks are taken again within it",
+    )
     work_poll_seconds: float = Field(
-        1.0, gt=0, description="workers' fallback poll; they wake on NOTIFY at once")
+        1.0, gt=0, description="workers' fallback poll; they wake on NOTIFY at once"
+    )
 
     @field_validator("keepa_offers")
     @classmethod

@@ -40,14 +40,17 @@ class ClaimedChunk:
 
 
 def _claimable() -> Any:
-    return and_(work_chunks.c.status == "QUEUED",
-                or_(work_chunks.c.lease_until.is_(None), work_chunks.c.lease_until < func.now()))
+    return and_(
+        work_chunks.c.status == "QUEUED",
+        or_(work_chunks.c.lease_until.is_(None), work_chunks.c.lease_until < func.now()),
+    )
 
 
 async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Queue a chunk once; False when it was already queued (or done) by an earlier delivery."""
     result = await session.execute(
-        insert(work_chunks).values(**row)
+        insert(work_chunks)
+        .values(**row)
         .on_conflict_do_nothing(index_elements=["batch_id", "chunk_no"])
         .returning(work_chunks.c.chunk_no)
     )
@@ -56,8 +59,9 @@ async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
 
 
 class WorkQueue:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, lease: timedelta,
-                 worker_id: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, lease: timedelta, worker_id: str
+    ) -> None:
         self._sessions = sessions
         self._lease = lease
         self.worker_id = worker_id
@@ -74,8 +78,11 @@ class WorkQueue:
         async with self._sessions() as session, session.begin():
             owner = await session.scalar(
                 select(work_chunks.c.owner_id)
-                .select_from(work_chunks.outerjoin(
-                    owner_turns, owner_turns.c.owner_id == work_chunks.c.owner_id))
+                .select_from(
+                    work_chunks.outerjoin(
+                        owner_turns, owner_turns.c.owner_id == work_chunks.c.owner_id
+                    )
+                )
                 .where(_claimable())
                 .group_by(work_chunks.c.owner_id, owner_turns.c.last_served_at)
                 .order_by(owner_turns.c.last_served_at.asc().nulls_first())
@@ -88,30 +95,44 @@ class WorkQueue:
                 return None
             await session.execute(
                 update(work_chunks)
-                .where(work_chunks.c.batch_id == row.batch_id,
-                       work_chunks.c.chunk_no == row.chunk_no)
-                .values(lease_owner=self.worker_id, lease_until=self._lease_end(),
-                        attempts=work_chunks.c.attempts + 1)
+                .where(
+                    work_chunks.c.batch_id == row.batch_id, work_chunks.c.chunk_no == row.chunk_no
+                )
+                .values(
+                    lease_owner=self.worker_id,
+                    lease_until=self._lease_end(),
+                    attempts=work_chunks.c.attempts + 1,
+                )
             )
             turn = insert(owner_turns).values(owner_id=row.owner_id, last_served_at=now)
-            await session.execute(turn.on_conflict_do_update(
-                index_elements=["owner_id"], set_={"last_served_at": now}))
+            await session.execute(
+                turn.on_conflict_do_update(
+                    index_elements=["owner_id"], set_={"last_served_at": now}
+                )
+            )
         return ClaimedChunk(
-            batch_id=row.batch_id, chunk_no=row.chunk_no, owner_id=row.owner_id,
+            batch_id=row.batch_id,
+            chunk_no=row.chunk_no,
+            owner_id=row.owner_id,
             items=tuple(ChunkItem.model_validate(i) for i in row.items),
             config=BusinessConfigSnapshot.model_validate(row.config),
-            correlation_id=row.correlation_id, attempts=row.attempts + 1,
+            correlation_id=row.correlation_id,
+            attempts=row.attempts + 1,
         )
 
     async def _lock_next(self, session: AsyncSession, owner: uuid.UUID | None = None) -> Any:
         where = _claimable()
         if owner is not None:
             where = and_(where, work_chunks.c.owner_id == owner)
-        return (await session.execute(
-            select(work_chunks).where(where)
-            .order_by(work_chunks.c.enqueued_at, work_chunks.c.chunk_no)
-            .limit(1).with_for_update(skip_locked=True)
-        )).first()
+        return (
+            await session.execute(
+                select(work_chunks)
+                .where(where)
+                .order_by(work_chunks.c.enqueued_at, work_chunks.c.chunk_no)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
 
     async def heartbeat(self, working_on: list[ClaimedChunk], *, release_others: bool) -> int:
         """This process is alive and works on `working_on`: extend their leases (one statement).
@@ -122,17 +143,20 @@ class WorkQueue:
         same instance id held."""
         held = [(c.batch_id, c.chunk_no) for c in working_on]
         key = tuple_(work_chunks.c.batch_id, work_chunks.c.chunk_no)
-        mine = and_(work_chunks.c.lease_owner == self.worker_id,
-                    work_chunks.c.status == "QUEUED")
+        mine = and_(work_chunks.c.lease_owner == self.worker_id, work_chunks.c.status == "QUEUED")
         async with self._sessions() as session, session.begin():
             if held:
-                await session.execute(update(work_chunks).where(mine, key.in_(held))
-                                      .values(lease_until=self._lease_end()))
+                await session.execute(
+                    update(work_chunks)
+                    .where(mine, key.in_(held))
+                    .values(lease_until=self._lease_end())
+                )
             if not release_others:
                 return 0
             stray = and_(mine, key.not_in(held)) if held else mine
-            freed = await session.execute(update(work_chunks).where(stray)
-                                          .values(lease_owner=None, lease_until=None))
+            freed = await session.execute(
+                update(work_chunks).where(stray).values(lease_owner=None, lease_until=None)
+            )
         return int(freed.rowcount or 0)  # type: ignore[attr-defined]
 
     async def release(self, chunk: ClaimedChunk) -> None:
@@ -140,19 +164,24 @@ class WorkQueue:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(work_chunks)
-                .where(work_chunks.c.batch_id == chunk.batch_id,
-                       work_chunks.c.chunk_no == chunk.chunk_no,
-                       work_chunks.c.status == "QUEUED")
+                .where(
+                    work_chunks.c.batch_id == chunk.batch_id,
+                    work_chunks.c.chunk_no == chunk.chunk_no,
+                    work_chunks.c.status == "QUEUED",
+                )
                 .values(lease_owner=None, lease_until=None)
             )
 
     async def queued_items(self) -> dict[uuid.UUID, int]:
         """Items still queued per owner (for the ETA of a batch)."""
         async with self._sessions() as session:
-            rows = (await session.execute(
-                select(work_chunks.c.owner_id, func.sum(work_chunks.c.item_count))
-                .where(work_chunks.c.status == "QUEUED").group_by(work_chunks.c.owner_id)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(work_chunks.c.owner_id, func.sum(work_chunks.c.item_count))
+                    .where(work_chunks.c.status == "QUEUED")
+                    .group_by(work_chunks.c.owner_id)
+                )
+            ).all()
         return {r[0]: int(r[1]) for r in rows}
 
     async def queued_items_until(self, owner_id: uuid.UUID, enqueued_at: datetime) -> int:
@@ -160,7 +189,10 @@ class WorkQueue:
         the order they came, so these are all that go before a batch's last chunk."""
         async with self._sessions() as session:
             total = await session.scalar(
-                select(func.sum(work_chunks.c.item_count))
-                .where(work_chunks.c.status == "QUEUED", work_chunks.c.owner_id == owner_id,
-                       work_chunks.c.enqueued_at <= enqueued_at))
+                select(func.sum(work_chunks.c.item_count)).where(
+                    work_chunks.c.status == "QUEUED",
+                    work_chunks.c.owner_id == owner_id,
+                    work_chunks.c.enqueued_at <= enqueued_at,
+                )
+            )
         return int(total or 0)

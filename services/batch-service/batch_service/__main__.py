@@ -4,5 +4,9 @@ from .main import create_app
 from .settings import BatchServiceSettings
 
 settings = BatchServiceSettings()
-serve(create_app(settings), host=settings.batch_service_host,
-      port=settings.batch_service_port, settings=settings)
+serve(
+    create_app(settings),
+    host=settings.batch_service_host,
+    port=settings.batch_service_port,
+    settings=settings,
+)

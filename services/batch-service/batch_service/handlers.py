@@ -50,12 +50,18 @@ class BatchHandlers:
                 return
             now = datetime.now(UTC)
             await session.execute(
-                update(batches).where(batches.c.id == event.batch_id).values(
-                    name=event.name, items_total=event.items_total,
-                    chunk_count=event.chunk_count, header_received=True,
+                update(batches)
+                .where(batches.c.id == event.batch_id)
+                .values(
+                    name=event.name,
+                    items_total=event.items_total,
+                    chunk_count=event.chunk_count,
+                    header_received=True,
                     config=event.config.model_dump(mode="json"),
-                    correlation_id=event.correlation_id, created_at=event.submitted_at,
-                    started_at=batch["started_at"] or now, updated_at=now,
+                    correlation_id=event.correlation_id,
+                    created_at=event.submitted_at,
+                    started_at=batch["started_at"] or now,
+                    updated_at=now,
                 )
             )
             await _settle(session, event.batch_id, event.correlation_id)
@@ -65,35 +71,52 @@ class BatchHandlers:
             if not await first_delivery(session, inbox, event.event_id, event.event_type):
                 return
             await _lock_batch(session, event.batch_id, event.owner_id)
-            payload = {"items": [item.model_dump(mode="json") for item in event.items],
-                       "config": event.config.model_dump(mode="json"),
-                       "chunk_count": event.chunk_count}
+            payload = {
+                "items": [item.model_dump(mode="json") for item in event.items],
+                "config": event.config.model_dump(mode="json"),
+                "chunk_count": event.chunk_count,
+            }
             new_chunk = insert(batch_chunks).values(
-                batch_id=event.batch_id, chunk_no=event.chunk_no, status="WAITING",
-                item_count=len(event.items), payload=payload,
+                batch_id=event.batch_id,
+                chunk_no=event.chunk_no,
+                status="WAITING",
+                item_count=len(event.items),
+                payload=payload,
                 deadline_at=datetime.now(UTC) + self.chunk_deadline,
             )
             # A completion may have created the row first: then only the payload is missing.
             upsert = new_chunk.on_conflict_do_update(
                 index_elements=["batch_id", "chunk_no"],
-                set_={"payload": new_chunk.excluded.payload,
-                      "item_count": new_chunk.excluded.item_count},
+                set_={
+                    "payload": new_chunk.excluded.payload,
+                    "item_count": new_chunk.excluded.item_count,
+                },
                 where=batch_chunks.c.payload.is_(None),
             ).returning(batch_chunks.c.status, batch_chunks.c.failures)
             row = (await session.execute(upsert)).first()
             if row is None:
                 return  # this chunk was already recorded by an earlier delivery
             failed = {f["item_no"]: f["reason"] for f in (row.failures or [])}
-            await session.execute(insert(batch_items).on_conflict_do_nothing(), [
-                {"batch_id": event.batch_id, "item_no": item.item_no, "chunk_no": event.chunk_no,
-                 "identifier": item.identifier, "asin": item.asin, "buy_cost": item.buy_cost,
-                 "condition": item.condition,
-                 "status": _item_status(row.status, item.item_no in failed),
-                 "failure_reason": failed.get(item.item_no)}
-                for item in event.items
-            ])
             await session.execute(
-                update(batches).where(batches.c.id == event.batch_id)
+                insert(batch_items).on_conflict_do_nothing(),
+                [
+                    {
+                        "batch_id": event.batch_id,
+                        "item_no": item.item_no,
+                        "chunk_no": event.chunk_no,
+                        "identifier": item.identifier,
+                        "asin": item.asin,
+                        "buy_cost": item.buy_cost,
+                        "condition": item.condition,
+                        "status": _item_status(row.status, item.item_no in failed),
+                        "failure_reason": failed.get(item.item_no),
+                    }
+                    for item in event.items
+                ],
+            )
+            await session.execute(
+                update(batches)
+                .where(batches.c.id == event.batch_id)
                 .values(chunks_received=batches.c.chunks_received + 1)
             )
             await _settle(session, event.batch_id, event.correlation_id)
@@ -106,23 +129,34 @@ class BatchHandlers:
             failures = [f.model_dump() for f in event.failures]
             now = datetime.now(UTC)
             done_chunk = insert(batch_chunks).values(
-                batch_id=event.batch_id, chunk_no=event.chunk_no, status="DONE",
-                items_succeeded=event.items_succeeded, items_failed=event.items_failed,
-                failures=failures, completed_at=now, payload=None,
+                batch_id=event.batch_id,
+                chunk_no=event.chunk_no,
+                status="DONE",
+                items_succeeded=event.items_succeeded,
+                items_failed=event.items_failed,
+                failures=failures,
+                completed_at=now,
+                payload=None,
             )
             # Natural key: a chunk completes once, whatever the number of completion events.
             completion = done_chunk.on_conflict_do_update(
                 index_elements=["batch_id", "chunk_no"],
-                set_={"status": "DONE", "items_succeeded": event.items_succeeded,
-                      "items_failed": event.items_failed, "failures": failures,
-                      "completed_at": now},
+                set_={
+                    "status": "DONE",
+                    "items_succeeded": event.items_succeeded,
+                    "items_failed": event.items_failed,
+                    "failures": failures,
+                    "completed_at": now,
+                },
                 where=batch_chunks.c.status != "DONE",
             ).returning(batch_chunks.c.chunk_no)
             if (await session.execute(completion)).first() is None:
                 return
             await _mark_items(session, event)
             await session.execute(
-                update(batches).where(batches.c.id == event.batch_id).values(
+                update(batches)
+                .where(batches.c.id == event.batch_id)
+                .values(
                     chunks_done=batches.c.chunks_done + 1,
                     items_processed=batches.c.items_processed + event.items_succeeded,
                     items_failed=batches.c.items_failed + event.items_failed,
@@ -135,9 +169,12 @@ class BatchHandlers:
         """The analysis service holds the chunk: give it a new deadline, count no lost dispatch."""
         async with self.sessions() as session, session.begin():
             await session.execute(
-                update(batch_chunks).where(
+                update(batch_chunks)
+                .where(
                     batch_chunks.c.batch_id == event.batch_id,
-                    batch_chunks.c.chunk_no == event.chunk_no, batch_chunks.c.status == "WAITING")
+                    batch_chunks.c.chunk_no == event.chunk_no,
+                    batch_chunks.c.status == "WAITING",
+                )
                 .values(deadline_at=datetime.now(UTC) + self.chunk_deadline, dispatches=1)
             )
 
@@ -150,7 +187,8 @@ class BatchHandlers:
                 return
             now = datetime.now(UTC)
             await session.execute(
-                update(batches).where(batches.c.id == event.batch_id)
+                update(batches)
+                .where(batches.c.id == event.batch_id)
                 .values(status="CANCELLED", finished_at=now, updated_at=now)
             )
             await _publish_status(session, event.batch_id, batch["status"], event.correlation_id)
@@ -165,8 +203,9 @@ def _item_status(chunk_status: str, failed: bool) -> str:
 async def _mark_items(session: AsyncSession, event: ChunkAnalysed) -> None:
     if event.skipped_because_cancelled:
         return
-    in_chunk = and_(batch_items.c.batch_id == event.batch_id,
-                    batch_items.c.chunk_no == event.chunk_no)
+    in_chunk = and_(
+        batch_items.c.batch_id == event.batch_id, batch_items.c.chunk_no == event.chunk_no
+    )
     await session.execute(update(batch_items).where(in_chunk).values(status="DONE"))
     for failure in event.failures:
         await session.execute(
@@ -179,12 +218,15 @@ async def _mark_items(session: AsyncSession, event: ChunkAnalysed) -> None:
 async def _lock_batch(session: AsyncSession, batch_id: uuid.UUID, owner_id: uuid.UUID) -> Any:
     """Create the placeholder row if no event of this batch came before, then lock the row."""
     await session.execute(
-        insert(batches).values(id=batch_id, owner_id=owner_id, status="PENDING")
+        insert(batches)
+        .values(id=batch_id, owner_id=owner_id, status="PENDING")
         .on_conflict_do_nothing(index_elements=["id"])
     )
-    row = (await session.execute(
-        select(batches).where(batches.c.id == batch_id).with_for_update()
-    )).mappings().one()
+    row = (
+        (await session.execute(select(batches).where(batches.c.id == batch_id).with_for_update()))
+        .mappings()
+        .one()
+    )
     return row
 
 
@@ -192,9 +234,12 @@ async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: st
     """After any change: move the status on, and acknowledge the batch once it is all here."""
     row = (await session.execute(select(batches).where(batches.c.id == batch_id))).mappings().one()
     progress = BatchProgress(
-        status=row["status"], header_received=row["header_received"],
-        chunk_count=row["chunk_count"], chunks_done=row["chunks_done"],
-        items_total=row["items_total"], items_processed=row["items_processed"],
+        status=row["status"],
+        header_received=row["header_received"],
+        chunk_count=row["chunk_count"],
+        chunks_done=row["chunks_done"],
+        items_total=row["items_total"],
+        items_processed=row["items_processed"],
         items_failed=row["items_failed"],
     )
     new_status = status_after_progress(progress)
@@ -202,30 +247,58 @@ async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: st
         now = datetime.now(UTC)
         finished = now if new_status in ("COMPLETED", "FAILED") else None
         await session.execute(
-            update(batches).where(batches.c.id == batch_id)
+            update(batches)
+            .where(batches.c.id == batch_id)
             .values(status=new_status, finished_at=finished, updated_at=now)
         )
         await _publish_status(session, batch_id, row["status"], correlation_id)
     complete = row["header_received"] and row["chunks_received"] >= row["chunk_count"]
     if complete and not row["acknowledged"]:
-        await session.execute(update(batches).where(batches.c.id == batch_id)
-                              .values(acknowledged=True))
-        await add_to_outbox(session, outbox, topic=BATCH_STATUS, aggregate_id=batch_id, events=[
-            BatchAcknowledged(batch_id=batch_id, owner_id=row["owner_id"],
-                              chunks_received=row["chunks_received"],
-                              correlation_id=correlation_id)])
+        await session.execute(
+            update(batches).where(batches.c.id == batch_id).values(acknowledged=True)
+        )
+        await add_to_outbox(
+            session,
+            outbox,
+            topic=BATCH_STATUS,
+            aggregate_id=batch_id,
+            events=[
+                BatchAcknowledged(
+                    batch_id=batch_id,
+                    owner_id=row["owner_id"],
+                    chunks_received=row["chunks_received"],
+                    correlation_id=correlation_id,
+                )
+            ],
+        )
 
 
-async def _acknowledge_again(session: AsyncSession, batch_id: uuid.UUID,
-                             correlation_id: str) -> None:
-    row = (await session.execute(select(batches.c.owner_id, batches.c.chunks_received,
-                                        batches.c.acknowledged)
-                                 .where(batches.c.id == batch_id))).first()
+async def _acknowledge_again(
+    session: AsyncSession, batch_id: uuid.UUID, correlation_id: str
+) -> None:
+    row = (
+        await session.execute(
+            select(batches.c.owner_id, batches.c.chunks_received, batches.c.acknowledged).where(
+                batches.c.id == batch_id
+            )
+        )
+    ).first()
     if row is None or not row.acknowledged:
         return
-    await add_to_outbox(session, outbox, topic=BATCH_STATUS, aggregate_id=batch_id, events=[
-        BatchAcknowledged(batch_id=batch_id, owner_id=row.owner_id,
-                          chunks_received=row.chunks_received, correlation_id=correlation_id)])
+    await add_to_outbox(
+        session,
+        outbox,
+        topic=BATCH_STATUS,
+        aggregate_id=batch_id,
+        events=[
+            BatchAcknowledged(
+                batch_id=batch_id,
+                owner_id=row.owner_id,
+                chunks_received=row.chunks_received,
+                correlation_id=correlation_id,
+            )
+        ],
+    )
 
 
 async def _publish_status(
@@ -233,9 +306,14 @@ async def _publish_status(
 ) -> None:
     row = (await session.execute(select(batches).where(batches.c.id == batch_id))).mappings().one()
     event = BatchStatusChanged(
-        batch_id=batch_id, owner_id=row["owner_id"], status=row["status"],
-        previous_status=previous, items_total=row["items_total"],
-        items_processed=row["items_processed"], items_failed=row["items_failed"],
-        finished_at=row["finished_at"], correlation_id=correlation_id,
+        batch_id=batch_id,
+        owner_id=row["owner_id"],
+        status=row["status"],
+        previous_status=previous,
+        items_total=row["items_total"],
+        items_processed=row["items_processed"],
+        items_failed=row["items_failed"],
+        finished_at=row["finished_at"],
+        correlation_id=correlation_id,
     )
     await add_to_outbox(session, outbox, topic=BATCH_STATUS, events=[event], aggregate_id=batch_id)

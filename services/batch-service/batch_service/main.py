@@ -31,18 +31,29 @@ from .settings import BatchServiceSettings
 
 
 def build_runtime(settings: BatchServiceSettings) -> tuple[ServiceRuntime, ChunkReconciler]:
-    runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="batch-service",
-                             outbox=outbox, dead_letters=dead_letters,
-                             broker_epoch=broker_epoch)
+    runtime = ServiceRuntime(
+        settings=settings,
+        schema=SCHEMA,
+        service="batch-service",
+        outbox=outbox,
+        dead_letters=dead_letters,
+        broker_epoch=broker_epoch,
+    )
     deadline = timedelta(seconds=settings.chunk_deadline_seconds)
     handlers = BatchHandlers(runtime.sessions, deadline)
-    reconciler = ChunkReconciler(runtime.sessions, deadline, settings.chunk_max_dispatches,
-                                 settings.reconcile_interval_seconds, handlers.chunk_analysed)
+    reconciler = ChunkReconciler(
+        runtime.sessions,
+        deadline,
+        settings.chunk_max_dispatches,
+        settings.reconcile_interval_seconds,
+        handlers.chunk_analysed,
+    )
     # Completions (and still-queued answers) lost with the broker's log: ask again for every
     # open chunk now, instead of when its deadline passes.
     runtime.epoch_watch.on_service_lost(reconciler.redispatch_open_chunks)
     runtime.subscribe(
-        [BATCH_SUBMISSIONS, BATCH_COMMANDS, CHUNK_RESULTS], group=settings.consumer_group,
+        [BATCH_SUBMISSIONS, BATCH_COMMANDS, CHUNK_RESULTS],
+        group=settings.consumer_group,
         handlers={
             BatchSubmitted: handlers.batch_submitted,
             BatchChunkSubmitted: handlers.chunk_submitted,
@@ -71,19 +82,32 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title="ArbitrageVault batch service (internal)", lifespan=lifespan)
-    mount_internal_api(app, router, audience="batch-service",
-                       secret=settings.internal_auth_secret.get_secret_value())
+    mount_internal_api(
+        app,
+        router,
+        audience="batch-service",
+        secret=settings.internal_auth_secret.get_secret_value(),
+    )
 
     async def extra_metrics() -> dict[str, float]:
         reconciler: ChunkReconciler = app.state.reconciler
         async with app.state.runtime.sessions() as session:
-            overdue = await session.scalar(select(func.count()).select_from(batch_chunks).where(
-                batch_chunks.c.status == "WAITING", batch_chunks.c.deadline_at < func.now()))
-            waiting = await session.scalar(select(func.count()).select_from(batch_chunks).where(
-                batch_chunks.c.status == "WAITING"))
-        return {"chunks_waiting": waiting or 0, "chunks_awaiting_redispatch": overdue or 0,
-                "chunks_redispatched_total": reconciler.redispatched_total,
-                "chunks_given_up_total": reconciler.failed_chunks_total}
+            overdue = await session.scalar(
+                select(func.count())
+                .select_from(batch_chunks)
+                .where(batch_chunks.c.status == "WAITING", batch_chunks.c.deadline_at < func.now())
+            )
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(batch_chunks)
+                .where(batch_chunks.c.status == "WAITING")
+            )
+        return {
+            "chunks_waiting": waiting or 0,
+            "chunks_awaiting_redispatch": overdue or 0,
+            "chunks_redispatched_total": reconciler.redispatched_total,
+            "chunks_given_up_total": reconciler.failed_chunks_total,
+        }
 
     app.include_router(metrics_router("batch-service", extra_metrics))
 

@@ -55,14 +55,25 @@ class ChunkReconciler:
         now = datetime.now(UTC)
         given_up: list[ChunkAnalysed] = []
         async with self.sessions() as session, session.begin():
-            overdue = (await session.execute(
-                select(batch_chunks, batches.c.owner_id, batches.c.correlation_id)
-                .join(batches, batches.c.id == batch_chunks.c.batch_id)
-                .where(batch_chunks.c.status == "WAITING", batch_chunks.c.deadline_at < now,
-                       batch_chunks.c.payload.is_not(None), batches.c.status.not_in(TERMINAL))
-                .order_by(batch_chunks.c.deadline_at).limit(100)
-                .with_for_update(of=batch_chunks, skip_locked=True)
-            )).mappings().all()
+            overdue = (
+                (
+                    await session.execute(
+                        select(batch_chunks, batches.c.owner_id, batches.c.correlation_id)
+                        .join(batches, batches.c.id == batch_chunks.c.batch_id)
+                        .where(
+                            batch_chunks.c.status == "WAITING",
+                            batch_chunks.c.deadline_at < now,
+                            batch_chunks.c.payload.is_not(None),
+                            batches.c.status.not_in(TERMINAL),
+                        )
+                        .order_by(batch_chunks.c.deadline_at)
+                        .limit(100)
+                        .with_for_update(of=batch_chunks, skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
             for chunk in overdue:
                 if chunk["dispatches"] >= self.max_dispatches:
                     given_up.append(self._failure(chunk))
@@ -83,17 +94,30 @@ class ChunkReconciler:
         while True:
             now = datetime.now(UTC)
             async with self.sessions() as session, session.begin():
-                query = (select(batch_chunks, batches.c.owner_id, batches.c.correlation_id)
-                         .join(batches, batches.c.id == batch_chunks.c.batch_id)
-                         .where(batch_chunks.c.status == "WAITING",
-                                batch_chunks.c.payload.is_not(None),
-                                batches.c.status.not_in(TERMINAL)))
+                query = (
+                    select(batch_chunks, batches.c.owner_id, batches.c.correlation_id)
+                    .join(batches, batches.c.id == batch_chunks.c.batch_id)
+                    .where(
+                        batch_chunks.c.status == "WAITING",
+                        batch_chunks.c.payload.is_not(None),
+                        batches.c.status.not_in(TERMINAL),
+                    )
+                )
                 if after is not None:
-                    query = query.where(tuple_(batch_chunks.c.batch_id,
-                                               batch_chunks.c.chunk_no) > tuple_(*after))
-                page = (await session.execute(
-                    query.order_by(batch_chunks.c.batch_id, batch_chunks.c.chunk_no).limit(500)
-                )).mappings().all()
+                    query = query.where(
+                        tuple_(batch_chunks.c.batch_id, batch_chunks.c.chunk_no) > tuple_(*after)
+                    )
+                page = (
+                    (
+                        await session.execute(
+                            query.order_by(batch_chunks.c.batch_id, batch_chunks.c.chunk_no).limit(
+                                500
+                            )
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
                 for chunk in page:
                     await self._redispatch(session, chunk, now, counted=False)
             asked += len(page)
@@ -102,43 +126,61 @@ class ChunkReconciler:
             after = (page[-1]["batch_id"], page[-1]["chunk_no"])
         log.warning("broker log lost: asked again for %d open chunk(s)", asked)
 
-    async def _redispatch(self, session: AsyncSession, chunk: Any, now: datetime,
-                          counted: bool = True) -> None:
+    async def _redispatch(
+        self, session: AsyncSession, chunk: Any, now: datetime, counted: bool = True
+    ) -> None:
         payload = chunk["payload"]
         correlation_id = chunk["correlation_id"] or f"batch-{chunk['batch_id']}"
         event = ChunkRedispatched(
-            batch_id=chunk["batch_id"], owner_id=chunk["owner_id"], chunk_no=chunk["chunk_no"],
-            chunk_count=payload["chunk_count"], attempt=chunk["dispatches"],
+            batch_id=chunk["batch_id"],
+            owner_id=chunk["owner_id"],
+            chunk_no=chunk["chunk_no"],
+            chunk_count=payload["chunk_count"],
+            attempt=chunk["dispatches"],
             items=tuple(ChunkItem.model_validate(i) for i in payload["items"]),
             config=BusinessConfigSnapshot.model_validate(payload["config"]),
             correlation_id=correlation_id,
         )
-        await add_to_outbox(session, outbox, topic=CHUNK_DISPATCH, events=[event],
-                            aggregate_id=chunk["batch_id"])
+        await add_to_outbox(
+            session, outbox, topic=CHUNK_DISPATCH, events=[event], aggregate_id=chunk["batch_id"]
+        )
         if not counted:
             await self._push_deadline(session, chunk, now + self.deadline)
             return
         backoff = self.deadline * (2 ** min(chunk["dispatches"], 6))
         await self._push_deadline(session, chunk, now + backoff, dispatched=True)
         self.redispatched_total += 1
-        log.warning("chunk %s/%d had no completion by its deadline: re-dispatched (#%d)",
-                    chunk["batch_id"], chunk["chunk_no"], chunk["dispatches"])
+        log.warning(
+            "chunk %s/%d had no completion by its deadline: re-dispatched (#%d)",
+            chunk["batch_id"],
+            chunk["chunk_no"],
+            chunk["dispatches"],
+        )
 
-    async def _push_deadline(self, session: AsyncSession, chunk: Any, deadline: datetime,
-                             dispatched: bool = False) -> None:
+    async def _push_deadline(
+        self, session: AsyncSession, chunk: Any, deadline: datetime, dispatched: bool = False
+    ) -> None:
         values: dict[str, Any] = {"deadline_at": deadline}
         if dispatched:
             values["dispatches"] = batch_chunks.c.dispatches + 1
-        await session.execute(update(batch_chunks).where(
-            batch_chunks.c.batch_id == chunk["batch_id"],
-            batch_chunks.c.chunk_no == chunk["chunk_no"]).values(**values))
+        await session.execute(
+            update(batch_chunks)
+            .where(
+                batch_chunks.c.batch_id == chunk["batch_id"],
+                batch_chunks.c.chunk_no == chunk["chunk_no"],
+            )
+            .values(**values)
+        )
 
     def _failure(self, chunk: Any) -> ChunkAnalysed:
         reason = f"no analysis after {chunk['dispatches']} dispatches; given up"
         items = chunk["payload"]["items"]
         return ChunkAnalysed(
-            batch_id=chunk["batch_id"], owner_id=chunk["owner_id"], chunk_no=chunk["chunk_no"],
-            items_succeeded=0, items_failed=len(items),
+            batch_id=chunk["batch_id"],
+            owner_id=chunk["owner_id"],
+            chunk_no=chunk["chunk_no"],
+            items_succeeded=0,
+            items_failed=len(items),
             failures=tuple(ItemFailure(item_no=i["item_no"], reason=reason) for i in items),
             correlation_id=chunk["correlation_id"] or f"batch-{chunk['batch_id']}",
         )

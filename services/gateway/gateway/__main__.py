@@ -4,5 +4,6 @@ from .main import create_app
 from .settings import GatewaySettings
 
 settings = GatewaySettings()
-serve(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-      settings=settings)
+serve(
+    create_app(settings), host=settings.gateway_host, port=settings.gateway_port, settings=settings
+)

@@ -23,8 +23,14 @@ async def set_role(database_url: str, email: str, role: str) -> bool:
     engine = create_engine(database_url, schema=SCHEMA, pool_size=1, app_name="gateway:admin")
     try:
         async with create_session_factory(engine)() as session, session.begin():
-            changed = (await session.execute(update(users).where(users.c.email == email.lower())
-                                             .values(role=role).returning(users.c.id))).first()
+            changed = (
+                await session.execute(
+                    update(users)
+                    .where(users.c.email == email.lower())
+                    .values(role=role)
+                    .returning(users.c.id)
+                )
+            ).first()
         return changed is not None
     finally:
         await engine.dispose()
@@ -32,8 +38,11 @@ async def set_role(database_url: str, email: str, role: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.admin", description=__doc__)
-    parser.add_argument("action", choices=["promote", "demote"],
-                        help="promote: make an admin; demote: back to a seller (user)")
+    parser.add_argument(
+        "action",
+        choices=["promote", "demote"],
+        help="promote: make an admin; demote: back to a seller (user)",
+    )
     parser.add_argument("email", help="the email the account registered with")
     args = parser.parse_args(argv)
     role = "admin" if args.action == "promote" else "user"

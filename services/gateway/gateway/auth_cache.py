@@ -59,8 +59,14 @@ class CredentialCache:
             return None
         return entry[2]
 
-    def put(self, key: Hashable, user_id: uuid.UUID, value: Any, generation: int,
-            ttl: float | None = None) -> None:
+    def put(
+        self,
+        key: Hashable,
+        user_id: uuid.UUID,
+        value: Any,
+        generation: int,
+        ttl: float | None = None,
+    ) -> None:
         """Remember `value` unless an invalidation arrived since `generation` was read."""
         if not self.listening or generation != self.generation:
             return

@@ -48,9 +48,11 @@ class ConfigVersion:
     document: ConfigDocument
 
     def snapshot(self) -> BusinessConfigSnapshot:
-        return BusinessConfigSnapshot(config_version=self.version,
-                                      strategy=self.document.strategy,
-                                      seller_costs=self.document.seller_costs)
+        return BusinessConfigSnapshot(
+            config_version=self.version,
+            strategy=self.document.strategy,
+            seller_costs=self.document.seller_costs,
+        )
 
 
 DEFAULT = ConfigVersion(0, None, ConfigDocument())
@@ -58,12 +60,16 @@ DEFAULT = ConfigVersion(0, None, ConfigDocument())
 
 def document_of(body: BusinessConfigIn) -> ConfigDocument:
     preset = STRATEGY_PRESETS[body.strategy.name]
-    changes = _without_null_minimums(
-        body.strategy.model_dump(exclude_unset=True, exclude={"name"}))
-    return _validated(lambda: ConfigDocument.model_validate({
-        "strategy": {**preset.model_dump(), "name": body.strategy.name, **changes},
-        "seller_costs": body.seller_costs.model_dump(),
-        "batch_defaults": body.batch_defaults.model_dump()}))
+    changes = _without_null_minimums(body.strategy.model_dump(exclude_unset=True, exclude={"name"}))
+    return _validated(
+        lambda: ConfigDocument.model_validate(
+            {
+                "strategy": {**preset.model_dump(), "name": body.strategy.name, **changes},
+                "seller_costs": body.seller_costs.model_dump(),
+                "batch_defaults": body.batch_defaults.model_dump(),
+            }
+        )
+    )
 
 
 def _version_of(row: Any) -> ConfigVersion:
@@ -71,35 +77,65 @@ def _version_of(row: Any) -> ConfigVersion:
 
 
 async def latest(session: AsyncSession, user_id: UUID) -> ConfigVersion:
-    row = (await session.execute(
-        select(business_configs).where(business_configs.c.user_id == user_id)
-        .order_by(business_configs.c.version.desc()).limit(1))).first()
+    row = (
+        await session.execute(
+            select(business_configs)
+            .where(business_configs.c.user_id == user_id)
+            .order_by(business_configs.c.version.desc())
+            .limit(1)
+        )
+    ).first()
     return DEFAULT if row is None else _version_of(row)
 
 
-async def save(session: AsyncSession, user_id: UUID, document: ConfigDocument,
-               expected_version: int | None = None) -> ConfigVersion | None:
+async def save(
+    session: AsyncSession,
+    user_id: UUID,
+    document: ConfigDocument,
+    expected_version: int | None = None,
+) -> ConfigVersion | None:
     """Store `document` as the next version (the caller commits). None when `expected_version`
     is given and is not the latest any more (someone changed the config meanwhile)."""
     # The account row lock orders concurrent changes of one seller, on any gateway instance.
     await session.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
-    current = await session.scalar(select(func.coalesce(func.max(business_configs.c.version), 0))
-                                   .where(business_configs.c.user_id == user_id))
+    current = await session.scalar(
+        select(func.coalesce(func.max(business_configs.c.version), 0)).where(
+            business_configs.c.user_id == user_id
+        )
+    )
     if expected_version is not None and expected_version != current:
         return None
-    row = (await session.execute(business_configs.insert().values(
-        user_id=user_id, version=(current or 0) + 1, document=document.model_dump(mode="json"),
-    ).returning(business_configs))).one()
+    row = (
+        await session.execute(
+            business_configs.insert()
+            .values(
+                user_id=user_id,
+                version=(current or 0) + 1,
+                document=document.model_dump(mode="json"),
+            )
+            .returning(business_configs)
+        )
+    ).one()
     return _version_of(row)
 
 
-async def history(session: AsyncSession, user_id: UUID, offset: int,
-                  limit: int) -> tuple[list[ConfigVersion], int]:
-    total = await session.scalar(select(func.count()).select_from(business_configs)
-                                 .where(business_configs.c.user_id == user_id))
-    rows = (await session.execute(
-        select(business_configs).where(business_configs.c.user_id == user_id)
-        .order_by(business_configs.c.version.desc()).offset(offset).limit(limit))).all()
+async def history(
+    session: AsyncSession, user_id: UUID, offset: int, limit: int
+) -> tuple[list[ConfigVersion], int]:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(business_configs)
+        .where(business_configs.c.user_id == user_id)
+    )
+    rows = (
+        await session.execute(
+            select(business_configs)
+            .where(business_configs.c.user_id == user_id)
+            .order_by(business_configs.c.version.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
     return [_version_of(r) for r in rows], total or 0
 
 
@@ -116,11 +152,11 @@ def apply_override(
         strategy = STRATEGY_PRESETS[override].model_dump()
     else:
         start = STRATEGY_PRESETS[override.name] if override.name else base.strategy
-        changes = _without_null_minimums(
-            override.model_dump(exclude_unset=True, exclude={"name"}))
+        changes = _without_null_minimums(override.model_dump(exclude_unset=True, exclude={"name"}))
         strategy = {**start.model_dump(), **changes}
-    return _validated(lambda: BusinessConfigSnapshot.model_validate(
-        {**base.model_dump(), "strategy": strategy}))
+    return _validated(
+        lambda: BusinessConfigSnapshot.model_validate({**base.model_dump(), "strategy": strategy})
+    )
 
 
 def _validated(build: Callable[[], T]) -> T:
@@ -130,9 +166,13 @@ def _validated(build: Callable[[], T]) -> T:
         return build()
     except ValidationError as exc:
         errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        raise ProblemError(422, "validation", "Request validation failed",
-                           f"{errors[0]['field']}: {errors[0]['message']}",
-                           errors=errors) from None
+        raise ProblemError(
+            422,
+            "validation",
+            "Request validation failed",
+            f"{errors[0]['field']}: {errors[0]['message']}",
+            errors=errors,
+        ) from None
 
 
 def _without_null_minimums(changes: dict[str, Any]) -> dict[str, Any]:

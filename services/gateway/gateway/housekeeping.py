@@ -20,16 +20,23 @@ EXPIRED_LOGINS_KEPT = timedelta(days=7)  # a reused old token is still recognise
 IDEMPOTENCY_KEYS_KEPT = timedelta(days=1)
 
 
-async def run_housekeeping(sessions: async_sessionmaker[AsyncSession], window_seconds: int,
-                           interval_seconds: float = 300.0) -> None:
+async def run_housekeeping(
+    sessions: async_sessionmaker[AsyncSession], window_seconds: int, interval_seconds: float = 300.0
+) -> None:
     while True:
         try:
             async with sessions() as session:
                 await forget_old_windows(session, 2 * window_seconds)
-                await session.execute(delete(auth_sessions).where(
-                    auth_sessions.c.expires_at < datetime.now(UTC) - EXPIRED_LOGINS_KEPT))
-                await session.execute(delete(instant_requests).where(
-                    instant_requests.c.created_at < datetime.now(UTC) - IDEMPOTENCY_KEYS_KEPT))
+                await session.execute(
+                    delete(auth_sessions).where(
+                        auth_sessions.c.expires_at < datetime.now(UTC) - EXPIRED_LOGINS_KEPT
+                    )
+                )
+                await session.execute(
+                    delete(instant_requests).where(
+                        instant_requests.c.created_at < datetime.now(UTC) - IDEMPOTENCY_KEYS_KEPT
+                    )
+                )
                 await session.commit()
         except asyncio.CancelledError:
             raise

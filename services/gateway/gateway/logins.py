@@ -37,24 +37,30 @@ class RefreshRefused(Exception):
     """The refresh token is unknown, expired, revoked or reused (then its login is revoked)."""
 
 
-async def start_login(session: AsyncSession, user_id: uuid.UUID, lifetime: timedelta,
-                      max_age: timedelta) -> Issued:
+async def start_login(
+    session: AsyncSession, user_id: uuid.UUID, lifetime: timedelta, max_age: timedelta
+) -> Issued:
     """A new login and its first refresh token (the caller commits)."""
     session_id, expires = uuid.uuid4(), datetime.now(UTC) + min(lifetime, max_age)
-    await session.execute(auth_sessions.insert().values(id=session_id, user_id=user_id,
-                                                        expires_at=expires))
+    await session.execute(
+        auth_sessions.insert().values(id=session_id, user_id=user_id, expires_at=expires)
+    )
     return await _issue(session, session_id, expires)
 
 
 async def _issue(session: AsyncSession, session_id: uuid.UUID, expires: datetime) -> Issued:
     token = new_refresh_token()
-    await session.execute(refresh_tokens.insert().values(
-        token_hash=token_digest(token), session_id=session_id, expires_at=expires))
+    await session.execute(
+        refresh_tokens.insert().values(
+            token_hash=token_digest(token), session_id=session_id, expires_at=expires
+        )
+    )
     return Issued(session_id, token, expires)
 
 
-async def rotate(session: AsyncSession, token: str, lifetime: timedelta,
-                 max_age: timedelta) -> Refreshed:
+async def rotate(
+    session: AsyncSession, token: str, lifetime: timedelta, max_age: timedelta
+) -> Refreshed:
     """Spend `token` for a new one of the same login, which lives `lifetime` but ends at the
     latest `max_age` after the sign-in. Commits; raises RefreshRefused."""
     now = datetime.now(UTC)
@@ -66,15 +72,24 @@ async def rotate(session: AsyncSession, token: str, lifetime: timedelta,
     return result
 
 
-async def _rotate(session: AsyncSession, token: str, lifetime: timedelta, max_age: timedelta,
-                  now: datetime) -> tuple[str | None, Refreshed | None]:
-    row = (await session.execute(
-        select(refresh_tokens.c.used_at, refresh_tokens.c.expires_at,
-               auth_sessions.c.id.label("session_id"), auth_sessions.c.revoked_at,
-               auth_sessions.c.user_id, auth_sessions.c.created_at)
-        .join(auth_sessions, auth_sessions.c.id == refresh_tokens.c.session_id)
-        .where(refresh_tokens.c.token_hash == token_digest(token))
-        .with_for_update(of=refresh_tokens))).first()
+async def _rotate(
+    session: AsyncSession, token: str, lifetime: timedelta, max_age: timedelta, now: datetime
+) -> tuple[str | None, Refreshed | None]:
+    row = (
+        await session.execute(
+            select(
+                refresh_tokens.c.used_at,
+                refresh_tokens.c.expires_at,
+                auth_sessions.c.id.label("session_id"),
+                auth_sessions.c.revoked_at,
+                auth_sessions.c.user_id,
+                auth_sessions.c.created_at,
+            )
+            .join(auth_sessions, auth_sessions.c.id == refresh_tokens.c.session_id)
+            .where(refresh_tokens.c.token_hash == token_digest(token))
+            .with_for_update(of=refresh_tokens)
+        )
+    ).first()
     if row is None:
         return "unknown refresh token", None
     if row.revoked_at is not None:
@@ -90,44 +105,63 @@ async def _rotate(session: AsyncSession, token: str, lifetime: timedelta, max_ag
     user = (await session.execute(select(users).where(users.c.id == row.user_id))).one()
     if user.disabled:
         return "account disabled", None
-    await session.execute(update(refresh_tokens).where(
-        refresh_tokens.c.token_hash == token_digest(token)).values(used_at=now))
+    await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.token_hash == token_digest(token))
+        .values(used_at=now)
+    )
     expires = min(now + lifetime, ends)
-    await session.execute(update(auth_sessions).where(auth_sessions.c.id == row.session_id)
-                          .values(expires_at=expires))
+    await session.execute(
+        update(auth_sessions).where(auth_sessions.c.id == row.session_id).values(expires_at=expires)
+    )
     return None, Refreshed(user, await _issue(session, row.session_id, expires))
 
 
-async def revoke_login(session: AsyncSession, session_id: uuid.UUID, reason: str,
-                       user_id: uuid.UUID | None = None) -> bool:
+async def revoke_login(
+    session: AsyncSession, session_id: uuid.UUID, reason: str, user_id: uuid.UUID | None = None
+) -> bool:
     """Revoke a login (only `user_id`'s, when given). The caller commits."""
     return await _revoke(session, session_id, reason, datetime.now(UTC), user_id)
 
 
-async def revoke_logins_of(session: AsyncSession, user_id: uuid.UUID, reason: str,
-                           keep: uuid.UUID | None = None) -> int:
+async def revoke_logins_of(
+    session: AsyncSession, user_id: uuid.UUID, reason: str, keep: uuid.UUID | None = None
+) -> int:
     """Revoke every live login of `user_id` but `keep`; how many. The caller commits."""
-    query = update(auth_sessions).where(auth_sessions.c.user_id == user_id,
-                                        auth_sessions.c.revoked_at.is_(None))
+    query = update(auth_sessions).where(
+        auth_sessions.c.user_id == user_id, auth_sessions.c.revoked_at.is_(None)
+    )
     if keep is not None:
         query = query.where(auth_sessions.c.id != keep)
-    result = await session.execute(query.values(revoked_at=datetime.now(UTC),
-                                                revoke_reason=reason)
-                                   .returning(auth_sessions.c.id))
+    result = await session.execute(
+        query.values(revoked_at=datetime.now(UTC), revoke_reason=reason).returning(
+            auth_sessions.c.id
+        )
+    )
     return len(result.all())
 
 
 async def login_of(session: AsyncSession, refresh_token: str) -> uuid.UUID | None:
-    return (await session.scalar(select(refresh_tokens.c.session_id).where(
-        refresh_tokens.c.token_hash == token_digest(refresh_token))))
+    return await session.scalar(
+        select(refresh_tokens.c.session_id).where(
+            refresh_tokens.c.token_hash == token_digest(refresh_token)
+        )
+    )
 
 
-async def _revoke(session: AsyncSession, session_id: uuid.UUID, reason: str, now: datetime,
-                  user_id: uuid.UUID | None = None) -> bool:
-    query = update(auth_sessions).where(auth_sessions.c.id == session_id,
-                                        auth_sessions.c.revoked_at.is_(None))
+async def _revoke(
+    session: AsyncSession,
+    session_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    user_id: uuid.UUID | None = None,
+) -> bool:
+    query = update(auth_sessions).where(
+        auth_sessions.c.id == session_id, auth_sessions.c.revoked_at.is_(None)
+    )
     if user_id is not None:
         query = query.where(auth_sessions.c.user_id == user_id)
-    result = await session.execute(query.values(revoked_at=now, revoke_reason=reason)
-                                   .returning(auth_sessions.c.id))
+    result = await session.execute(
+        query.values(revoked_at=now, revoke_reason=reason).returning(auth_sessions.c.id)
+    )
     return result.first() is not None

@@ -69,24 +69,38 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refuse_dev_secrets(settings)  # before anything starts: the process exits with the reason
-        runtime = ServiceRuntime(settings=settings, schema=SCHEMA, service="gateway",
-                                 outbox=outbox, dead_letters=dead_letters,
-                                 broker_epoch=broker_epoch)
+        runtime = ServiceRuntime(
+            settings=settings,
+            schema=SCHEMA,
+            service="gateway",
+            outbox=outbox,
+            dead_letters=dead_letters,
+            broker_epoch=broker_epoch,
+        )
         app.state.runtime = runtime
         reconciler = SubmissionReconciler(
-            runtime.sessions, timedelta(seconds=settings.ack_deadline_seconds),
+            runtime.sessions,
+            timedelta(seconds=settings.ack_deadline_seconds),
             timedelta(seconds=settings.republish_max_backoff_seconds),
-            settings.reconcile_interval_seconds)
+            settings.reconcile_interval_seconds,
+        )
         app.state.reconciler = reconciler
         # Submissions lost with the broker's log are published again now, not at the deadline.
         runtime.epoch_watch.on_service_lost(reconciler.republish_unacknowledged)
-        runtime.subscribe([BATCH_STATUS], group=settings.consumer_group,
-                          handlers={BatchAcknowledged: reconciler.acknowledged,
-                                    BatchStatusChanged: reconciler.status_changed})
+        runtime.subscribe(
+            [BATCH_STATUS],
+            group=settings.consumer_group,
+            handlers={
+                BatchAcknowledged: reconciler.acknowledged,
+                BatchStatusChanged: reconciler.status_changed,
+            },
+        )
         app.state.services = InternalServices(
-            batch_url=settings.batch_service_url, analysis_urls=settings.analysis_urls,
+            batch_url=settings.batch_service_url,
+            analysis_urls=settings.analysis_urls,
             timeout=settings.internal_http_timeout_seconds,
-            tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()))
+            tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()),
+        )
         app.state.rate_counter = SharedCounter(runtime.sessions)
         credential_cache = CredentialCache()
         app.state.credential_cache = credential_cache
@@ -95,8 +109,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # which would otherwise stall the event loop while a large batch body is parsed).
         gc.freeze()
         runtime.spawn(reconciler.run(), "submission-reconciler")
-        runtime.spawn(run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds),
-                      "housekeeping")
+        runtime.spawn(
+            run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds), "housekeeping"
+        )
         runtime.spawn(credential_cache.listen(settings.database_url), "credential-cache")
         try:
             yield
@@ -109,7 +124,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="ArbitrageVault API",
         version="1.0.0",
         description="Decide which books to buy for Amazon resale: submit ISBNs/ASINs with what "
-                    "each copy costs, get fees, profit, ROI, sales velocity and BUY/WATCH/PASS.",
+        "each copy costs, get fees, profit, ROI, sales velocity and BUY/WATCH/PASS.",
         lifespan=lifespan,
         openapi_tags=TAGS,
         # Operation ids are the routes' names, snake_case verbs (`submit_batch`): typed clients
@@ -120,16 +135,27 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_request_guard(app, settings)
     customise_openapi(app, settings)
-    for router in (auth.router, api_keys.router, config.router, batches.router,
-                   analyses.router, admin.router):
+    for router in (
+        auth.router,
+        api_keys.router,
+        config.router,
+        batches.router,
+        analyses.router,
+        admin.router,
+    ):
         app.include_router(router)
 
     async def extra_metrics() -> dict[str, float]:
         async with app.state.runtime.sessions() as session:
-            waiting = await session.scalar(select(func.count()).select_from(submissions)
-                                           .where(submissions.c.acknowledged_at.is_(None)))
-        return {"submissions_awaiting_ack": waiting or 0,
-                "batches_republished_total": app.state.reconciler.republished_total}
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(submissions)
+                .where(submissions.c.acknowledged_at.is_(None))
+            )
+        return {
+            "submissions_awaiting_ack": waiting or 0,
+            "batches_republished_total": app.state.reconciler.republished_total,
+        }
 
     app.include_router(metrics_router("gateway", extra_metrics))
 

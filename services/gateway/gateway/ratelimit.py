@@ -46,22 +46,31 @@ class RateLimitState:
 
     def headers(self) -> dict[str, str]:
         """The IETF `RateLimit-*` fields (draft-ietf-httpapi-ratelimit-headers)."""
-        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
-                "RateLimit-Reset": str(self.reset_seconds)}
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
 
 
-async def count_request(session: AsyncSession, subject: str, limit: int,
-                        window_seconds: int) -> RateLimitState:
+async def count_request(
+    session: AsyncSession, subject: str, limit: int, window_seconds: int
+) -> RateLimitState:
     """Count one request of `subject` (commits); `exceeded` when it is over the limit."""
-    row = (await session.execute(_HIT, {"subject": subject, "window": window_seconds,
-                                        "n": 1})).one()
+    row = (
+        await session.execute(_HIT, {"subject": subject, "window": window_seconds, "n": 1})
+    ).one()
     await session.commit()
     return _state(int(row.hits), float(row.seconds_left), limit)
 
 
 def _state(hits: int, seconds_left: float, limit: int) -> RateLimitState:
-    return RateLimitState(limit=limit, remaining=max(0, limit - hits),
-                          reset_seconds=max(1, math.ceil(seconds_left)), exceeded=hits > limit)
+    return RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - hits),
+        reset_seconds=max(1, math.ceil(seconds_left)),
+        exceeded=hits > limit,
+    )
 
 
 class SharedCounter:
@@ -88,8 +97,11 @@ class SharedCounter:
             while waiters := self._waiting.pop(key, None):
                 try:
                     async with self._sessions() as session:
-                        row = (await session.execute(_HIT, {"subject": subject, "window": window,
-                                                            "n": len(waiters)})).one()
+                        row = (
+                            await session.execute(
+                                _HIT, {"subject": subject, "window": window, "n": len(waiters)}
+                            )
+                        ).one()
                         await session.commit()
                 except BaseException as exc:
                     for waiter in waiters:
@@ -108,16 +120,21 @@ class SharedCounter:
 
 def too_many_requests(state: RateLimitState, what: str) -> ProblemError:
     return ProblemError(
-        429, "rate-limited", "Too many requests",
+        429,
+        "rate-limited",
+        "Too many requests",
         f"{what}: at most {state.limit} requests per window; retry in {state.reset_seconds} s",
         headers={"Retry-After": str(state.reset_seconds), **state.headers()},
-        limit="requests_per_window", limit_value=state.limit)
+        limit="requests_per_window",
+        limit_value=state.limit,
+    )
 
 
 async def forget_old_windows(session: AsyncSession, keep_seconds: int) -> int:
     """Delete counters of windows that ended long ago (any instance may run this)."""
     cutoff = func.now() - literal_column(f"interval '{int(keep_seconds)} seconds'")
     result = await session.execute(
-        delete(rate_limit_counters).where(rate_limit_counters.c.window_start < cutoff))
+        delete(rate_limit_counters).where(rate_limit_counters.c.window_start < cutoff)
+    )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

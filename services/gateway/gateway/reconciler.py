@@ -36,17 +36,23 @@ class SubmissionReconciler:
         async with self.sessions() as session, session.begin():
             if not await first_delivery(session, inbox, event.event_id, event.event_type):
                 return
-            await session.execute(update(submissions).where(
-                submissions.c.batch_id == event.batch_id, submissions.c.acknowledged_at.is_(None)
-            ).values(acknowledged_at=datetime.now(UTC)))
+            await session.execute(
+                update(submissions)
+                .where(
+                    submissions.c.batch_id == event.batch_id,
+                    submissions.c.acknowledged_at.is_(None),
+                )
+                .values(acknowledged_at=datetime.now(UTC))
+            )
 
     async def status_changed(self, event: BatchStatusChanged) -> None:
         """A finished batch no longer counts against the seller's open batches (idempotent)."""
         if event.status not in TERMINAL_STATUSES:
             return
         async with self.sessions() as session, session.begin():
-            await record_finished(session, event.batch_id, event.status,
-                                  event.finished_at or event.occurred_at)
+            await record_finished(
+                session, event.batch_id, event.status, event.finished_at or event.occurred_at
+            )
 
     async def run(self) -> None:
         while True:
@@ -62,8 +68,10 @@ class SubmissionReconciler:
         now = datetime.now(UTC)
         s = submissions.c
         overdue = await self._republish(
-            now, s.created_at < now - self.ack_deadline,
-            or_(s.next_republish_at.is_(None), s.next_republish_at < now))
+            now,
+            s.created_at < now - self.ack_deadline,
+            or_(s.next_republish_at.is_(None), s.next_republish_at < now),
+        )
         return len(overdue)
 
     async def republish_unacknowledged(self) -> None:
@@ -80,25 +88,51 @@ class SubmissionReconciler:
     async def _republish(self, now: datetime, *conditions: Any, lost: bool = False) -> list[Any]:
         s = submissions.c
         async with self.sessions() as session, session.begin():
-            overdue = (await session.execute(
-                select(s.batch_id, s.republish_count).where(
-                    # A finished batch is known to the batch service, acknowledged or not.
-                    s.acknowledged_at.is_(None), s.finished_at.is_(None), *conditions)
-                .order_by(s.batch_id).limit(100).with_for_update(skip_locked=True)
-            )).all()
+            overdue = (
+                await session.execute(
+                    select(s.batch_id, s.republish_count)
+                    .where(
+                        # A finished batch is known to the batch service, acknowledged or not.
+                        s.acknowledged_at.is_(None),
+                        s.finished_at.is_(None),
+                        *conditions,
+                    )
+                    .order_by(s.batch_id)
+                    .limit(100)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
             for batch_id, count in overdue:
                 # Mark the batch's outbox rows unsent: the relay publishes them again.
-                await session.execute(update(outbox).where(and_(
-                    outbox.c.aggregate_id == batch_id, outbox.c.sent_at.is_not(None),
-                    outbox.c.event_type.in_(["batch.submitted", "batch.chunk_submitted"]),
-                )).values(sent_at=None))
+                await session.execute(
+                    update(outbox)
+                    .where(
+                        and_(
+                            outbox.c.aggregate_id == batch_id,
+                            outbox.c.sent_at.is_not(None),
+                            outbox.c.event_type.in_(["batch.submitted", "batch.chunk_submitted"]),
+                        )
+                    )
+                    .values(sent_at=None)
+                )
                 # After a loss the batch is due again at its deadline; an overdue one backs off.
-                delay = self.ack_deadline if lost else \
-                    min(self.ack_deadline * (2 ** count), self.max_backoff)
-                await session.execute(update(submissions).where(s.batch_id == batch_id).values(
-                    republish_count=s.republish_count + 1, next_republish_at=now + delay))
-                log.warning("batch %s %s: re-published (#%d)", batch_id,
-                            "may have been lost with the broker's log" if lost else
-                            f"not acknowledged after {self.ack_deadline}", count + 1)
+                delay = (
+                    self.ack_deadline
+                    if lost
+                    else min(self.ack_deadline * (2**count), self.max_backoff)
+                )
+                await session.execute(
+                    update(submissions)
+                    .where(s.batch_id == batch_id)
+                    .values(republish_count=s.republish_count + 1, next_republish_at=now + delay)
+                )
+                log.warning(
+                    "batch %s %s: re-published (#%d)",
+                    batch_id,
+                    "may have been lost with the broker's log"
+                    if lost
+                    else f"not acknowledged after {self.ack_deadline}",
+                    count + 1,
+                )
         self.republished_total += len(overdue)
         return [batch_id for batch_id, _ in overdue]

@@ -39,18 +39,28 @@ _UNKNOWN_ACCOUNT_HASH = _hasher.hash(secrets.token_urlsafe(16))
 def verify_password(password_hash: str | None, password: str) -> bool:
     """False for a wrong password; an unknown account (None) takes as long, hiding it exists."""
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_ACCOUNT_HASH, password) \
+        return (
+            _hasher.verify(password_hash or _UNKNOWN_ACCOUNT_HASH, password)
             and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
 
-def create_access_token(user_id: uuid.UUID, role: str, secret: str, minutes: int,
-                        session_id: uuid.UUID) -> str:
+def create_access_token(
+    user_id: uuid.UUID, role: str, secret: str, minutes: int, session_id: uuid.UUID
+) -> str:
     now = datetime.now(UTC)
-    claims: dict[str, Any] = {"sub": str(user_id), "role": role, "sid": str(session_id),
-                              "iat": now, "exp": now + timedelta(minutes=minutes),
-                              "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER, "typ": "access"}
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "sid": str(session_id),
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+        "aud": ACCESS_AUDIENCE,
+        "iss": ACCESS_ISSUER,
+        "typ": "access",
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -58,8 +68,13 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
     """The claims of a valid access token of this gateway; None for anything else."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=ACCESS_AUDIENCE,
-            issuer=ACCESS_ISSUER, options={"require": REQUIRED_CLAIMS})
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=ACCESS_AUDIENCE,
+            issuer=ACCESS_ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
     except jwt.PyJWTError:
         return None
     return claims if claims.get("typ") == "access" else None

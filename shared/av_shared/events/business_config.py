@@ -55,9 +55,19 @@ class BusinessConfigSnapshot(BaseModel):
 STRATEGY_PRESETS: dict[str, StrategyThresholds] = {
     "balanced": StrategyThresholds(),
     "textbook": StrategyThresholds(
-        name="textbook", min_roi_percent=Decimal(40), min_profit=Decimal("10.00"),
-        min_velocity_score=20, max_sales_rank=2_000_000, max_competing_fba_offers=10),
+        name="textbook",
+        min_roi_percent=Decimal(40),
+        min_profit=Decimal("10.00"),
+        min_velocity_score=20,
+        max_sales_rank=2_000_000,
+        max_competing_fba_offers=10,
+    ),
     "velocity": StrategyThresholds(
-        name="velocity", min_roi_percent=Decimal(20), min_profit=Decimal("2.00"),
-        min_velocity_score=60, max_sales_rank=200_000, max_competing_fba_offers=25),
+        name="velocity",
+        min_roi_percent=Decimal(20),
+        min_profit=Decimal("2.00"),
+        min_velocity_score=60,
+        max_sales_rank=200_000,
+        max_competing_fba_offers=25,
+    ),
 }

@@ -38,8 +38,9 @@ async def test_fetch_returns_products_in_order_and_reports_tokens(
 async def test_duplicates_are_requested_once(
     keepa_sim: RunningSim, make_client: ClientFactory
 ) -> None:
-    response = await make_client().fetch_products(["0316769487", "0316769487 ", "b0abcdefgh",
-                                                   "B0ABCDEFGH", "0593655036"])
+    response = await make_client().fetch_products(
+        ["0316769487", "0316769487 ", "b0abcdefgh", "B0ABCDEFGH", "0593655036"]
+    )
     assert [p["asin"] for p in response.products] == ["0316769487", "B0ABCDEFGH", "0593655036"]
     requests = (await keepa_sim.stats())["requests"]
     assert [r["asins"] for r in requests] == [["0316769487", "B0ABCDEFGH", "0593655036"]]

@@ -73,10 +73,24 @@ def _free_port() -> int:
 
 async def test_command_line_and_environment(samples_dir: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "KEEPA_SIM_SAMPLES_DIR": str(samples_dir), "KEEPA_SIM_REFILL_RATE": "5",
-           "KEEPA_SIM_INITIAL_TOKENS": "3", "KEEPA_SIM_LOG_LEVEL": "warning"}
-    cmd = [sys.executable, "-m", "keepa_sim", "--host", "127.0.0.1", "--port", str(port),
-           "--time-scale", "1"]
+    env = {
+        **os.environ,
+        "KEEPA_SIM_SAMPLES_DIR": str(samples_dir),
+        "KEEPA_SIM_REFILL_RATE": "5",
+        "KEEPA_SIM_INITIAL_TOKENS": "3",
+        "KEEPA_SIM_LOG_LEVEL": "warning",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "keepa_sim",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--time-scale",
+        "1",
+    ]
     proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=asyncio.subprocess.DEVNULL)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:

@@ -76,7 +76,7 @@ async def test_switches_shape_the_product(keepa_sim: RunningSim) -> None:
     assert no_history["csv"] is None
     trimmed = (await keepa_sim.product(asin="0593655036", days=30)).json()["products"][0]
     assert 0 < len(trimmed["csv"][3]) < len(plain["csv"][3])
-    live = (await keepa_sim.product(asin="0593655036", offers=20, **{"only-live-offers": 1}))
+    live = await keepa_sim.product(asin="0593655036", offers=20, **{"only-live-offers": 1})
     product = live.json()["products"][0]
     assert len(product["offers"]) == len(product["liveOffersOrder"]) == 41
 

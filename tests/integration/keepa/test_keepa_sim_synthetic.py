@@ -59,9 +59,17 @@ async def test_synthetic_book_has_the_recorded_shape(
     sample = recorded("envelope-0593655036.json")["products"][0]
     product = (await _fetch(fixed_clock, samples_dir, asin="0316769487", stats=180))["products"][0]
     assert set(product) == set(sample) | {"synthetic"}
-    assert set(product["stats"]) >= {"current", "avg30", "avg90", "avg180", "salesRankDrops30",
-                                     "salesRankDrops90", "salesRankDrops180", "salesRankDrops365",
-                                     "buyBoxPrice"}
+    assert set(product["stats"]) >= {
+        "current",
+        "avg30",
+        "avg90",
+        "avg180",
+        "salesRankDrops30",
+        "salesRankDrops90",
+        "salesRankDrops180",
+        "salesRankDrops365",
+        "buyBoxPrice",
+    }
     assert len(product["csv"]) == len(sample["csv"])
     for key in ("current", "avg", "avg30", "avg90", "avg180", "avg365", "min", "max"):
         assert len(product["stats"][key]) == len(sample["stats"][key]), key

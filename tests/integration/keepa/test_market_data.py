@@ -32,13 +32,22 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def sessions(state_dir: Path) -> AsyncIterator[Sessions]:
-    stack = Stack(StackConfig(state_dir=state_dir / f"market-{uuid.uuid4().hex[:6]}", fast=True,
-                              conventional_ports=False))
+    stack = Stack(
+        StackConfig(
+            state_dir=state_dir / f"market-{uuid.uuid4().hex[:6]}",
+            fast=True,
+            conventional_ports=False,
+        )
+    )
     try:
         await stack.start_postgres()
         await stack.migrate("analysis")
-        engine = create_engine(postgres.service_url(stack.admin_url, "analysis"),
-                               schema="analysis", pool_size=5, app_name="market-data-test")
+        engine = create_engine(
+            postgres.service_url(stack.admin_url, "analysis"),
+            schema="analysis",
+            pool_size=5,
+            app_name="market-data-test",
+        )
         yield create_session_factory(engine)
         await engine.dispose()
     finally:
@@ -63,8 +72,12 @@ def asin() -> str:
 
 
 def line(item_no: int, identifier: str, *, by_code: bool = False) -> ChunkItem:
-    return ChunkItem(item_no=item_no, identifier=identifier,
-                     asin=None if by_code else identifier, buy_cost=Decimal("2.00"))
+    return ChunkItem(
+        item_no=item_no,
+        identifier=identifier,
+        asin=None if by_code else identifier,
+        buy_cost=Decimal("2.00"),
+    )
 
 
 CONFIG = BusinessConfigSnapshot()
@@ -86,8 +99,11 @@ async def test_a_979_isbn_costs_one_token_for_its_lookup_and_its_analysis(
     await analyse_items(market, [line(0, code, by_code=True)], CONFIG, instant=False)
     assert len((await keepa_sim.stats())["requests"]) == 2
     async with sessions() as session:
-        stored = await session.scalar(select(func.count()).select_from(market_snapshots).where(
-            market_snapshots.c.asin == first.row["asin"]))
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(market_snapshots)
+            .where(market_snapshots.c.asin == first.row["asin"])
+        )
     assert stored == 1
 
 
@@ -96,8 +112,9 @@ async def test_a_failing_code_lookup_fails_only_its_own_lines(
 ) -> None:
     code, plain = isbn979(), asin()
     await keepa_sim.control("faults", {"status": 503, "count": 2})  # the lookup and its retry
-    outcomes = await analyse_items(market, [line(0, code, by_code=True), line(1, plain)], CONFIG,
-                                   instant=False)
+    outcomes = await analyse_items(
+        market, [line(0, code, by_code=True), line(1, plain)], CONFIG, instant=False
+    )
     failed, analysed = outcomes
     assert isinstance(failed, ItemFailed) and failed.retryable
     # The seller reads a generic reason; Keepa's own answer (a 503 here) goes to the logs only.
@@ -105,8 +122,12 @@ async def test_a_failing_code_lookup_fails_only_its_own_lines(
     assert isinstance(analysed, ItemAnalysed) and analysed.row["asin"] == plain
     # Nothing is remembered of the failed lookup: the next batch asks Keepa again.
     async with sessions() as session:
-        assert await session.scalar(select(identifier_lookups.c.code).where(
-            identifier_lookups.c.code == code)) is None
+        assert (
+            await session.scalar(
+                select(identifier_lookups.c.code).where(identifier_lookups.c.code == code)
+            )
+            is None
+        )
     retried = await analyse_items(market, [line(0, code, by_code=True)], CONFIG, instant=False)
     assert isinstance(retried[0], ItemAnalysed)
 
@@ -119,12 +140,16 @@ async def test_a_refused_account_keeps_the_work_instead_of_failing_it(
     wanted = [asin(), asin()]
     await keepa_sim.control("faults", {"status": 402, "count": 1})
     with pytest.raises(KeepaAccountError) as refused:
-        await analyse_items(market, [line(n, a) for n, a in enumerate(wanted)], CONFIG,
-                            instant=False)
+        await analyse_items(
+            market, [line(n, a) for n, a in enumerate(wanted)], CONFIG, instant=False
+        )
     assert refused.value.status_code == 402
     async with sessions() as session:
-        stored = await session.scalar(select(func.count()).select_from(market_snapshots).where(
-            market_snapshots.c.asin.in_(wanted)))
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(market_snapshots)
+            .where(market_snapshots.c.asin.in_(wanted))
+        )
     assert stored == 0
 
 
@@ -137,7 +162,12 @@ async def test_products_a_simulator_made_up_are_not_reused_against_the_real_keep
     await market.snapshots([book], instant=False)
     await market.snapshots([book], instant=False)  # the cache: no second request
     assert len((await keepa_sim.stats())["requests"]) == 1
-    real = MarketData(sessions=sessions, client=make_client(), budget=TokenBudget(
-        sessions, instant_reserve=0), ttl=timedelta(hours=24), reuse_synthetic=False)
+    real = MarketData(
+        sessions=sessions,
+        client=make_client(),
+        budget=TokenBudget(sessions, instant_reserve=0),
+        ttl=timedelta(hours=24),
+        reuse_synthetic=False,
+    )
     await real.snapshots([book], instant=False)
     assert len((await keepa_sim.stats())["requests"]) == 2

@@ -75,12 +75,25 @@ class Role:
     url: Callable[[Stack], str]
 
 
-BATCH_SERVICE = Role("batch-service", "batch-service", "batch-service", "batch",
-                     lambda s: s.batch_spec(), lambda s: s.batch_url)
-ANALYSIS_SERVICE = Role("analysis-service", "analysis-0", "analysis-service", "analysis",
-                        lambda s: s.analysis_spec(0), lambda s: s.analysis_url(0))
-GATEWAY = Role("gateway", "gateway", "gateway", "gateway",
-               lambda s: s.gateway_spec(0), lambda s: s.gateway_url)
+BATCH_SERVICE = Role(
+    "batch-service",
+    "batch-service",
+    "batch-service",
+    "batch",
+    lambda s: s.batch_spec(),
+    lambda s: s.batch_url,
+)
+ANALYSIS_SERVICE = Role(
+    "analysis-service",
+    "analysis-0",
+    "analysis-service",
+    "analysis",
+    lambda s: s.analysis_spec(0),
+    lambda s: s.analysis_url(0),
+)
+GATEWAY = Role(
+    "gateway", "gateway", "gateway", "gateway", lambda s: s.gateway_spec(0), lambda s: s.gateway_url
+)
 
 
 @dataclass(frozen=True)
@@ -106,9 +119,13 @@ class TopicLog:
     @classmethod
     @asynccontextmanager
     async def watching(cls, bootstrap: str, topics: Sequence[TopicSpec]) -> AsyncIterator[TopicLog]:
-        consumer = AIOKafkaConsumer(*(t.name for t in topics), bootstrap_servers=bootstrap,
-                                    group_id=None, auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            *(t.name for t in topics),
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         log = cls()
         log._task = asyncio.create_task(log._collect(consumer), name="topic-log")
@@ -123,15 +140,19 @@ class TopicLog:
     async def _collect(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
             key = record.key.decode() if record.key else ""
-            self.records.append(Seen(record.topic, key, parse_event(record.value),
-                                     record.timestamp / 1000))
+            self.records.append(
+                Seen(record.topic, key, parse_event(record.value), record.timestamp / 1000)
+            )
 
     def seen(self, kind: type[E], batch_id: uuid.UUID) -> list[Seen]:
         """Records of one event type and batch, in arrival order (per partition)."""
         if self._task is not None and self._task.done():
             self._task.result()  # the reader died: say why (e.g. an event that did not parse)
-        return [s for s in self.records
-                if isinstance(s.event, kind) and getattr(s.event, "batch_id", None) == batch_id]
+        return [
+            s
+            for s in self.records
+            if isinstance(s.event, kind) and getattr(s.event, "batch_id", None) == batch_id
+        ]
 
     def events(self, kind: type[E], batch_id: uuid.UUID) -> list[E]:
         return [s.event for s in self.seen(kind, batch_id)]  # type: ignore[misc]
@@ -153,11 +174,17 @@ class ServiceHarness:
     async def publish(self, topic: TopicSpec, *events: Event) -> None:
         """As the owning service would: keyed by the event's partition key, acks=all."""
         for event in events:
-            await self.producer.send_and_wait(topic.name, serialize_event(event),
-                                              key=event.partition_key().encode())
+            await self.producer.send_and_wait(
+                topic.name, serialize_event(event), key=event.partition_key().encode()
+            )
 
-    async def eventually(self, probe: Callable[[], Awaitable[T]] | Callable[[], T],
-                         ok: Callable[[T], bool], what: str, timeout: float = 30) -> T:
+    async def eventually(
+        self,
+        probe: Callable[[], Awaitable[T]] | Callable[[], T],
+        ok: Callable[[T], bool],
+        what: str,
+        timeout: float = 30,
+    ) -> T:
         """Poll `probe` until `ok` holds; on timeout fail with the last value and the service's
         log tail (the service runs in another process: its log is the only witness)."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -174,11 +201,15 @@ class ServiceHarness:
     async def drained(self, timeout: float = 30) -> None:
         """The service's group has committed every record published so far: it handled them
         (offsets are committed only after the handler's transaction)."""
+
         async def lag() -> int:
-            return sum(r["lag"] for r in await consumer_lag(self.stack.bootstrap,
-                                                            (self.role.group,)))
-        await self.eventually(lag, lambda n: n == 0, f"{self.role.group} consumed everything",
-                              timeout)
+            return sum(
+                r["lag"] for r in await consumer_lag(self.stack.bootstrap, (self.role.group,))
+            )
+
+        await self.eventually(
+            lag, lambda n: n == 0, f"{self.role.group} consumed everything", timeout
+        )
 
     async def internal_get(self, path: str, **params: Any) -> httpx.Response:
         """GET from the service's internal API as the gateway does: with a service token for
@@ -215,17 +246,26 @@ async def _wait_ready(url: str, timeout: float = 90) -> None:
 
 
 @asynccontextmanager
-async def service_alone(state_dir: Path, role: Role, env: dict[str, str],
-                        watch: Sequence[TopicSpec]) -> AsyncIterator[ServiceHarness]:
+async def service_alone(
+    state_dir: Path, role: Role, env: dict[str, str], watch: Sequence[TopicSpec]
+) -> AsyncIterator[ServiceHarness]:
     """PostgreSQL, Tansu and the Keepa simulator, every schema migrated, and only `role`'s
     process; `watch` are the topics the service publishes to."""
-    stack = Stack(StackConfig(
-        state_dir=state_dir / f"{role.name}-{uuid.uuid4().hex[:6]}", fast=True,
-        conventional_ports=False, partitions=12, keepa_refill_rate=1000, keepa_time_scale=60,
-        extra_env=dict(COMMON_ENV), service_env={role.name: env},
-    ))
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all",
-                                enable_idempotence=False)
+    stack = Stack(
+        StackConfig(
+            state_dir=state_dir / f"{role.name}-{uuid.uuid4().hex[:6]}",
+            fast=True,
+            conventional_ports=False,
+            partitions=12,
+            keepa_refill_rate=1000,
+            keepa_time_scale=60,
+            extra_env=dict(COMMON_ENV),
+            service_env={role.name: env},
+        )
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=False
+    )
     try:
         await stack.start_infra()
         await stack.migrate()
@@ -240,6 +280,7 @@ async def service_alone(state_dir: Path, role: Role, env: dict[str, str],
 
 
 # -- events the other services would publish --------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SubmittedBatch:
@@ -259,9 +300,10 @@ class SubmittedBatch:
 
 def chunk_items(identifiers: Sequence[str], first_item_no: int = 0) -> tuple[ChunkItem, ...]:
     """Lines with ISBN-10s: the ASIN of a book is its ISBN-10, as the gateway normalises it."""
-    return tuple(ChunkItem(item_no=first_item_no + n, identifier=i, asin=i,
-                           buy_cost=Decimal("2.00"))
-                 for n, i in enumerate(identifiers))
+    return tuple(
+        ChunkItem(item_no=first_item_no + n, identifier=i, asin=i, buy_cost=Decimal("2.00"))
+        for n, i in enumerate(identifiers)
+    )
 
 
 def submitted_batch(items: int, seed: int, chunk_size: int = 100) -> SubmittedBatch:
@@ -270,11 +312,26 @@ def submitted_batch(items: int, seed: int, chunk_size: int = 100) -> SubmittedBa
     count = -(-items // chunk_size)
     config = BusinessConfigSnapshot()
     correlation_id = f"batch-{batch_id}"
-    header = BatchSubmitted(batch_id=batch_id, owner_id=owner_id, name=f"service test {seed}",
-                            items_total=items, chunk_count=count, submitted_at=datetime.now(UTC),
-                            config=config, correlation_id=correlation_id)
-    chunks = tuple(BatchChunkSubmitted(
-        batch_id=batch_id, owner_id=owner_id, chunk_no=n, chunk_count=count,
-        items=lines[n * chunk_size:(n + 1) * chunk_size], config=config,
-        correlation_id=correlation_id) for n in range(count))
+    header = BatchSubmitted(
+        batch_id=batch_id,
+        owner_id=owner_id,
+        name=f"service test {seed}",
+        items_total=items,
+        chunk_count=count,
+        submitted_at=datetime.now(UTC),
+        config=config,
+        correlation_id=correlation_id,
+    )
+    chunks = tuple(
+        BatchChunkSubmitted(
+            batch_id=batch_id,
+            owner_id=owner_id,
+            chunk_no=n,
+            chunk_count=count,
+            items=lines[n * chunk_size : (n + 1) * chunk_size],
+            config=config,
+            correlation_id=correlation_id,
+        )
+        for n in range(count)
+    )
     return SubmittedBatch(header, chunks)

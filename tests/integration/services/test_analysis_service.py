@@ -52,24 +52,30 @@ async def harness(state_dir: Path) -> AsyncIterator[ServiceHarness]:
         yield running
 
 
-async def _completions(harness: ServiceHarness, batch_id: uuid.UUID, chunk_no: int,
-                       at_least: int = 1) -> list[ChunkAnalysed]:
+async def _completions(
+    harness: ServiceHarness, batch_id: uuid.UUID, chunk_no: int, at_least: int = 1
+) -> list[ChunkAnalysed]:
     return await harness.eventually(
         lambda: [e for e in harness.log.events(ChunkAnalysed, batch_id) if e.chunk_no == chunk_no],
-        lambda found: len(found) >= at_least, f"{at_least} ChunkAnalysed of {batch_id}/{chunk_no}")
+        lambda found: len(found) >= at_least,
+        f"{at_least} ChunkAnalysed of {batch_id}/{chunk_no}",
+    )
 
 
 async def _analyses(harness: ServiceHarness, batch: SubmittedBatch) -> list[dict[str, Any]]:
     """What the gateway shows the seller (internal API, filtered by owner)."""
-    response = await harness.internal_get("/internal/analyses", batch_id=str(batch.id),
-                                          owner_id=str(batch.owner_id), size=500)
+    response = await harness.internal_get(
+        "/internal/analyses", batch_id=str(batch.id), owner_id=str(batch.owner_id), size=500
+    )
     response.raise_for_status()
     return response.json()["items"]  # type: ignore[no-any-return]
 
 
 async def _stored(harness: ServiceHarness, batch_id: uuid.UUID) -> list[tuple[int, uuid.UUID]]:
-    rows = await harness.fetch("SELECT item_no, id FROM analysis.analyses WHERE batch_id = $1 "
-                               "ORDER BY item_no, id", batch_id)
+    rows = await harness.fetch(
+        "SELECT item_no, id FROM analysis.analyses WHERE batch_id = $1 ORDER BY item_no, id",
+        batch_id,
+    )
     return [(r["item_no"], r["id"]) for r in rows]
 
 
@@ -117,8 +123,15 @@ async def test_the_same_chunk_again_and_its_redispatch_store_nothing_twice(
 
     copy = chunk.model_copy(update={"event_id": uuid.uuid4()})
     redispatch = ChunkRedispatched(
-        batch_id=batch.id, owner_id=batch.owner_id, chunk_no=0, chunk_count=1, attempt=1,
-        items=chunk.items, config=chunk.config, correlation_id=chunk.correlation_id)
+        batch_id=batch.id,
+        owner_id=batch.owner_id,
+        chunk_no=0,
+        chunk_count=1,
+        attempt=1,
+        items=chunk.items,
+        config=chunk.config,
+        correlation_id=chunk.correlation_id,
+    )
     await harness.publish(BATCH_SUBMISSIONS, chunk, copy)
     await harness.publish(CHUNK_DISPATCH, redispatch)
     first_again = (await _completions(harness, batch.id, 0, at_least=2))[1]
@@ -145,13 +158,21 @@ async def test_an_identifier_keepa_does_not_know_fails_with_its_reason_and_the_r
     reason = f"no Amazon product found for ISBN {UNKNOWN_CODE}"
     assert (done.items_succeeded, done.items_failed) == (9, 1)
     assert [(f.item_no, f.reason) for f in done.failures] == [(4, reason)]
-    failures = await harness.fetch("SELECT item_no, identifier, reason, owner_id FROM "
-                                   "analysis.item_failures WHERE batch_id = $1", batch.id)
+    failures = await harness.fetch(
+        "SELECT item_no, identifier, reason, owner_id FROM "
+        "analysis.item_failures WHERE batch_id = $1",
+        batch.id,
+    )
     assert [tuple(r) for r in failures] == [(4, UNKNOWN_CODE, reason, batch.owner_id)]
     assert [n for n, _ in await _stored(harness, batch.id)] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
     # The miss is remembered: the next line with this code costs no Keepa token.
-    assert await harness.value("SELECT count(*) FROM analysis.identifier_lookups "
-                               "WHERE code = $1 AND asin IS NULL", UNKNOWN_CODE) == 1
+    assert (
+        await harness.value(
+            "SELECT count(*) FROM analysis.identifier_lookups WHERE code = $1 AND asin IS NULL",
+            UNKNOWN_CODE,
+        )
+        == 1
+    )
 
 
 async def test_a_chunk_of_a_cancelled_batch_is_completed_as_skipped_without_keepa(
@@ -160,16 +181,28 @@ async def test_a_chunk_of_a_cancelled_batch_is_completed_as_skipped_without_keep
     """Cancelling stops the spending: queued chunks complete (so the batch can end) unanalysed."""
     batch_id, owner_id = uuid.uuid4(), uuid.uuid4()
     cancelled = BatchStatusChanged(
-        batch_id=batch_id, owner_id=owner_id, status="CANCELLED", previous_status="PROCESSING",
-        items_total=20, items_processed=0, items_failed=0, correlation_id=f"batch-{batch_id}")
+        batch_id=batch_id,
+        owner_id=owner_id,
+        status="CANCELLED",
+        previous_status="PROCESSING",
+        items_total=20,
+        items_processed=0,
+        items_failed=0,
+        correlation_id=f"batch-{batch_id}",
+    )
     await harness.publish(BATCH_STATUS, cancelled)
     await harness.drained()
     keepa = await _keepa_requests(harness)
 
     chunk = BatchChunkSubmitted(
-        batch_id=batch_id, owner_id=owner_id, chunk_no=0, chunk_count=1,
-        items=chunk_items(isbn10s(20, seed=204)), config=BusinessConfigSnapshot(),
-        correlation_id=f"batch-{batch_id}")
+        batch_id=batch_id,
+        owner_id=owner_id,
+        chunk_no=0,
+        chunk_count=1,
+        items=chunk_items(isbn10s(20, seed=204)),
+        config=BusinessConfigSnapshot(),
+        correlation_id=f"batch-{batch_id}",
+    )
     await harness.publish(BATCH_SUBMISSIONS, chunk)
     [done] = await _completions(harness, batch_id, 0)
     assert done.skipped_because_cancelled
@@ -184,17 +217,22 @@ async def test_an_instant_analysis_without_the_gateways_token_spends_no_keepa_to
     """Only the gateway (which charges the seller's quota) may have a book analysed now."""
     isbn = isbn10s(1, seed=231)[0]
     item = ChunkItem(item_no=0, identifier=isbn, asin=isbn, buy_cost=Decimal("2.00"))
-    body = {"item": item.model_dump(mode="json"), "owner_id": str(uuid.uuid4()),
-            "config": BusinessConfigSnapshot().model_dump(mode="json")}
+    body = {
+        "item": item.model_dump(mode="json"),
+        "owner_id": str(uuid.uuid4()),
+        "config": BusinessConfigSnapshot().model_dump(mode="json"),
+    }
     before = await _keepa_requests(harness)
     tokens = ServiceTokens(harness.stack.internal_auth_secret)
     async with httpx.AsyncClient(base_url=harness.url, timeout=60) as http:
         anonymous = await http.post("/internal/analyses", json=body)
-        wrong_audience = await http.post("/internal/analyses", json=body,
-                                         headers=tokens.header("batch-service"))
+        wrong_audience = await http.post(
+            "/internal/analyses", json=body, headers=tokens.header("batch-service")
+        )
         assert (anonymous.status_code, wrong_audience.status_code) == (401, 401)
         assert await _keepa_requests(harness) == before
-        granted = await http.post("/internal/analyses", json=body,
-                                  headers=tokens.header("analysis-service"))
+        granted = await http.post(
+            "/internal/analyses", json=body, headers=tokens.header("analysis-service")
+        )
     assert granted.status_code == 201, granted.text
     assert await _keepa_requests(harness) == before + 1

@@ -48,8 +48,9 @@ BATCH_ENV = {
 
 @pytest.fixture(scope="module")
 async def harness(state_dir: Path) -> AsyncIterator[ServiceHarness]:
-    async with service_alone(state_dir, BATCH_SERVICE, BATCH_ENV,
-                             watch=[BATCH_STATUS, CHUNK_DISPATCH]) as running:
+    async with service_alone(
+        state_dir, BATCH_SERVICE, BATCH_ENV, watch=[BATCH_STATUS, CHUNK_DISPATCH]
+    ) as running:
         yield running
 
 
@@ -63,45 +64,60 @@ async def _batch(harness: ServiceHarness, batch_id: uuid.UUID) -> dict[str, Any]
 
 
 async def _items(harness: ServiceHarness, batch_id: uuid.UUID, status: str) -> list[Any]:
-    response = await harness.internal_get(f"/internal/admin/batches/{batch_id}/items",
-                                          status=status, size=500)
+    response = await harness.internal_get(
+        f"/internal/admin/batches/{batch_id}/items", status=status, size=500
+    )
     response.raise_for_status()
     return response.json()["items"]  # type: ignore[no-any-return]
 
 
 async def _status(harness: ServiceHarness, batch_id: uuid.UUID, status: str) -> dict[str, Any]:
     return await harness.eventually(  # type: ignore[return-value]
-        lambda: _batch(harness, batch_id), lambda b: b is not None and b["status"] == status,
-        f"batch {batch_id} {status}")
+        lambda: _batch(harness, batch_id),
+        lambda b: b is not None and b["status"] == status,
+        f"batch {batch_id} {status}",
+    )
 
 
-async def _acknowledged(harness: ServiceHarness, batch: SubmittedBatch,
-                        timeout: float = 30) -> BatchAcknowledged:
-    acks = await harness.eventually(lambda: harness.log.events(BatchAcknowledged, batch.id),
-                                    lambda found: len(found) > 0, f"{batch.id} acknowledged",
-                                    timeout)
+async def _acknowledged(
+    harness: ServiceHarness, batch: SubmittedBatch, timeout: float = 30
+) -> BatchAcknowledged:
+    acks = await harness.eventually(
+        lambda: harness.log.events(BatchAcknowledged, batch.id),
+        lambda found: len(found) > 0,
+        f"{batch.id} acknowledged",
+        timeout,
+    )
     return acks[0]
 
 
-async def _status_event(harness: ServiceHarness, batch: SubmittedBatch,
-                        status: str) -> BatchStatusChanged:
+async def _status_event(
+    harness: ServiceHarness, batch: SubmittedBatch, status: str
+) -> BatchStatusChanged:
     changes = await harness.eventually(
-        lambda: [e for e in harness.log.events(BatchStatusChanged, batch.id)
-                 if e.status == status],
-        lambda found: len(found) > 0, f"BatchStatusChanged {status} of {batch.id}")
+        lambda: [e for e in harness.log.events(BatchStatusChanged, batch.id) if e.status == status],
+        lambda found: len(found) > 0,
+        f"BatchStatusChanged {status} of {batch.id}",
+    )
     return changes[0]
 
 
-def _completion(batch: SubmittedBatch, chunk_no: int,
-                failed: tuple[int, ...] = ()) -> ChunkAnalysed:
+def _completion(
+    batch: SubmittedBatch, chunk_no: int, failed: tuple[int, ...] = ()
+) -> ChunkAnalysed:
     """What the analysis service reports for a chunk: these item numbers failed, the rest not."""
     chunk = batch.chunks[chunk_no]
     return ChunkAnalysed(
-        batch_id=batch.id, owner_id=batch.owner_id, chunk_no=chunk_no,
-        items_succeeded=len(chunk.items) - len(failed), items_failed=len(failed),
-        failures=tuple(ItemFailure(item_no=n, reason=f"no Amazon product found for item {n}")
-                       for n in failed),
-        correlation_id=batch.header.correlation_id)
+        batch_id=batch.id,
+        owner_id=batch.owner_id,
+        chunk_no=chunk_no,
+        items_succeeded=len(chunk.items) - len(failed),
+        items_failed=len(failed),
+        failures=tuple(
+            ItemFailure(item_no=n, reason=f"no Amazon product found for item {n}") for n in failed
+        ),
+        correlation_id=batch.header.correlation_id,
+    )
 
 
 async def test_batch_is_processing_at_once_and_acknowledged_only_when_every_chunk_is_here(
@@ -131,8 +147,12 @@ async def test_completions_of_every_chunk_complete_the_batch_with_counts_that_ad
     batch = submitted_batch(250, seed=102)
     await harness.publish(BATCH_SUBMISSIONS, batch.header, *batch.chunks)
     await _acknowledged(harness, batch)
-    await harness.publish(CHUNK_RESULTS, _completion(batch, 0),
-                          _completion(batch, 1, failed=(100, 150, 199)), _completion(batch, 2))
+    await harness.publish(
+        CHUNK_RESULTS,
+        _completion(batch, 0),
+        _completion(batch, 1, failed=(100, 150, 199)),
+        _completion(batch, 2),
+    )
 
     done = await _status_event(harness, batch, "COMPLETED")
     assert (done.items_total, done.items_processed, done.items_failed) == (250, 247, 3)
@@ -141,7 +161,8 @@ async def test_completions_of_every_chunk_complete_the_batch_with_counts_that_ad
     assert (view["items_processed"], view["items_failed"], view["chunks_done"]) == (247, 3, 3)
     failed = await _items(harness, batch.id, "FAILED")
     assert {(i["item_no"], i["failure_reason"]) for i in failed} == {
-        (n, f"no Amazon product found for item {n}") for n in (100, 150, 199)}
+        (n, f"no Amazon product found for item {n}") for n in (100, 150, 199)
+    }
     assert len(await _items(harness, batch.id, "DONE")) == 247
 
 
@@ -155,9 +176,12 @@ async def test_a_completion_that_arrives_before_the_header_counts_once(
     await harness.drained()
     await harness.publish(CHUNK_RESULTS, _completion(batch, 1, failed=(120,)))
     await harness.eventually(
-        lambda: harness.value("SELECT status FROM batch.batch_chunks WHERE batch_id = $1 "
-                              "AND chunk_no = 1", batch.id),
-        lambda status: status == "DONE", "the early completion is recorded")
+        lambda: harness.value(
+            "SELECT status FROM batch.batch_chunks WHERE batch_id = $1 AND chunk_no = 1", batch.id
+        ),
+        lambda status: status == "DONE",
+        "the early completion is recorded",
+    )
     assert await _batch(harness, batch.id) is None  # no header yet: not shown to the seller
 
     await harness.publish(BATCH_SUBMISSIONS, batch.header)
@@ -170,7 +194,8 @@ async def test_a_completion_that_arrives_before_the_header_counts_once(
     assert (done.items_processed, done.items_failed) == (149, 1)
     failed = await _items(harness, batch.id, "FAILED")
     assert [(i["item_no"], i["failure_reason"]) for i in failed] == [
-        (120, "no Amazon product found for item 120")]
+        (120, "no Amazon product found for item 120")
+    ]
 
 
 async def test_a_chunk_that_arrives_after_its_own_completion_is_still_recorded(
@@ -187,7 +212,8 @@ async def test_a_chunk_that_arrives_after_its_own_completion_is_still_recorded(
     assert ack.chunks_received == 2
     failed = await _items(harness, batch.id, "FAILED")
     assert [(i["item_no"], i["failure_reason"]) for i in failed] == [
-        (120, "no Amazon product found for item 120")]
+        (120, "no Amazon product found for item 120")
+    ]
     assert len(await _items(harness, batch.id, "DONE")) == 49
 
 
@@ -220,8 +246,11 @@ async def test_a_chunk_without_completion_is_redispatched_then_given_up(
     await harness.publish(BATCH_SUBMISSIONS, batch.header, *batch.chunks)
     await _acknowledged(harness, batch)
 
-    resent = await harness.eventually(lambda: harness.log.seen(ChunkRedispatched, batch.id),
-                                      lambda found: len(found) >= 2, "two re-dispatches")
+    resent = await harness.eventually(
+        lambda: harness.log.seen(ChunkRedispatched, batch.id),
+        lambda found: len(found) >= 2,
+        "two re-dispatches",
+    )
     events: list[ChunkRedispatched] = [s.event for s in resent]  # type: ignore[misc]
     assert [e.attempt for e in events[:2]] == [1, 2]
     assert len({e.event_id for e in events}) == len(events)
@@ -238,21 +267,26 @@ async def test_a_chunk_without_completion_is_redispatched_then_given_up(
 
 
 async def test_the_internal_api_answers_only_the_gateway_with_a_token_for_this_service(
-    harness: ServiceHarness
+    harness: ServiceHarness,
 ) -> None:
     """Every internal route wants a valid service token for the batch service; reads name their
     owner; every owner at once only on the admin routes, with an admin-scoped token."""
     batch = submitted_batch(items=3, seed=171)
     await harness.publish(BATCH_SUBMISSIONS, batch.header, *batch.chunks)
-    await harness.eventually(lambda: _batch(harness, batch.id), lambda b: b is not None,
-                             "the batch is readable")
+    await harness.eventually(
+        lambda: _batch(harness, batch.id), lambda b: b is not None, "the batch is readable"
+    )
     path = f"/internal/batches/{batch.id}"
     owner = {"owner_id": str(batch.owner_id)}
     tokens = ServiceTokens(harness.stack.internal_auth_secret)
     forged = ServiceTokens("not-the-services-secret-0123456789abcdef")
-    expired = jwt.encode({"iss": "gateway", "aud": "batch-service", "iat": 1, "exp": 2,
-                          "scope": "admin"}, harness.stack.internal_auth_secret, "HS256")
+    expired = jwt.encode(
+        {"iss": "gateway", "aud": "batch-service", "iat": 1, "exp": 2, "scope": "admin"},
+        harness.stack.internal_auth_secret,
+        "HS256",
+    )
     async with httpx.AsyncClient(base_url=harness.url, timeout=10) as http:
+
         async def status(url: str, headers: dict[str, str], **params: str) -> int:
             return (await http.get(url, params=params, headers=headers)).status_code
 

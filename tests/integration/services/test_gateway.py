@@ -41,8 +41,7 @@ ISBN13_979 = "979860218853" + isbn13_check_digit("979860218853")  # no ISBN-10, 
 
 @pytest.fixture(scope="module")
 async def harness(state_dir: Path) -> AsyncIterator[ServiceHarness]:
-    async with service_alone(state_dir, GATEWAY, GATEWAY_ENV,
-                             watch=[BATCH_SUBMISSIONS]) as running:
+    async with service_alone(state_dir, GATEWAY, GATEWAY_ENV, watch=[BATCH_SUBMISSIONS]) as running:
         yield running
 
 
@@ -60,30 +59,40 @@ async def _submit(seller: Seller, items: list[dict[str, Any]]) -> tuple[uuid.UUI
 
 
 def _published(harness: ServiceHarness, batch_id: uuid.UUID) -> list[Seen]:
-    return [*harness.log.seen(BatchSubmitted, batch_id),
-            *harness.log.seen(BatchChunkSubmitted, batch_id)]
+    return [
+        *harness.log.seen(BatchSubmitted, batch_id),
+        *harness.log.seen(BatchChunkSubmitted, batch_id),
+    ]
 
 
-async def _published_whole(harness: ServiceHarness, batch_id: uuid.UUID, chunks: int,
-                           copies: int = 1) -> list[Seen]:
+async def _published_whole(
+    harness: ServiceHarness, batch_id: uuid.UUID, chunks: int, copies: int = 1
+) -> list[Seen]:
     """Until the header and every chunk were published `copies` times each."""
+
     def whole(seen: list[Seen]) -> bool:
         counts = [sum(isinstance(s.event, BatchSubmitted) for s in seen)]
-        counts += [sum(getattr(s.event, "chunk_no", None) == n for s in seen)
-                   for n in range(chunks)]
+        counts += [
+            sum(getattr(s.event, "chunk_no", None) == n for s in seen) for n in range(chunks)
+        ]
         return min(counts) >= copies
-    return await harness.eventually(lambda: _published(harness, batch_id), whole,
-                                    f"{batch_id} published {copies} time(s)")
+
+    return await harness.eventually(
+        lambda: _published(harness, batch_id), whole, f"{batch_id} published {copies} time(s)"
+    )
 
 
 async def _submission(harness: ServiceHarness, batch_id: uuid.UUID) -> Any:
-    rows = await harness.fetch("SELECT acknowledged_at, republish_count FROM gateway.submissions "
-                               "WHERE batch_id = $1", batch_id)
+    rows = await harness.fetch(
+        "SELECT acknowledged_at, republish_count FROM gateway.submissions WHERE batch_id = $1",
+        batch_id,
+    )
     return rows[0]
 
 
 async def test_a_submitted_batch_is_published_as_its_header_and_keyed_chunks(
-    harness: ServiceHarness, seller: Seller,
+    harness: ServiceHarness,
+    seller: Seller,
 ) -> None:
     items = items_for(isbn10s(250, seed=301))
     items[1] = {"identifier": ISBN13_978, "buy_cost": 3.5, "condition": "new"}
@@ -94,7 +103,10 @@ async def test_a_submitted_batch_is_published_as_its_header_and_keyed_chunks(
     [header] = {s.event.event_id: s for s in seen if isinstance(s.event, BatchSubmitted)}.values()
     assert header.key == str(batch_id)
     assert (header.event.owner_id, header.event.items_total, header.event.chunk_count) == (
-        owner_id, 250, 3)
+        owner_id,
+        250,
+        3,
+    )
     chunks = {s.event.event_id: s for s in seen if isinstance(s.event, BatchChunkSubmitted)}
     # A re-publication is the same event (same id): the consumers' inboxes drop it.
     assert sorted(s.event.chunk_no for s in chunks.values()) == [0, 1, 2]
@@ -102,21 +114,28 @@ async def test_a_submitted_batch_is_published_as_its_header_and_keyed_chunks(
         assert chunk.key == f"{batch_id}:{chunk.event.chunk_no}"
         assert chunk.event.chunk_count == 3
         assert chunk.event.correlation_id == header.event.correlation_id
-    lines = [i for c in sorted(chunks.values(), key=lambda s: s.event.chunk_no)
-             for i in c.event.items]
-    assert [len(c.event.items) for c in sorted(chunks.values(), key=lambda s: s.event.chunk_no)
-            ] == [100, 100, 50]
+    lines = [
+        i for c in sorted(chunks.values(), key=lambda s: s.event.chunk_no) for i in c.event.items
+    ]
+    assert [
+        len(c.event.items) for c in sorted(chunks.values(), key=lambda s: s.event.chunk_no)
+    ] == [100, 100, 50]
     assert [i.item_no for i in lines] == list(range(250))
     assert [i.identifier for i in lines[3:]] == [i["identifier"] for i in items[3:]]
     assert all(i.asin == i.identifier and i.condition == "used" for i in lines[3:])
     normalised = ISBN13_978.replace("-", "")
     assert (lines[1].identifier, lines[1].asin, lines[1].condition, lines[1].buy_cost) == (
-        normalised, isbn13_to_isbn10(normalised), "new", Decimal("3.50"))
+        normalised,
+        isbn13_to_isbn10(normalised),
+        "new",
+        Decimal("3.50"),
+    )
     assert (lines[2].identifier, lines[2].asin) == (ISBN13_979, None)  # Keepa resolves it
 
 
 async def test_a_batch_is_republished_until_acknowledged_and_then_no_more(
-    harness: ServiceHarness, seller: Seller,
+    harness: ServiceHarness,
+    seller: Seller,
 ) -> None:
     """The broker may lose what was published (Tansu keeps its log in memory): until the batch
     service acknowledges the batch, the gateway sends it again after its deadline."""
@@ -128,15 +147,28 @@ async def test_a_batch_is_republished_until_acknowledged_and_then_no_more(
     submission = await _submission(harness, batch_id)
     assert submission["acknowledged_at"] is None and submission["republish_count"] >= 1
 
-    await harness.publish(BATCH_STATUS, BatchAcknowledged(
-        batch_id=batch_id, owner_id=owner_id, chunks_received=2,
-        correlation_id=f"batch-{batch_id}"))
-    await harness.eventually(lambda: _submission(harness, batch_id),
-                             lambda row: row["acknowledged_at"] is not None, "acknowledged_at")
+    await harness.publish(
+        BATCH_STATUS,
+        BatchAcknowledged(
+            batch_id=batch_id,
+            owner_id=owner_id,
+            chunks_received=2,
+            correlation_id=f"batch-{batch_id}",
+        ),
+    )
+    await harness.eventually(
+        lambda: _submission(harness, batch_id),
+        lambda row: row["acknowledged_at"] is not None,
+        "acknowledged_at",
+    )
     await harness.eventually(  # a re-publication decided just before the acknowledgement
-        lambda: harness.value("SELECT count(*) FROM gateway.outbox WHERE aggregate_id = $1 "
-                              "AND sent_at IS NULL", batch_id),
-        lambda unsent: unsent == 0, "the outbox sent everything")
+        lambda: harness.value(
+            "SELECT count(*) FROM gateway.outbox WHERE aggregate_id = $1 AND sent_at IS NULL",
+            batch_id,
+        ),
+        lambda unsent: unsent == 0,
+        "the outbox sent everything",
+    )
     await asyncio.sleep(1)  # its records reach our reader
     published = len(_published(harness, batch_id))
     republished = (await _submission(harness, batch_id))["republish_count"]

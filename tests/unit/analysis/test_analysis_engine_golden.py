@@ -288,15 +288,22 @@ def test_an_untracked_979_isbn_is_no_market_data_not_a_non_book() -> None:
     assert a.outcome == "no_market_data" and a.recommendation is Recommendation.PASS
     assert "979-10-90636-07-1" in a.reasons[0].message
     # The same product asked for by its ASIN stays "not a book": nothing says it is one.
-    by_asin = analyse(item("B0D1ZZ9X2K", "1.00"), market, BALANCED, TYPICAL_COSTS,
-                      as_of=AS_OF_2026_05)
+    by_asin = analyse(
+        item("B0D1ZZ9X2K", "1.00"), market, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05
+    )
     assert by_asin.outcome == "not_a_book"
 
 
 def test_a_979_isbn_with_prices_but_no_category_data_is_analysed() -> None:
-    product = {**load_product("envelope-0593655036.json"), "asin": "B0D1ZZ9X2K",
-               "rootCategory": 0, "productGroup": None, "categoryTree": None, "type": None,
-               "websiteDisplayGroup": None}
+    product = {
+        **load_product("envelope-0593655036.json"),
+        "asin": "B0D1ZZ9X2K",
+        "rootCategory": 0,
+        "productGroup": None,
+        "categoryTree": None,
+        "type": None,
+        "websiteDisplayGroup": None,
+    }
     market = parse_keepa_product(product)
     assert market.usability.value == "not_a_book" and market.keepa_says_book is None
     typed = ItemToAnalyse("979-10-90636-07-1", "B0D1ZZ9X2K", D("1.00"), "used")
@@ -305,7 +312,8 @@ def test_a_979_isbn_with_prices_but_no_category_data_is_analysed() -> None:
     # Keepa saying "not a book" (a Kindle edition) stands, whatever the seller typed.
     kindle = parse_keepa_product({**product, "binding": "Kindle Edition"})
     assert analyse(typed, kindle, BALANCED, TYPICAL_COSTS, as_of=AS_OF_2026_05).outcome == (
-        "not_a_book")
+        "not_a_book"
+    )
 
 
 def test_analysis_json_is_json_safe_and_in_cents() -> None:

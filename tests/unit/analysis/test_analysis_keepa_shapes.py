@@ -890,10 +890,14 @@ def test_property_mutated_sample_parses_sanely(data: Any) -> None:
 def test_sales_rank_falls_back_to_the_reference_categorys_history() -> None:
     """Without stats and without the csv SALES series, the main rank still comes from
     ``salesRanks[salesRankReference]`` (newest point), and says it came from a series."""
-    product = {"asin": "0000000000", "productType": 0, "rootCategory": 283155,
-               "salesRankReference": 283155, "csv": [None] * 4,
-               "salesRanks": {"283155": [7000000, 900, 7001000, 455],
-                              "4682": [7000000, 3, 7001000, 1]}}
+    product = {
+        "asin": "0000000000",
+        "productType": 0,
+        "rootCategory": 283155,
+        "salesRankReference": 283155,
+        "csv": [None] * 4,
+        "salesRanks": {"283155": [7000000, 900, 7001000, 455], "4682": [7000000, 3, 7001000, 1]},
+    }
     snapshot = parse_keepa_product(product)
     assert snapshot.sales_rank == 455
     assert snapshot.sources["sales_rank"] == "csv"

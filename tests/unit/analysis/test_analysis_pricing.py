@@ -36,9 +36,7 @@ def market(**fields: Any) -> MarketSnapshot:
         "last_update": datetime(2026, 4, 30, tzinfo=UTC), "sales_rank_points": 500,
         "new_fba_offer_count": 2, "used_fba_offer_count": 2,
     }  # fmt: skip
-    return MarketSnapshot(
-        asin="0593655036", usability=MarketUsability.USABLE, **{**base, **fields}
-    )
+    return MarketSnapshot(asin="0593655036", usability=MarketUsability.USABLE, **{**base, **fields})
 
 
 def run(m: MarketSnapshot, condition: str = "used", buy: str = "2.00") -> Analysis:
@@ -244,7 +242,9 @@ def test_recorded_sample_with_no_used_offer_is_a_watch_not_a_buy() -> None:
     # ...the velocity too (45 drops: 55), but no used copy is offered now
     # (Amazon held the buy box 98.93% of the time, stats.buyBoxStats: a WATCH either way)
     assert [r.rule for r in a.reasons if r.passed is False] == [
-        "max_amazon_buy_box_percent", "current_offer"]
+        "max_amazon_buy_box_percent",
+        "current_offer",
+    ]
     assert a.recommendation is Recommendation.WATCH
     assert a.risk_flags[0] == "no_current_offers"
 

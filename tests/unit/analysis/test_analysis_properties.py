@@ -338,8 +338,7 @@ def test_the_holiday_peak_never_costs_less_than_the_weeks_before_it(
     before, peak = seasons
     package = PackageSize(a, b, c, w)
     assert (
-        fulfillment_fee(before, package, price).total
-        < fulfillment_fee(peak, package, price).total
+        fulfillment_fee(before, package, price).total < fulfillment_fee(peak, package, price).total
     )
 
 

@@ -27,8 +27,16 @@ import yaml
 Doc = dict[str, Any]
 
 SUPPORTED_FIELDS = {"apiVersion", "kind", "resources", "namespace", "patches", "images"}
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                  "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+}
 BUILT_IN_GROUPS = {"", "apps", "batch", "policy", "autoscaling"}
 
 
@@ -45,8 +53,13 @@ def render(directory: Path) -> tuple[list[Doc], str]:
 
 
 def kubectl_build(directory: Path, kubectl: str) -> list[Doc]:
-    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {directory} failed:\n{done.stderr}")
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
@@ -96,8 +109,11 @@ def _apply_patch(directory: Path, patch: dict[str, Any], docs: list[Doc]) -> Non
                 _json6902(doc, op)
         return
     for smp in parsed:
-        matched = [doc for doc in docs if _same_object(doc, smp)
-                   and (target is None or _matches_target(doc, target))]
+        matched = [
+            doc
+            for doc in docs
+            if _same_object(doc, smp) and (target is None or _matches_target(doc, target))
+        ]
         if not matched:
             raise ValueError(f"patch for {smp['kind']}/{smp['metadata']['name']} matches nothing")
         for doc in matched:
@@ -113,7 +129,10 @@ def _builtin(doc: Doc) -> bool:
 
 def _same_object(doc: Doc, patch: Doc) -> bool:
     return (doc["apiVersion"], doc["kind"], doc["metadata"]["name"]) == (
-        patch["apiVersion"], patch["kind"], patch["metadata"]["name"])
+        patch["apiVersion"],
+        patch["kind"],
+        patch["metadata"]["name"],
+    )
 
 
 def _matches_target(doc: Doc, target: dict[str, Any]) -> bool:
@@ -121,15 +140,20 @@ def _matches_target(doc: Doc, target: dict[str, Any]) -> bool:
     if unknown:
         raise UnsupportedKustomization(f"target selector {sorted(unknown)} not supported")
     group, _, version = doc["apiVersion"].rpartition("/")
-    actual = {"group": group, "version": version, "kind": doc["kind"],
-              "name": doc["metadata"]["name"]}
+    actual = {
+        "group": group,
+        "version": version,
+        "kind": doc["kind"],
+        "name": doc["metadata"]["name"],
+    }
     return all(actual[key] == value for key, value in target.items())
 
 
 def _merge_key(path: tuple[str, ...], field: str) -> str | None:
     """Kubernetes' patchMergeKey of a list field (a path element "[]" is a list item)."""
-    in_container = len(path) >= 2 and path[-1] == "[]" and path[-2] in {
-        "containers", "initContainers"}
+    in_container = (
+        len(path) >= 2 and path[-1] == "[]" and path[-2] in {"containers", "initContainers"}
+    )
     if field in {"containers", "initContainers", "volumes", "imagePullSecrets"}:
         return "name"
     if in_container:
@@ -150,23 +174,30 @@ def _merge(original: Any, patch: Any, *, builtin: bool, path: tuple[str, ...]) -
             merged[key] = copy.deepcopy(value)
         elif isinstance(value, list) and isinstance(merged[key], list):
             merge_key = _merge_key(path, key) if builtin else None
-            merged[key] = (_merge_list(merged[key], value, merge_key, builtin, (*path, key, "[]"))
-                           if merge_key else copy.deepcopy(value))
+            merged[key] = (
+                _merge_list(merged[key], value, merge_key, builtin, (*path, key, "[]"))
+                if merge_key
+                else copy.deepcopy(value)
+            )
         else:
             merged[key] = _merge(merged[key], value, builtin=builtin, path=(*path, key))
     return merged
 
 
-def _merge_list(original: list[Any], patch: list[Any], key: str, builtin: bool,
-                path: tuple[str, ...]) -> list[Any]:
+def _merge_list(
+    original: list[Any], patch: list[Any], key: str, builtin: bool, path: tuple[str, ...]
+) -> list[Any]:
     """As kustomize emits it: the patch's items (merged into their originals) in the patch's
     order, then the original items the patch does not name."""
     named = {item[key] for item in patch}
     result = []
     for item in patch:
         match = next((o for o in original if o.get(key) == item[key]), None)
-        result.append(copy.deepcopy(item) if match is None
-                      else _merge(match, item, builtin=builtin, path=path))
+        result.append(
+            copy.deepcopy(item)
+            if match is None
+            else _merge(match, item, builtin=builtin, path=path)
+        )
     result += [o for o in original if o.get(key) not in named]
     return result
 

@@ -37,30 +37,55 @@ NAMESPACE = "arbitragevault"
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 
 SETTINGS: dict[str, type[CommonSettings]] = {
-    "gateway": GatewaySettings, "batch-service": BatchServiceSettings,
-    "analysis-service": AnalysisServiceSettings}
-MODULES = {"gateway": "gateway", "batch-service": "batch_service",
-           "analysis-service": "analysis_service"}
+    "gateway": GatewaySettings,
+    "batch-service": BatchServiceSettings,
+    "analysis-service": AnalysisServiceSettings,
+}
+MODULES = {
+    "gateway": "gateway",
+    "batch-service": "batch_service",
+    "analysis-service": "analysis_service",
+}
 ROLES = {"gateway": "gateway_svc", "batch-service": "batch_svc", "analysis-service": "analysis_svc"}
-PORT_SETTING = {"gateway": "gateway_port", "batch-service": "batch_service_port",
-                "analysis-service": "analysis_service_port"}
-HOST_SETTING = {"gateway": "GATEWAY_HOST", "batch-service": "BATCH_SERVICE_HOST",
-                "analysis-service": "ANALYSIS_SERVICE_HOST"}
+PORT_SETTING = {
+    "gateway": "gateway_port",
+    "batch-service": "batch_service_port",
+    "analysis-service": "analysis_service_port",
+}
+HOST_SETTING = {
+    "gateway": "GATEWAY_HOST",
+    "batch-service": "BATCH_SERVICE_HOST",
+    "analysis-service": "ANALYSIS_SERVICE_HOST",
+}
 # Set in both overlays for every service: what production refuses defaults for, the service's
 # own database role, the brokers, its address, a unique instance id.
-REQUIRED = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "INTERNAL_AUTH_SECRET", "INSTANCE_ID",
-            "ENVIRONMENT", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
-            "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_ENABLE_IDEMPOTENCE",
-            "KAFKA_PARTITIONS"}
+REQUIRED = {
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "INTERNAL_AUTH_SECRET",
+    "INSTANCE_ID",
+    "ENVIRONMENT",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_ENABLE_IDEMPOTENCE",
+    "KAFKA_PARTITIONS",
+}
 REQUIRED_BY_SERVICE = {
-    "gateway": {"GATEWAY_HOST", "GATEWAY_PORT", "JWT_SECRET", "BATCH_SERVICE_URL",
-                "ANALYSIS_SERVICE_URLS"},
+    "gateway": {
+        "GATEWAY_HOST",
+        "GATEWAY_PORT",
+        "JWT_SECRET",
+        "BATCH_SERVICE_URL",
+        "ANALYSIS_SERVICE_URLS",
+    },
     "batch-service": {"BATCH_SERVICE_HOST", "BATCH_SERVICE_PORT"},
-    "analysis-service": {"ANALYSIS_SERVICE_HOST", "ANALYSIS_SERVICE_PORT", "KEEPA_API_KEY"}}
+    "analysis-service": {"ANALYSIS_SERVICE_HOST", "ANALYSIS_SERVICE_PORT", "KEEPA_API_KEY"},
+}
 # Settings holding credentials: only ever from a Secret.
 SECRET_VALUED = {"DATABASE_URL"}
-KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256",
-             "SCRAM-SHA-512": "scram_sha512"}
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 PUBLIC_ADDRESS = "203.0.113.10"  # TEST-NET-3: stands for any address outside the cluster
 
 
@@ -137,6 +162,7 @@ def named_port(c: Doc, port: int | str) -> int:
 class Env:
     """A container's environment as the settings would see it (secrets of production, which
     the overlay does not contain, stand in as strong placeholder values)."""
+
     values: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # name -> value|field|secret|config
     secret_refs: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -231,11 +257,22 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(rendered: Rende
             try:
                 kubernetes_validate.validate(doc, version, strict=True)
             except kubernetes_validate.ValidationError as exc:
-                errors.append(f"{doc['kind']}/{doc['metadata']['name']} ({version}): "
-                              f"{'.'.join(map(str, exc.path))}: {exc.message}")
+                errors.append(
+                    f"{doc['kind']}/{doc['metadata']['name']} ({version}): "
+                    f"{'.'.join(map(str, exc.path))}: {exc.message}"
+                )
     assert errors == []
-    expected = {"Namespace", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "Job",
-                "NetworkPolicy", "ScaledObject", "TriggerAuthentication"}
+    expected = {
+        "Namespace",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "Job",
+        "NetworkPolicy",
+        "ScaledObject",
+        "TriggerAuthentication",
+    }
     assert expected <= kinds
 
 
@@ -258,7 +295,8 @@ def test_everything_is_in_the_namespace(rendered: Rendered) -> None:
 @pytest.mark.usefixtures("clean_environment")
 @pytest.mark.parametrize("service", sorted(SETTINGS))
 def test_every_variable_is_a_setting_and_every_required_one_is_set(
-        rendered: Rendered, service: str) -> None:
+    rendered: Rendered, service: str
+) -> None:
     deployment = rendered.get("Deployment", service)
     c = container(deployment)
     assert c["command"] == ["python", "-m", MODULES[service]]
@@ -290,8 +328,9 @@ def test_credentials_come_from_secrets(rendered: Rendered, service: str) -> None
     deployment = rendered.get("Deployment", service)
     env = environment(rendered, deployment)
     fields = SETTINGS[service].model_fields
-    secret_settings = {name.upper() for name, info in fields.items()
-                       if info.annotation is SecretStr} | SECRET_VALUED
+    secret_settings = {
+        name.upper() for name, info in fields.items() if info.annotation is SecretStr
+    } | SECRET_VALUED
     for name in sorted(secret_settings & set(env.sources)):
         assert env.sources[name] == "secret", f"{rendered.overlay}/{service}: {name} in clear"
     assert not secret_settings & set(rendered.config()), "a credential in the ConfigMap"
@@ -313,8 +352,10 @@ def test_production_settings(production: Rendered) -> None:
         # The CA file is a file of a mounted secret volume.
         mounts = {m["name"]: m["mountPath"] for m in container(deployment)["volumeMounts"]}
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-        assert any(settings.kafka_ssl_cafile.startswith(path + "/") and "secret" in volumes[name]
-                   for name, path in mounts.items()), service
+        assert any(
+            settings.kafka_ssl_cafile.startswith(path + "/") and "secret" in volumes[name]
+            for name, path in mounts.items()
+        ), service
         if isinstance(settings, AnalysisServiceSettings):
             assert settings.uses_real_keepa  # no simulator URL in production
     image = container(production.get("Deployment", "gateway"))["image"]
@@ -337,14 +378,17 @@ def test_local_settings(local: Rendered) -> None:
     kafka_env = {v["name"]: v for v in container(kafka)["env"]}
     assert config["KAFKA_BOOTSTRAP_SERVERS"] in kafka_env["KAFKA_ADVERTISED_LISTENERS"]["value"]
     assert kafka_env["SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-        "name": "kafka-client", "key": "KAFKA_SASL_PASSWORD"}
+        "name": "kafka-client",
+        "key": "KAFKA_SASL_PASSWORD",
+    }
     user = local.secret_value("kafka-client", "KAFKA_SASL_USERNAME")
     jaas = kafka_env["KAFKA_LISTENER_NAME_SASL__PLAINTEXT_PLAIN_SASL_JAAS_CONFIG"]["value"]
     assert f'username="{user}"' in jaas and f'user_{user}="$(SASL_PASSWORD)"' in jaas
 
 
 def test_local_secrets_are_placeholders_and_production_has_none(
-        local: Rendered, production: Rendered) -> None:
+    local: Rendered, production: Rendered
+) -> None:
     assert production.all("Secret") == []
     init_sql = (REPO / "deploy" / "postgres" / "init.sql").read_text()
     for secret in local.all("Secret"):
@@ -354,10 +398,11 @@ def test_local_secrets_are_placeholders_and_production_has_none(
                 assert f"CREATE ROLE {url.username} LOGIN PASSWORD '{url.password}'" in init_sql
             elif not key.endswith("USERNAME"):
                 assert "local-only" in value and "replace-me" in value, (secret, key)
-    for name, default in (("JWT_SECRET", DEV_JWT_SECRET),
-                          ("INTERNAL_AUTH_SECRET", DEV_INTERNAL_SECRET)):
-        value = next(s["stringData"][name] for s in local.all("Secret")
-                     if name in s["stringData"])
+    for name, default in (
+        ("JWT_SECRET", DEV_JWT_SECRET),
+        ("INTERNAL_AUTH_SECRET", DEV_INTERNAL_SECRET),
+    ):
+        value = next(s["stringData"][name] for s in local.all("Secret") if name in s["stringData"])
         assert value != default and len(value) >= 32  # strong enough for production's checks
 
 
@@ -377,12 +422,15 @@ def test_the_migrations_job_runs_migrate_sh_with_each_service_role(rendered: Ren
     assert set(env) == set(compose["services"]["migrate"]["environment"])
     script = (REPO / "deploy" / "migrate.sh").read_text()
     assert set(re.findall(r"\$([A-Z]+_DATABASE_URL)", script)) == set(env)
-    for variable, service in (("GATEWAY_DATABASE_URL", "gateway"),
-                              ("BATCH_DATABASE_URL", "batch-service"),
-                              ("ANALYSIS_DATABASE_URL", "analysis-service")):
+    for variable, service in (
+        ("GATEWAY_DATABASE_URL", "gateway"),
+        ("BATCH_DATABASE_URL", "batch-service"),
+        ("ANALYSIS_DATABASE_URL", "analysis-service"),
+    ):
         deployment_env = environment(rendered, rendered.get("Deployment", service))
-        assert (env[variable]["name"], env[variable]["key"]) == \
-            deployment_env.secret_refs["DATABASE_URL"]
+        assert (env[variable]["name"], env[variable]["key"]) == deployment_env.secret_refs[
+            "DATABASE_URL"
+        ]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
@@ -399,13 +447,15 @@ def test_the_deployments_roll_out_after_the_migrations(rendered: Rendered) -> No
 
 # -- probes, resources, disruption ----------------------------------------------------------------
 @pytest.mark.parametrize("service", sorted(SETTINGS))
-def test_probes_use_health_and_ready_on_the_settings_port(rendered: Rendered,
-                                                          service: str) -> None:
+def test_probes_use_health_and_ready_on_the_settings_port(rendered: Rendered, service: str) -> None:
     deployment = rendered.get("Deployment", service)
     c = container(deployment)
     port = int(environment(rendered, deployment).values[PORT_SETTING[service].upper()])
-    for probe, path in (("livenessProbe", "/health"), ("startupProbe", "/health"),
-                        ("readinessProbe", "/ready")):
+    for probe, path in (
+        ("livenessProbe", "/health"),
+        ("startupProbe", "/health"),
+        ("readinessProbe", "/ready"),
+    ):
         get = c[probe]["httpGet"]
         assert get["path"] == path, (service, probe)
         assert named_port(c, get["port"]) == port, (service, probe)
@@ -450,8 +500,7 @@ def test_each_service_has_a_disruption_budget_that_allows_a_drain(rendered: Rend
 def test_replica_counts_belong_to_the_autoscalers(rendered: Rendered) -> None:
     """An autoscaled Deployment has no `replicas`: each `kubectl apply` would reset it."""
     scaled = {o["spec"]["scaleTargetRef"]["name"] for o in rendered.all("ScaledObject")}
-    scaled |= {h["spec"]["scaleTargetRef"]["name"]
-               for h in rendered.all("HorizontalPodAutoscaler")}
+    scaled |= {h["spec"]["scaleTargetRef"]["name"] for h in rendered.all("HorizontalPodAutoscaler")}
     assert "analysis-service" in scaled
     for name in scaled:
         assert "replicas" not in rendered.get("Deployment", name)["spec"], name
@@ -468,15 +517,20 @@ def test_pods_run_unprivileged_without_service_links(rendered: Rendered) -> None
             if not c["image"].split("/")[-1].startswith("arbitragevault"):
                 continue  # the local overlay's PostgreSQL and Kafka images
             assert pod["securityContext"]["runAsNonRoot"] is True, name
-            assert c["securityContext"] == {"allowPrivilegeEscalation": False,
-                                            "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}}, name
+            assert c["securityContext"] == {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            }, name
 
 
 # -- exposure -------------------------------------------------------------------------------------
 def test_only_the_gateway_is_exposed(rendered: Rendered) -> None:
-    exposed = {s["metadata"]["name"] for s in rendered.all("Service")
-               if s["spec"].get("type", "ClusterIP") != "ClusterIP"}
+    exposed = {
+        s["metadata"]["name"]
+        for s in rendered.all("Service")
+        if s["spec"].get("type", "ClusterIP") != "ClusterIP"
+    }
     for ingress in rendered.all("Ingress"):
         for rule in ingress["spec"]["rules"]:
             exposed |= {p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
@@ -491,15 +545,17 @@ def test_only_the_gateway_is_exposed(rendered: Rendered) -> None:
             for p in rule["http"]["paths"]:
                 for internal in ("/metrics", "/ready"):
                     routed = internal == p["path"] or (
-                        p["pathType"] == "Prefix" and internal.startswith(p["path"].rstrip("/")
-                                                                          + "/"))
+                        p["pathType"] == "Prefix"
+                        and internal.startswith(p["path"].rstrip("/") + "/")
+                    )
                     assert not routed and p["path"] != "/", p
     else:
         assert gateway["spec"]["type"] == "NodePort"
 
 
 def test_the_gateway_reaches_the_internal_services_through_their_services(
-        rendered: Rendered) -> None:
+    rendered: Rendered,
+) -> None:
     env = environment(rendered, rendered.get("Deployment", "gateway")).values
     urls = [(env["BATCH_SERVICE_URL"], "batch-service")]
     urls += [(url, "analysis-service") for url in env["ANALYSIS_SERVICE_URLS"].split(",")]
@@ -533,6 +589,7 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 class Peer:
     """One end of a connection: a pod (its namespace's and its own labels) or an address
     outside the cluster."""
+
     namespace: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     address: str | None = None
@@ -553,7 +610,8 @@ def peer_matches(peer: Doc, other: Peer) -> bool:
         address = ipaddress.ip_address(other.address)
         block = peer["ipBlock"]
         return address in ipaddress.ip_network(block["cidr"]) and not any(
-            address in ipaddress.ip_network(e) for e in block.get("except", []))
+            address in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
     if other.namespace is None:
         return False
     namespace_labels = {"kubernetes.io/metadata.name": other.namespace}
@@ -570,9 +628,11 @@ def allowed(r: Rendered, direction: str, pod: dict[str, str], other: Peer, port:
     `other`; egress: to `other`), on TCP `port`: isolated once a policy selects the pod for
     that direction, then allowed if any rule of those policies allows it."""
     policy_type = {"ingress": "Ingress", "egress": "Egress"}[direction]
-    policies = [p for p in r.all("NetworkPolicy")
-                if policy_type in p["spec"]["policyTypes"]
-                and selects(p["spec"]["podSelector"], pod)]
+    policies = [
+        p
+        for p in r.all("NetworkPolicy")
+        if policy_type in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod)
+    ]
     if not policies:
         return True
     for policy in policies:
@@ -580,7 +640,8 @@ def allowed(r: Rendered, direction: str, pod: dict[str, str], other: Peer, port:
             peers = rule.get("from" if direction == "ingress" else "to")
             ports = rule.get("ports")
             if ports is not None and not any(
-                    p.get("protocol", "TCP") == "TCP" and p.get("port") == port for p in ports):
+                p.get("protocol", "TCP") == "TCP" and p.get("port") == port for p in ports
+            ):
                 continue
             if peers is None or any(peer_matches(peer, other) for peer in peers):
                 return True
@@ -604,9 +665,12 @@ def test_only_the_gateway_reaches_the_internal_apis(rendered: Rendered) -> None:
     for service, port in (("batch-service", 8001), ("analysis-service", 8010)):
         target = pods[service]
         sources = [Peer.pod(labels) for name, labels in pods.items() if name != "gateway"]
-        sources += [Peer.outside(), Peer.outside("10.1.2.3"),
-                    Peer.pod(pods["gateway"], namespace="elsewhere"),
-                    Peer.pod({"app.kubernetes.io/name": "anything"})]
+        sources += [
+            Peer.outside(),
+            Peer.outside("10.1.2.3"),
+            Peer.pod(pods["gateway"], namespace="elsewhere"),
+            Peer.pod({"app.kubernetes.io/name": "anything"}),
+        ]
         assert allowed(rendered, "ingress", target, Peer.pod(pods["gateway"]), port), service
         assert allowed(rendered, "egress", pods["gateway"], Peer.pod(target), port), service
         for source in sources:
@@ -618,8 +682,9 @@ def test_only_the_gateway_reaches_the_internal_apis(rendered: Rendered) -> None:
                     assert rule.get("from"), policy["metadata"]["name"]
                     for peer in rule["from"]:
                         assert set(peer) == {"podSelector"}, policy["metadata"]["name"]
-                        chosen = [n for n, labels in pods.items()
-                                  if selects(peer["podSelector"], labels)]
+                        chosen = [
+                            n for n, labels in pods.items() if selects(peer["podSelector"], labels)
+                        ]
                         assert chosen == ["gateway"], policy["metadata"]["name"]
     assert allowed(rendered, "ingress", pods["gateway"], Peer.outside(), 8000)
 
@@ -627,8 +692,9 @@ def test_only_the_gateway_reaches_the_internal_apis(rendered: Rendered) -> None:
 def test_egress_reaches_keepa_the_database_and_the_brokers(rendered: Rendered) -> None:
     pods = app_pods(rendered)
     config = rendered.config()
-    broker_ports = {int(address.rsplit(":", 1)[1])
-                    for address in config["KAFKA_BOOTSTRAP_SERVERS"].split(",")}
+    broker_ports = {
+        int(address.rsplit(":", 1)[1]) for address in config["KAFKA_BOOTSTRAP_SERVERS"].split(",")
+    }
     if rendered.overlay == "local":
         postgres = Peer.pod(pod_labels(rendered.get("StatefulSet", "postgres")))
         kafka = Peer.pod(pod_labels(rendered.get("StatefulSet", "kafka")))
@@ -658,7 +724,9 @@ def test_keda_scaled_object_scales_analysis_on_lag_and_queued_work(rendered: Ren
     spec = scaled["spec"]
     target = spec["scaleTargetRef"]
     assert (target.get("apiVersion", "apps/v1"), target.get("kind", "Deployment")) == (
-        "apps/v1", "Deployment")
+        "apps/v1",
+        "Deployment",
+    )
     assert rendered.get("Deployment", target["name"])["metadata"]["name"] == "analysis-service"
     config = rendered.config()
     partitions = int(config["KAFKA_PARTITIONS"])
@@ -673,8 +741,9 @@ def test_keda_scaled_object_scales_analysis_on_lag_and_queued_work(rendered: Ren
     assert kafka["bootstrapServers"] == config["KAFKA_BOOTSTRAP_SERVERS"]
     assert "." in kafka["bootstrapServers"].split(":")[0], "KEDA runs in another namespace"
     assert kafka["sasl"] == KEDA_SASL[config["KAFKA_SASL_MECHANISM"]]
-    assert kafka["tls"] == ("enable" if config["KAFKA_SECURITY_PROTOCOL"].endswith("SSL")
-                            else "disable")
+    assert kafka["tls"] == (
+        "enable" if config["KAFKA_SECURITY_PROTOCOL"].endswith("SSL") else "disable"
+    )
     assert kafka.get("allowIdleConsumers", "false") == "false"
     assert int(kafka["lagThreshold"]) > 0
 
@@ -689,8 +758,10 @@ def test_keda_scaled_object_scales_analysis_on_lag_and_queued_work(rendered: Ren
     assert "connectionFromEnv" not in queue  # from its TriggerAuthentication
 
     auths = {a["metadata"]["name"]: a for a in rendered.all("TriggerAuthentication")}
-    params = {"kafka": {"username", "password", "ca", "cert", "key"},
-              "postgresql": {"connection", "password"}}
+    params = {
+        "kafka": {"username", "password", "ca", "cert", "key"},
+        "postgresql": {"connection", "password"},
+    }
     for kind, trigger in triggers.items():
         auth = auths[trigger["authenticationRef"]["name"]]
         assert auth["apiVersion"] == "keda.sh/v1alpha1"
@@ -754,8 +825,9 @@ def test_the_readme_lists_the_topics_to_create(rendered: Rendered) -> None:
     partitions = rendered.config()["KAFKA_PARTITIONS"]
     for topic in ALL_TOPICS:
         cell = rows[topic.name][1]
-        expected = (str(topic.partitions) if topic.partitions
-                    else f"`KAFKA_PARTITIONS` ({partitions})")
+        expected = (
+            str(topic.partitions) if topic.partitions else f"`KAFKA_PARTITIONS` ({partitions})"
+        )
         assert cell == expected, topic.name
         for key, value in topic.configs:
             assert f"`{key}={value}`" in rows[topic.name][2], topic.name
@@ -767,8 +839,11 @@ def test_the_scaling_guide_quotes_the_readme_measurements() -> None:
     guide = (REPO / "docs" / "scaling.md").read_text()
     readme = (REPO / "README.md").read_text()
     section = guide.split("## What one instance does (measured)", 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|")[2] for line in section.splitlines()
-            if line.startswith("|") and not line.startswith(("|---", "| what"))]
+    rows = [
+        line.split("|")[2]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith(("|---", "| what"))
+    ]
     assert len(rows) >= 4
     for cell in rows:
         for number in re.findall(r"\d[\d,.]*\d|\d", cell):

@@ -35,23 +35,32 @@ API_KEY = "avk_" + "k" * 40
 
 
 def _settings(**changes: Any) -> GatewaySettings:
-    return GatewaySettings(**{"max_request_bytes": 1024 * 1024, "max_batch_items": MAX_ITEMS,
-                              "max_buy_cost": MAX_BUY_COST, "auth_rate_limit_requests": 0,
-                              **changes})
+    return GatewaySettings(
+        **{
+            "max_request_bytes": 1024 * 1024,
+            "max_batch_items": MAX_ITEMS,
+            "max_buy_cost": MAX_BUY_COST,
+            "auth_rate_limit_requests": 0,
+            **changes,
+        }
+    )
 
 
 @asynccontextmanager
-async def _client(settings: GatewaySettings,
-                  seller: bool = False) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(
+    settings: GatewaySettings, seller: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
     """`seller`: the user is supplied (no authentication at all); otherwise the app
     authenticates, and answers 401 to a request without credentials before any database work."""
     app = create_app(settings)
     if seller:
+
         async def no_session() -> AsyncIterator[None]:
             yield None
 
         app.dependency_overrides[deps.get_current_user] = lambda: deps.CurrentUserInfo(
-            uuid.uuid4(), "seller@example.com", "user")
+            uuid.uuid4(), "seller@example.com", "user"
+        )
         app.dependency_overrides[deps.get_session] = no_session
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
@@ -78,7 +87,7 @@ class Chunks:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for start in range(0, len(self.body), self.size):
             self.read += 1
-            yield self.body[start:start + self.size]
+            yield self.body[start : start + self.size]
 
 
 def _operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -98,30 +107,44 @@ def test_the_guard_authenticates_exactly_the_routes_that_need_a_user() -> None:
         assert needs_user == guarded, (method, path)
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    (method, path) for method, path, op in _operations() if op.get("security")])
-async def test_without_credentials_every_protected_route_is_401_unread(method: str,
-                                                                       path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"), [(method, path) for method, path, op in _operations() if op.get("security")]
+)
+async def test_without_credentials_every_protected_route_is_401_unread(
+    method: str, path: str
+) -> None:
     body = Chunks(b"this is not JSON \xff\xfe \\u0000" * 1000)
     async with _client(_settings()) as http:
-        response = await http.request(method, path.format(
-            batch_id=uuid.uuid4(), analysis_id=uuid.uuid4(), key_id=uuid.uuid4(),
-            user_id=uuid.uuid4()), content=body, headers=JSON_TYPE)
+        response = await http.request(
+            method,
+            path.format(
+                batch_id=uuid.uuid4(),
+                analysis_id=uuid.uuid4(),
+                key_id=uuid.uuid4(),
+                user_id=uuid.uuid4(),
+            ),
+            content=body,
+            headers=JSON_TYPE,
+        )
     problem = _problem(response, 401)
     assert problem["detail"] == "missing or invalid credentials"
     assert response.headers["www-authenticate"] == "Bearer"
     assert body.read == 0  # not a byte of the body was read, let alone parsed
 
 
-@pytest.mark.parametrize(("body", "headers"), [
-    (b"not even JSON", JSON_TYPE),
-    (b'{"name": "caf\xe9", "items": []}', JSON_TYPE),  # not UTF-8
-    (b'{"name": "\\u0000", "items": []}', JSON_TYPE),  # a NUL
-    (b'{"name": "x"}', {"content-type": "text/plain"}),  # another media type
-    (b"[" * (2 * 1024 * 1024), JSON_TYPE),  # over MAX_REQUEST_BYTES
-])
-async def test_an_unauthenticated_batch_is_401_whatever_its_body(body: bytes,
-                                                                 headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"not even JSON", JSON_TYPE),
+        (b'{"name": "caf\xe9", "items": []}', JSON_TYPE),  # not UTF-8
+        (b'{"name": "\\u0000", "items": []}', JSON_TYPE),  # a NUL
+        (b'{"name": "x"}', {"content-type": "text/plain"}),  # another media type
+        (b"[" * (2 * 1024 * 1024), JSON_TYPE),  # over MAX_REQUEST_BYTES
+    ],
+)
+async def test_an_unauthenticated_batch_is_401_whatever_its_body(
+    body: bytes, headers: dict[str, str]
+) -> None:
     async with _client(_settings()) as http:
         response = await http.post("/api/v1/batches", content=body, headers=headers)
     _problem(response, 401)
@@ -135,8 +158,12 @@ class CountingRateLimit:
 
     async def count(self, subject: str, limit: int, window_seconds: int) -> RateLimitState:
         self.hits += 1
-        return RateLimitState(limit=limit, remaining=max(0, limit - self.hits),
-                              reset_seconds=30, exceeded=self.hits > limit)
+        return RateLimitState(
+            limit=limit,
+            remaining=max(0, limit - self.hits),
+            reset_seconds=30,
+            exceeded=self.hits > limit,
+        )
 
 
 class FakeRuntime:
@@ -160,7 +187,8 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> CountingRateLimit:
 
 @pytest.mark.parametrize("key", [{"X-API-Key": API_KEY}, {"Authorization": f"Bearer {API_KEY}"}])
 async def test_a_sellers_failed_requests_count_against_the_rate_limit(
-    counter: CountingRateLimit, key: dict[str, str],
+    counter: CountingRateLimit,
+    key: dict[str, str],
 ) -> None:
     app = create_app(_settings(rate_limit_requests=counter.limit))
     app.state.runtime = FakeRuntime()
@@ -168,16 +196,20 @@ async def test_a_sellers_failed_requests_count_against_the_rate_limit(
     app.state.credential_cache = CredentialCache()  # not listening: never used
     failing: list[tuple[str, str, dict[str, Any], int]] = [
         ("POST", "/api/v1/batches", {"content": b'{"name": "x",'}, 422),  # malformed JSON
-        ("POST", "/api/v1/batches",
-         {"json": {"name": "x", "items": [GOOD] * (MAX_ITEMS + 1)}}, 422),  # too many lines
+        (
+            "POST",
+            "/api/v1/batches",
+            {"json": {"name": "x", "items": [GOOD] * (MAX_ITEMS + 1)}},
+            422,
+        ),  # too many lines
         ("POST", "/api/v1/batches", {"content": Chunks(b" " * (1024 * 1024 + 1))}, 413),
-        ("PUT", "/api/v1/config", {"content": b"{}", "headers": {"content-type": "text/csv"}},
-         415),
+        ("PUT", "/api/v1/config", {"content": b"{}", "headers": {"content-type": "text/csv"}}, 415),
         ("GET", "/api/v1/batches?pagee=2", {}, 422),  # an unknown query parameter
         ("GET", "/api/v1/analyses?sort=%00", {}, 422),  # a NUL
     ]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://gateway") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
         for n, (method, path, send, status) in enumerate(failing, start=1):
             headers = {**JSON_TYPE, **key, **send.pop("headers", {})}
             response = await http.request(method, path, headers=headers, **send)
@@ -196,10 +228,13 @@ def _lines(n: int) -> bytes:
     return b",".join([json.dumps(GOOD).encode()] * n)
 
 
-@pytest.mark.parametrize("rest", [
-    b'{"identifier": "HELLOWORLD", "buy_cost": -1}]}',  # an invalid line past the limit
-    b"@@ not JSON at all",  # and what follows it is never read
-])
+@pytest.mark.parametrize(
+    "rest",
+    [
+        b'{"identifier": "HELLOWORLD", "buy_cost": -1}]}',  # an invalid line past the limit
+        b"@@ not JSON at all",  # and what follows it is never read
+    ],
+)
 async def test_one_line_past_max_batch_items_stops_the_parse(rest: bytes) -> None:
     body = b'{"name": "x", "items": [' + _lines(MAX_ITEMS) + b", " + rest
     async with _client(_settings(), seller=True) as http:
@@ -210,8 +245,11 @@ async def test_one_line_past_max_batch_items_stops_the_parse(rest: bytes) -> Non
 
 
 async def test_max_batch_items_lines_are_accepted_as_far_as_parsing_goes() -> None:
-    body = b'{"name": "x", "items": [' + _lines(MAX_ITEMS - 1) + \
-        b', {"identifier": "HELLOWORLD", "buy_cost": 1}]}'
+    body = (
+        b'{"name": "x", "items": ['
+        + _lines(MAX_ITEMS - 1)
+        + b', {"identifier": "HELLOWORLD", "buy_cost": 1}]}'
+    )
     async with _client(_settings(), seller=True) as http:
         response = await http.post("/api/v1/batches", content=body, headers=JSON_TYPE)
     assert list(_named(response)) == [f"items[{MAX_ITEMS - 1}].identifier"]
@@ -235,10 +273,12 @@ async def test_only_a_batch_may_be_larger_than_64_kib() -> None:
     padding = " " * SMALL_BODY_BYTES
     async with _client(_settings(), seller=True) as http:
         config = await http.put("/api/v1/config", content=f"{{{padding}}}", headers=JSON_TYPE)
-        streamed = await http.put("/api/v1/config", content=Chunks(f"{{{padding}}}".encode()),
-                                  headers=JSON_TYPE)
-        batch = await http.post("/api/v1/batches", content=f'{{"name": "x", "items": []{padding}}}',
-                                headers=JSON_TYPE)
+        streamed = await http.put(
+            "/api/v1/config", content=Chunks(f"{{{padding}}}".encode()), headers=JSON_TYPE
+        )
+        batch = await http.post(
+            "/api/v1/batches", content=f'{{"name": "x", "items": []{padding}}}', headers=JSON_TYPE
+        )
     for too_large in (config, streamed):
         assert f"at most {SMALL_BODY_BYTES} bytes" in _problem(too_large, 413)["detail"]
     assert _named(batch) == {"items": "List should have at least 1 item after validation, not 0"}
@@ -266,7 +306,8 @@ async def test_a_large_batch_is_validated_with_this_apps_settings() -> None:
         response = await http.post("/api/v1/batches", content=body, headers=JSON_TYPE)
     field = f"items[{lines - 1}].buy_cost"
     assert _named(response) == {
-        field: f"must be less than or equal to {MAX_BUY_COST} (the MAX_BUY_COST setting)"}
+        field: f"must be less than or equal to {MAX_BUY_COST} (the MAX_BUY_COST setting)"
+    }
     async with _client(_settings(max_batch_items=lines - 1), seller=True) as http:
         fewer = await http.post("/api/v1/batches", content=body, headers=JSON_TYPE)
     assert list(_named(fewer)) == ["items"]
@@ -288,8 +329,7 @@ async def test_other_requests_are_answered_while_a_large_batch_is_parsed(
     monkeypatch.setattr(batch_body, "parse_batch", held_parse)
     body = _large_batch(1_000, {"identifier": "HELLOWORLD", "buy_cost": 1})
     async with _client(_settings(max_batch_items=1_000), seller=True) as http:
-        submit = asyncio.create_task(http.post("/api/v1/batches", content=body,
-                                               headers=JSON_TYPE))
+        submit = asyncio.create_task(http.post("/api/v1/batches", content=body, headers=JSON_TYPE))
         assert await asyncio.to_thread(parsing.wait, 30)
         health = await http.get("/health")
         answered_during_parse = not submit.done()
@@ -311,12 +351,31 @@ DOCUMENTS = [
     b'\xef\xbb\xbf{"bom": 1}',
     '{"utf16": 1}'.encode("utf-16"),
     b'"\\ud800"',
-    b"[]", b"{}", b"0", b'""',
+    b"[]",
+    b"{}",
+    b"0",
+    b'""',
 ]
 MALFORMED = [
-    b"", b"   ", b'{"name":"x",', b'{"a":1,}', b"[1,]", b"[1 2]", b'{"a" 1}', b'{"a":1 "b":2}',
-    b'{"a": "x\x01"}', b'{"a": "unterminated', b'{"a": 1}  x', b'{"a": 12abc}', b"[-]", b"[01]",
-    b'{"a": tru}', b"{1: 2}", b'{"a": "\\x"}', b'{"a": {"b": 1,}}', b'[{"a": 1}, {"b" 2}]',
+    b"",
+    b"   ",
+    b'{"name":"x",',
+    b'{"a":1,}',
+    b"[1,]",
+    b"[1 2]",
+    b'{"a" 1}',
+    b'{"a":1 "b":2}',
+    b'{"a": "x\x01"}',
+    b'{"a": "unterminated',
+    b'{"a": 1}  x',
+    b'{"a": 12abc}',
+    b"[-]",
+    b"[01]",
+    b'{"a": tru}',
+    b"{1: 2}",
+    b'{"a": "\\x"}',
+    b'{"a": {"b": 1,}}',
+    b'[{"a": 1}, {"b" 2}]',
 ]
 
 
@@ -347,14 +406,18 @@ def test_the_bounded_parser_stops_at_a_limited_array() -> None:
     # Only a top-level member is limited: nested arrays of the same name are not.
     nested = b'{"x": {"items": [1, 2, 3, 4]}}'
     assert bounded_json.loads(nested, array_limits={"items": 3}, max_values=100) == {
-        "x": {"items": [1, 2, 3, 4]}}
+        "x": {"items": [1, 2, 3, 4]}
+    }
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b"[" * 100 + b"]" * 100, "cannot be parsed: nested too deeply"),
-    (b"[" + b"[]," * 50 + b"[]]", "cannot be parsed: more than 40 JSON values"),
-    (b"[" + b"9" * 5000 + b"]", "cannot be parsed: Exceeds the limit (4300 digits)"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 100 + b"]" * 100, "cannot be parsed: nested too deeply"),
+        (b"[" + b"[]," * 50 + b"[]]", "cannot be parsed: more than 40 JSON values"),
+        (b"[" + b"9" * 5000 + b"]", "cannot be parsed: Exceeds the limit (4300 digits)"),
+    ],
+)
 def test_the_bounded_parser_refuses_what_costs_too_much(raw: bytes, message: str) -> None:
     with pytest.raises(bounded_json.Unparseable) as caught:
         bounded_json.loads(raw, array_limits={}, max_values=40)

@@ -23,8 +23,9 @@ def openapi() -> dict[str, Any]:
 
 
 def _operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, method, op) for path, item in openapi["paths"].items()
-            for method, op in item.items()]
+    return [
+        (path, method, op) for path, item in openapi["paths"].items() for method, op in item.items()
+    ]
 
 
 def _api(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -43,8 +44,9 @@ def _nodes(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, .
 
 def test_schema_names_are_chosen_not_generated(openapi: dict[str, Any]) -> None:
     names = list(openapi["components"]["schemas"])
-    assert not [n for n in names if n.startswith("Body_") or not re.fullmatch(r"[A-Z][A-Za-z]*",
-                                                                                n)], names
+    assert not [
+        n for n in names if n.startswith("Body_") or not re.fullmatch(r"[A-Z][A-Za-z]*", n)
+    ], names
     for page in ("AnalysisPage", "BatchPage", "BatchItemPage", "UserPage", "ConfigVersionPage"):
         assert page in names
     assert "TokenForm" in names
@@ -72,10 +74,21 @@ def test_every_enum_is_a_named_schema_used_by_ref(openapi: dict[str, Any]) -> No
         if isinstance(node, dict) and "enum" in node:
             assert path[:2] == ("components", "schemas") and len(path) == 3, path
             assert path[2] in ENUMS
-    used = {node for _, node in _nodes(openapi) if isinstance(node, str)
-            and node.startswith("#/components/schemas/")}
-    for name in ("Condition", "BatchStatus", "ItemStatus", "Recommendation", "StrategyName",
-                 "Role", "AnalysisSort", "AnalysisOutcome"):
+    used = {
+        node
+        for _, node in _nodes(openapi)
+        if isinstance(node, str) and node.startswith("#/components/schemas/")
+    }
+    for name in (
+        "Condition",
+        "BatchStatus",
+        "ItemStatus",
+        "Recommendation",
+        "StrategyName",
+        "Role",
+        "AnalysisSort",
+        "AnalysisOutcome",
+    ):
         assert schemas[name]["enum"] and f"#/components/schemas/{name}" in used
 
 
@@ -91,11 +104,13 @@ def test_errors_are_documented_as_problem_details(openapi: dict[str, Any]) -> No
             if status.startswith(("4", "5")):
                 assert list(response["content"]) == ["application/problem+json"], (path, status)
                 assert response["content"]["application/problem+json"]["schema"] == {
-                    "$ref": PROBLEM}
+                    "$ref": PROBLEM
+                }
         if "401" in responses:
             assert "WWW-Authenticate" in responses["401"]["headers"]
-        assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
-                "RateLimit-Reset"} <= set(responses["429"]["headers"])
+        assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+            responses["429"]["headers"]
+        )
         assert "Retry-After" in responses["503"]["headers"]
 
 
@@ -124,8 +139,17 @@ def test_each_route_documents_what_it_can_answer(openapi: dict[str, Any]) -> Non
 
 def test_problem_schema_has_every_extension_the_code_sends(openapi: dict[str, Any]) -> None:
     problem = openapi["components"]["schemas"]["Problem"]["properties"]
-    assert {"type", "title", "status", "detail", "instance", "errors", "limit", "limit_value",
-            "used"} <= set(problem)
+    assert {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "errors",
+        "limit",
+        "limit_value",
+        "used",
+    } <= set(problem)
 
 
 def test_limits_are_this_deployments_settings(openapi: dict[str, Any]) -> None:
@@ -140,8 +164,18 @@ def test_limits_are_this_deployments_settings(openapi: dict[str, Any]) -> None:
 def test_batch_and_analysis_responses_are_typed(openapi: dict[str, Any]) -> None:
     schemas = openapi["components"]["schemas"]
     analysis = schemas["AnalysisView"]["properties"]
-    for field in ("fees", "profit", "roi_percent", "velocity_score", "recommendation", "reasons",
-                  "price_basis", "estimated_monthly_sales", "risk_flags", "fee_schedule"):
+    for field in (
+        "fees",
+        "profit",
+        "roi_percent",
+        "velocity_score",
+        "recommendation",
+        "reasons",
+        "price_basis",
+        "estimated_monthly_sales",
+        "risk_flags",
+        "fee_schedule",
+    ):
         assert field in analysis
     batch = schemas["BatchView"]["properties"]
     for field in ("status", "items_total", "items_processed", "items_failed", "eta_seconds"):

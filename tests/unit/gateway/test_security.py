@@ -34,8 +34,15 @@ STRONG = {"jwt_secret": SECRET, "internal_auth_secret": "i" * 40}
 def _claims(**changes: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
-        "sub": str(USER), "role": "user", "typ": "access", "sid": str(LOGIN), "iat": now,
-        "exp": now + timedelta(minutes=5), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}
+        "sub": str(USER),
+        "role": "user",
+        "typ": "access",
+        "sid": str(LOGIN),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "aud": ACCESS_AUDIENCE,
+        "iss": ACCESS_ISSUER,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -60,18 +67,24 @@ def test_a_token_without_a_required_claim_is_refused(missing: str) -> None:
     assert decode_access_token(_forged(**{missing: None}), SECRET) is None
 
 
-@pytest.mark.parametrize("changes", [
-    {"aud": "another-api"}, {"iss": "someone-else"}, {"typ": "refresh"},
-    {"exp": datetime.now(UTC) - timedelta(seconds=1)},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"aud": "another-api"},
+        {"iss": "someone-else"},
+        {"typ": "refresh"},
+        {"exp": datetime.now(UTC) - timedelta(seconds=1)},
+    ],
+)
 def test_a_token_for_another_audience_issuer_or_use_is_refused(changes: dict[str, Any]) -> None:
     assert decode_access_token(_forged(**changes), SECRET) is None
 
 
 def test_the_reported_forgery_is_refused() -> None:
     """Signed with the development secret, with neither `exp` nor `sid` (nor aud/iss)."""
-    token = jwt.encode({"sub": str(USER), "role": "admin", "typ": "access"}, DEV_JWT_SECRET,
-                       algorithm="HS256")
+    token = jwt.encode(
+        {"sub": str(USER), "role": "admin", "typ": "access"}, DEV_JWT_SECRET, algorithm="HS256"
+    )
     assert decode_access_token(token, DEV_JWT_SECRET) is None
 
 
@@ -84,19 +97,23 @@ async def test_the_gateway_refuses_to_start_with_a_development_secret(secret: st
             pass  # never reached: refused before anything is started
 
 
-@pytest.mark.parametrize("settings", [
-    {"allow_dev_secrets": True},  # what devstack sets for `make run` and the test stacks
-    {"jwt_secret": SECRET},
-    {"environment": "production", **STRONG},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"allow_dev_secrets": True},  # what devstack sets for `make run` and the test stacks
+        {"jwt_secret": SECRET},
+        {"environment": "production", **STRONG},
+    ],
+)
 def test_a_strong_secret_or_the_local_switch_starts(settings: dict[str, Any]) -> None:
     refuse_dev_secrets(GatewaySettings(**settings))
 
 
 def test_production_refuses_the_development_secret_even_with_the_switch() -> None:
     with pytest.raises(ValueError, match="JWT_SECRET"):
-        GatewaySettings(environment="production", allow_dev_secrets=True,
-                        internal_auth_secret="i" * 40)
+        GatewaySettings(
+            environment="production", allow_dev_secrets=True, internal_auth_secret="i" * 40
+        )
 
 
 # -- headers --------------------------------------------------------------------------------------
@@ -122,21 +139,29 @@ class FakeRuntime:
 
 
 @asynccontextmanager
-async def _client(base_url: str = "http://gateway",
-                  **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(
+    base_url: str = "http://gateway", **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(GatewaySettings(**{"auth_rate_limit_requests": 0, **settings}))
     app.state.runtime = FakeRuntime()
     app.state.reconciler = SimpleNamespace(republished_total=0)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=base_url) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
         yield http
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/api/v1/users/me"),
-    ("POST", "/api/v1/batches"), ("GET", "/no-such-page")])
-async def test_every_answer_says_nosniff_and_no_hsts_over_plain_http(method: str,
-                                                                     path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/health"),
+        ("GET", "/openapi.json"),
+        ("GET", "/api/v1/users/me"),
+        ("POST", "/api/v1/batches"),
+        ("GET", "/no-such-page"),
+    ],
+)
+async def test_every_answer_says_nosniff_and_no_hsts_over_plain_http(
+    method: str, path: str
+) -> None:
     async with _client() as http:
         response = await http.request(method, path)
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -158,10 +183,13 @@ async def test_an_unexpected_error_says_nosniff_too() -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.parametrize(("base_url", "settings"), [
-    ("https://gateway", {}),  # TLS ends at the gateway itself
-    ("http://gateway", {"behind_tls": True}),  # TLS ends at a proxy in front of it
-])
+@pytest.mark.parametrize(
+    ("base_url", "settings"),
+    [
+        ("https://gateway", {}),  # TLS ends at the gateway itself
+        ("http://gateway", {"behind_tls": True}),  # TLS ends at a proxy in front of it
+    ],
+)
 async def test_hsts_when_served_over_tls(base_url: str, settings: dict[str, Any]) -> None:
     async with _client(base_url, **settings) as http:
         for path in ("/health", "/api/v1/users/me"):
@@ -191,16 +219,24 @@ async def test_token_answers_are_not_stored(monkeypatch: pytest.MonkeyPatch) -> 
 async def test_metrics_are_open_in_development_without_a_token() -> None:
     async with _client() as http:
         metrics = await http.get("/metrics")
-    assert metrics.status_code == 200 and 'av_outbox_published_total{service="gateway"} 3' in \
-        metrics.text
+    assert (
+        metrics.status_code == 200
+        and 'av_outbox_published_total{service="gateway"} 3' in metrics.text
+    )
 
 
 @pytest.mark.parametrize("environment", ["development", "production"])
 async def test_metrics_need_the_metrics_token_when_one_is_set(environment: str) -> None:
     async with _client(environment=environment, metrics_token="m" * 32, **STRONG) as http:
-        answers = [await http.get("/metrics", headers=headers) for headers in (
-            {}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {'m' * 31}"},
-            {"Authorization": f"Basic {'m' * 32}"})]
+        answers = [
+            await http.get("/metrics", headers=headers)
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": f"Bearer {'m' * 31}"},
+                {"Authorization": f"Basic {'m' * 32}"},
+            )
+        ]
         allowed = await http.get("/metrics", headers={"Authorization": f"Bearer {'m' * 32}"})
     for refused in answers:
         assert refused.status_code == 401, refused.text

@@ -22,8 +22,9 @@ def test_every_recorded_shape_is_loaded(tmp_path: Path) -> None:
     (tmp_path / "bom.json").write_bytes(bom)
     (tmp_path / "nested").mkdir()
     (tmp_path / "nested" / "list.json").write_text(json.dumps([_product("0000000005")]))
-    (tmp_path / "answer.json.gz").write_bytes(gzip.compress(json.dumps(
-        {"products": [_product("0000000006")]}).encode()))
+    (tmp_path / "answer.json.gz").write_bytes(
+        gzip.compress(json.dumps({"products": [_product("0000000006")]}).encode())
+    )
     catalog = Catalog.from_dir(tmp_path)
     for n in range(1, 7):
         assert catalog.get(1, f"000000000{n}", want_offers=False) is not None, n
@@ -36,8 +37,14 @@ def test_lowercase_asins_are_served_upper_case(tmp_path: Path) -> None:
 
 
 def test_what_is_not_a_product_is_skipped_not_fatal(tmp_path: Path) -> None:
-    envelope = {"products": [{"title": "no asin"}, _product(""), {"asin": None},
-                             _product("0000000007", domainId="x")]}
+    envelope = {
+        "products": [
+            {"title": "no asin"},
+            _product(""),
+            {"asin": None},
+            _product("0000000007", domainId="x"),
+        ]
+    }
     (tmp_path / "odd.json").write_text(json.dumps(envelope))
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "cut.json.gz").write_bytes(gzip.compress(b"{}")[:-4])

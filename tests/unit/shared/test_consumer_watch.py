@@ -14,16 +14,16 @@ STALL = 5.0
 
 
 def _subscription() -> _Subscription:
-    return _Subscription(topics=(TP.topic,), group="analysis-service",
-                         consumer=None)  # type: ignore[arg-type]  # the rule never touches it
+    return _Subscription(topics=(TP.topic,), group="analysis-service", consumer=None)  # type: ignore[arg-type]  # the rule never touches it
 
 
 def test_records_waiting_at_a_position_that_does_not_move_is_a_stall() -> None:
     watch = _subscription()
     assert _stuck_partition(watch, [(TP, 40, 90)], STALL) is None  # first sight: clock starts
     watch.progress[TP] = (40, time.monotonic() - STALL - 1)
-    assert _stuck_partition(watch, [(TP, 40, 90)], STALL) == \
-        "av.batch.chunk-dispatch[3]@40 (end 90)"
+    assert (
+        _stuck_partition(watch, [(TP, 40, 90)], STALL) == "av.batch.chunk-dispatch[3]@40 (end 90)"
+    )
 
 
 def test_a_position_that_moves_restarts_the_clock() -> None:

@@ -48,8 +48,10 @@ def test_valid_identifiers(
     assert parsed == Identifier(raw, normalized, kind, asin, isbn13)
 
 
-NOT_AN_ASIN = ("not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
-               "an ASIN is 10 letters/digits starting with B")
+NOT_AN_ASIN = (
+    "not an ISBN or ASIN: an ISBN-10 is 10 digits (the last may be X), "
+    "an ASIN is 10 letters/digits starting with B"
+)
 
 
 @pytest.mark.parametrize(
@@ -151,27 +153,56 @@ def test_parse_never_fails_with_anything_but_invalid_identifier(raw: str) -> Non
 LABEL_LOOKALIKES = ["1305271890", "1009186205"]
 
 
-@pytest.mark.parametrize("label", ["ISBN ", "ISBN", "isbn ", "ISBN: ", "ISBN:", "ISBN-10: ",
-                                   "ISBN10:", "ISBN 10 ", "ISBN\u201110: ", " ISBN  "])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "ISBN ",
+        "ISBN",
+        "isbn ",
+        "ISBN: ",
+        "ISBN:",
+        "ISBN-10: ",
+        "ISBN10:",
+        "ISBN 10 ",
+        "ISBN\u201110: ",
+        " ISBN  ",
+    ],
+)
 @pytest.mark.parametrize("isbn10", LABEL_LOOKALIKES)
 def test_a_label_before_an_isbn10_starting_10_or_13_is_dropped(label: str, isbn10: str) -> None:
     parsed = parse_identifier(label + isbn10)
     assert parsed.kind is IdentifierKind.ISBN10 and parsed.normalized == isbn10
 
 
-@pytest.mark.parametrize(("raw", "normalized"), [
-    ("ISBN 13 05271890", "1305271890"),  # "13" was the number's start, not the label
-    ("ISBN-13: 978-1-305-27189-0", "9781305271890"),
-    ("ISBN13 9781305271890", "9781305271890"),
-    ("ISBN 1-305-27189-0", "1305271890"),
-    ("isbn-10:1-009-18620-5", "1009186205"),
-])
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("ISBN 13 05271890", "1305271890"),  # "13" was the number's start, not the label
+        ("ISBN-13: 978-1-305-27189-0", "9781305271890"),
+        ("ISBN13 9781305271890", "9781305271890"),
+        ("ISBN 1-305-27189-0", "1305271890"),
+        ("isbn-10:1-009-18620-5", "1009186205"),
+    ],
+)
 def test_label_table(raw: str, normalized: str) -> None:
     assert parse_identifier(raw).normalized == normalized
 
 
-labels = st.sampled_from(["", "ISBN", "ISBN ", "ISBN: ", "isbn:", "ISBN-10 ", "ISBN10: ",
-                          "ISBN 10: ", "ISBN-13: ", "ISBN13 ", "ISBN 13 "])
+labels = st.sampled_from(
+    [
+        "",
+        "ISBN",
+        "ISBN ",
+        "ISBN: ",
+        "isbn:",
+        "ISBN-10 ",
+        "ISBN10: ",
+        "ISBN 10: ",
+        "ISBN-13: ",
+        "ISBN13 ",
+        "ISBN 13 ",
+    ]
+)
 separators = st.sampled_from(["", " ", "-", "\u2013"])
 
 
@@ -198,5 +229,6 @@ def test_ten_characters_are_an_isbn10_or_a_b_asin_or_rejected(value: str) -> Non
         assert not is_valid_isbn10(value) and not value.startswith("B")
         assert error.reason
     else:
-        assert is_valid_isbn10(value) or (value.startswith("B") and parsed.kind is
-                                          IdentifierKind.ASIN)
+        assert is_valid_isbn10(value) or (
+            value.startswith("B") and parsed.kind is IdentifierKind.ASIN
+        )

@@ -17,9 +17,12 @@ from av_shared.settings import CommonSettings
 
 
 def sasl(protocol: str = "SASL_PLAINTEXT", mechanism: str = "SCRAM-SHA-512") -> CommonSettings:
-    return CommonSettings(kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism,
-                          kafka_sasl_username="batch-service",
-                          kafka_sasl_password=SecretStr("s3cret"))
+    return CommonSettings(
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
+        kafka_sasl_username="batch-service",
+        kafka_sasl_password=SecretStr("s3cret"),
+    )
 
 
 def test_plaintext_is_the_local_default() -> None:
@@ -52,9 +55,14 @@ async def test_the_producer_the_consumers_and_the_epoch_watch_all_use_them() -> 
     assert make_producer(settings).client._security_protocol == "SASL_PLAINTEXT"
     metadata = MetaData(schema="x")
     outbox, _, dead_letters = define_messaging_tables(metadata)
-    runtime = ServiceRuntime(settings=settings, schema="x", service="test", outbox=outbox,
-                             dead_letters=dead_letters,
-                             broker_epoch=define_broker_epoch_table(metadata))
+    runtime = ServiceRuntime(
+        settings=settings,
+        schema="x",
+        service="test",
+        outbox=outbox,
+        dead_letters=dead_letters,
+        broker_epoch=define_broker_epoch_table(metadata),
+    )
     assert runtime.producer.client._security_protocol == "SASL_PLAINTEXT"
     # The FastStream broker builds its consumers from this partial (aiokafka's constructor).
     consumer_options = runtime.broker.config.broker_config.builder.keywords  # type: ignore[attr-defined]

@@ -204,8 +204,9 @@ class KeepaClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             headers={"Accept-Encoding": "gzip"},
             transport=transport,
         )
@@ -254,11 +255,15 @@ class KeepaClient:
         if invalid:  # never spend tokens on identifiers Keepa cannot resolve
             raise ValueError(f"invalid {field}: {invalid[0]!r}")
         params = {**self._params, field: ",".join(items)}
-        return await self._request(params, needed=self.tokens_per_product() * len(items),
-                                   max_bytes=self._max_bytes_per_product * len(items))
+        return await self._request(
+            params,
+            needed=self.tokens_per_product() * len(items),
+            max_bytes=self._max_bytes_per_product * len(items),
+        )
 
-    async def _request(self, params: dict[str, str], *, needed: int,
-                       max_bytes: int) -> KeepaProductsResponse:
+    async def _request(
+        self, params: dict[str, str], *, needed: int, max_bytes: int
+    ) -> KeepaProductsResponse:
         query = {"key": self._key, **params}
         failures = 0
         waited_for_tokens_s = 0.0
@@ -292,13 +297,15 @@ class KeepaClient:
                 continue
             reason = _error_reason(envelope, response.reason_phrase)
             if status in ACCOUNT_STATUSES:
-                log.error("keepa: the account was refused (HTTP %d: %s); work waits", status,
-                          reason)
+                log.error(
+                    "keepa: the account was refused (HTTP %d: %s); work waits", status, reason
+                )
                 raise KeepaAccountError(status, reason)
             raise KeepaRequestRejected(status, reason)
 
-    async def _get_capped(self, query: dict[str, str],
-                          max_bytes: int) -> tuple[httpx.Response, bytes]:
+    async def _get_capped(
+        self, query: dict[str, str], max_bytes: int
+    ) -> tuple[httpx.Response, bytes]:
         """GET /product, reading the decompressed body up to `max_bytes`: a server (or a
         gzip bomb on the way) cannot make this process hold more than that."""
         async with self._http.stream("GET", "/product", params=query) as response:

@@ -63,8 +63,13 @@ CodeResult = str | MarketDataFailure  # the ASIN an ISBN-13/EAN resolves to, or 
 
 class MarketData:
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], client: KeepaClient,
-        budget: TokenBudget, ttl: timedelta, reuse_synthetic: bool = True,
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        client: KeepaClient,
+        budget: TokenBudget,
+        ttl: timedelta,
+        reuse_synthetic: bool = True,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -83,21 +88,25 @@ class MarketData:
         for _ in range(FETCH_ROUNDS):
             busy: list[str] = []
             for start in range(0, len(missing), size):
-                fetched, elsewhere = await self._fetch(missing[start : start + size],
-                                                       instant=instant)
+                fetched, elsewhere = await self._fetch(
+                    missing[start : start + size], instant=instant
+                )
                 results.update(fetched)
                 busy += elsewhere
             if not busy:
                 break
             # Another worker is fetching these right now: wait for it and read its snapshots.
             # Whatever it did not get (Keepa failed it) is fetched here in the next round.
-            await self._await_fetchers(busy, INSTANT_LOCK_WAIT_SECONDS if instant
-                                       else LOCK_WAIT_SECONDS)
+            await self._await_fetchers(
+                busy, INSTANT_LOCK_WAIT_SECONDS if instant else LOCK_WAIT_SECONDS
+            )
             results.update(await self._fresh(busy))
             missing = [a for a in busy if a not in results]
         for asin in wanted:
-            results.setdefault(asin, MarketDataFailure("market data unavailable: still being "
-                                                       "fetched by another worker"))
+            results.setdefault(
+                asin,
+                MarketDataFailure("market data unavailable: still being fetched by another worker"),
+            )
         return results
 
     async def resolve_codes(self, codes: Sequence[str], *, instant: bool) -> dict[str, CodeResult]:
@@ -125,37 +134,55 @@ class MarketData:
                 continue
             by_code = _asins_by_code(response.products, part)
             async with self._sessions() as session, session.begin():
-                await self._store(session, [_upper_asin(p) for p in response.products
-                                            if p.get("asin")])
+                await self._store(
+                    session, [_upper_asin(p) for p in response.products if p.get("asin")]
+                )
                 rows = [{"code": c, "asin": by_code.get(c)} for c in part]
                 upsert = insert(identifier_lookups)  # looked_up_at: the database's now()
-                await session.execute(upsert.on_conflict_do_update(
-                    index_elements=["code"],
-                    set_={"asin": upsert.excluded.asin, "looked_up_at": func.now()}), rows)
+                await session.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=["code"],
+                        set_={"asin": upsert.excluded.asin, "looked_up_at": func.now()},
+                    ),
+                    rows,
+                )
             found.update({c: by_code.get(c) or no_product(c) for c in part})
         return found
 
     async def _known_codes(self, codes: list[str]) -> dict[str, CodeResult]:
         lookups = identifier_lookups.c
         async with self._sessions() as session:
-            rows = (await session.execute(select(identifier_lookups).where(
-                lookups.code.in_(codes),
-                lookups.asin.is_not(None) | (lookups.looked_up_at >= func.now() - self._ttl),
-            ))).all()
+            rows = (
+                await session.execute(
+                    select(identifier_lookups).where(
+                        lookups.code.in_(codes),
+                        lookups.asin.is_not(None)
+                        | (lookups.looked_up_at >= func.now() - self._ttl),
+                    )
+                )
+            ).all()
         return {r.code: r.asin or no_product(r.code) for r in rows}
 
     async def _fresh(self, asins: Sequence[str]) -> dict[str, MarketResult]:
         if not asins or self._ttl.total_seconds() <= 0:
             return {}
         async with self._sessions() as session:
-            rows = (await session.execute(
-                select(market_snapshots.c.id, market_snapshots.c.asin, market_snapshots.c.snapshot)
-                .where(market_snapshots.c.asin.in_(asins),
-                       market_snapshots.c.fetched_at >= func.now() - self._ttl,
-                       true() if self._reuse_synthetic else market_snapshots.c.synthetic.is_(False))
-                .ext(distinct_on(market_snapshots.c.asin))
-                .order_by(market_snapshots.c.asin, market_snapshots.c.fetched_at.desc())
-            )).all()
+            rows = (
+                await session.execute(
+                    select(
+                        market_snapshots.c.id, market_snapshots.c.asin, market_snapshots.c.snapshot
+                    )
+                    .where(
+                        market_snapshots.c.asin.in_(asins),
+                        market_snapshots.c.fetched_at >= func.now() - self._ttl,
+                        true()
+                        if self._reuse_synthetic
+                        else market_snapshots.c.synthetic.is_(False),
+                    )
+                    .ext(distinct_on(market_snapshots.c.asin))
+                    .order_by(market_snapshots.c.asin, market_snapshots.c.fetched_at.desc())
+                )
+            ).all()
         return {r.asin: CachedSnapshot(r.id, market_snapshot_from_json(r.snapshot)) for r in rows}
 
     async def _fetch(
@@ -166,8 +193,11 @@ class MarketData:
         the ASINs are locked for as long as the request and the storing of its snapshots take:
         the same book in two chunks analysed at once costs one token, not two."""
         per_product = self._client.tokens_per_product()
-        async with (self._budget.reservation(len(asins) * per_product, instant=instant) as grant,
-                    self._sessions() as session, session.begin()):
+        async with (
+            self._budget.reservation(len(asins) * per_product, instant=instant) as grant,
+            self._sessions() as session,
+            session.begin(),
+        ):
             mine = await _lock(session, asins)
             results: dict[str, MarketResult] = dict(await self._fresh(mine))  # fetched meanwhile
             todo = [a for a in mine if a not in results]
@@ -182,12 +212,14 @@ class MarketData:
                     return results | {a: MarketDataFailure(UNAVAILABLE) for a in todo}, []
                 await self._budget.sync(response.tokens, grant)
                 self.fetched_products += len(response.products)
-                products = {p["asin"]: p for p in map(_upper_asin, response.products)
-                            if p.get("asin")}
+                products = {
+                    p["asin"]: p for p in map(_upper_asin, response.products) if p.get("asin")
+                }
                 results |= await self._store(session, [products[a] for a in todo if a in products])
                 for asin in todo:
-                    results.setdefault(asin, MarketDataFailure("Keepa returned no product",
-                                                                retryable=False))
+                    results.setdefault(
+                        asin, MarketDataFailure("Keepa returned no product", retryable=False)
+                    )
         return results, [a for a in asins if a not in mine]
 
     async def _await_fetchers(self, asins: list[str], seconds: float) -> None:
@@ -199,11 +231,15 @@ class MarketData:
             try:
                 async with self._sessions() as session, session.begin():
                     await session.execute(
-                        text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_STEP_SECONDS}s'"))
-                    await session.execute(text(
-                        "SELECT pg_advisory_xact_lock_shared(hashtextextended(:ns || a, 0)) "
-                        "FROM unnest(CAST(:asins AS text[])) AS a"),
-                        {"ns": LOCK_NAMESPACE, "asins": asins})
+                        text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_STEP_SECONDS}s'")
+                    )
+                    await session.execute(
+                        text(
+                            "SELECT pg_advisory_xact_lock_shared(hashtextextended(:ns || a, 0)) "
+                            "FROM unnest(CAST(:asins AS text[])) AS a"
+                        ),
+                        {"ns": LOCK_NAMESPACE, "asins": asins},
+                    )
                 return
             except (DBAPIError, TimeoutError) as exc:
                 if not _lock_timeout(exc):
@@ -216,31 +252,55 @@ class MarketData:
             return {}
         snapshots = [parse_keepa_product(p) for p in products]
         rows = [
-            {"asin": s.asin, "keepa_last_update": s.last_update,
-             "synthetic": bool(p.get("synthetic", False)), "snapshot": market_snapshot_to_json(s)}
+            {
+                "asin": s.asin,
+                "keepa_last_update": s.last_update,
+                "synthetic": bool(p.get("synthetic", False)),
+                "snapshot": market_snapshot_to_json(s),
+            }
             for s, p in zip(snapshots, products, strict=True)
         ]
         # fetched_at: the database's clock as Keepa answered (not the transaction's start), so
         # every instance ages the cache by the same clock.
-        ids = (await session.execute(
-            insert(market_snapshots).values(fetched_at=func.clock_timestamp())
-            .returning(market_snapshots.c.id,
-                                               sort_by_parameter_order=True), rows)).scalars().all()
+        ids = (
+            (
+                await session.execute(
+                    insert(market_snapshots)
+                    .values(fetched_at=func.clock_timestamp())
+                    .returning(market_snapshots.c.id, sort_by_parameter_order=True),
+                    rows,
+                )
+            )
+            .scalars()
+            .all()
+        )
         return {s.asin: CachedSnapshot(i, s) for s, i in zip(snapshots, ids, strict=True)}
 
     async def purge_older_than(self, days: int) -> int:
         async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(market_snapshots).where(
-                market_snapshots.c.fetched_at < func.now() - timedelta(days=days)))
+            result = await session.execute(
+                delete(market_snapshots).where(
+                    market_snapshots.c.fetched_at < func.now() - timedelta(days=days)
+                )
+            )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def _lock(session: AsyncSession, asins: list[str]) -> list[str]:
     """The ASINs this transaction now holds the fetch lock of (held until it ends)."""
-    locked = (await session.execute(text(
-        "SELECT a FROM unnest(CAST(:asins AS text[])) AS a "
-        "WHERE pg_try_advisory_xact_lock(hashtextextended(:ns || a, 0))"),
-        {"ns": LOCK_NAMESPACE, "asins": asins})).scalars().all()
+    locked = (
+        (
+            await session.execute(
+                text(
+                    "SELECT a FROM unnest(CAST(:asins AS text[])) AS a "
+                    "WHERE pg_try_advisory_xact_lock(hashtextextended(:ns || a, 0))"
+                ),
+                {"ns": LOCK_NAMESPACE, "asins": asins},
+            )
+        )
+        .scalars()
+        .all()
+    )
     held = set(locked)
     return [a for a in asins if a in held]
 

@@ -60,8 +60,9 @@ def refilled(tokens: float, rate_per_minute: float, cap: float, elapsed_seconds:
     return min(max(cap, tokens), tokens + max(0.0, elapsed_seconds) * rate_per_minute / 60.0)
 
 
-def charged(tokens: float, cost: int, rate_per_minute: float, cap: float,
-            latency_seconds: float) -> float:
+def charged(
+    tokens: float, cost: int, rate_per_minute: float, cap: float, latency_seconds: float
+) -> float:
     """The estimate once `cost` is reserved, `tokens` being the estimate now.
 
     Keepa charges the request only when it arrives, `latency_seconds` later. A bucket that is
@@ -81,8 +82,12 @@ def seconds_until(needed: float, tokens: float, rate_per_minute: float) -> float
 
 class TokenBudget:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, instant_reserve: int,
-        initial_rate_per_minute: float = 20.0, charge_latency_seconds: float = 1.0,
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        instant_reserve: int,
+        initial_rate_per_minute: float = 20.0,
+        charge_latency_seconds: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._instant_reserve = instant_reserve
@@ -93,10 +98,14 @@ class TokenBudget:
         # max_tokens 0 means "not heard from Keepa yet" (see try_reserve).
         async with self._sessions() as session, session.begin():
             await session.execute(
-                insert(keepa_tokens).values(
-                    id=ROW_ID, tokens=0.0, refill_rate_per_minute=self._initial_rate,
+                insert(keepa_tokens)
+                .values(
+                    id=ROW_ID,
+                    tokens=0.0,
+                    refill_rate_per_minute=self._initial_rate,
                     max_tokens=0.0,
-                ).on_conflict_do_nothing(index_elements=["id"])
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
             )
 
     async def try_reserve(self, cost: int, *, instant: bool) -> float | Grant:
@@ -122,16 +131,19 @@ class TokenBudget:
                 if tokens < need:
                     return max(seconds_until(need, tokens, row.refill_rate_per_minute), 0.05)
             values: dict[str, Any] = {
-                "tokens": charged(tokens, cost, row.refill_rate_per_minute, row.max_tokens,
-                                  self._charge_latency),
-                "in_flight": in_flight + cost, "updated_at": now,
+                "tokens": charged(
+                    tokens, cost, row.refill_rate_per_minute, row.max_tokens, self._charge_latency
+                ),
+                "in_flight": in_flight + cost,
+                "updated_at": now,
                 "tokens_spent_total": keepa_tokens.c.tokens_spent_total + cost,
                 "requests_total": keepa_tokens.c.requests_total + 1,
             }
             if instant:
                 values["instant_waiting_until"] = None  # served: batch work may go on at once
             await session.execute(
-                update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(**values))
+                update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(**values)
+            )
             return Grant(cost=cost, alone=in_flight < 0.5, sequence=row.requests_total + 1)
 
     @contextlib.asynccontextmanager
@@ -181,10 +193,15 @@ class TokenBudget:
             return
         grant.cost -= tokens
         async with self._sessions() as session, session.begin():
-            await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
-                tokens=keepa_tokens.c.tokens + tokens,
-                in_flight=func.greatest(keepa_tokens.c.in_flight - tokens, 0),
-                tokens_spent_total=keepa_tokens.c.tokens_spent_total - tokens))
+            await session.execute(
+                update(keepa_tokens)
+                .where(keepa_tokens.c.id == ROW_ID)
+                .values(
+                    tokens=keepa_tokens.c.tokens + tokens,
+                    in_flight=func.greatest(keepa_tokens.c.in_flight - tokens, 0),
+                    tokens_spent_total=keepa_tokens.c.tokens_spent_total - tokens,
+                )
+            )
 
     async def sync(self, status: TokenStatus, grant: Grant | None = None) -> None:
         """Correct the bucket with Keepa's envelope (call it before the grant is settled).
@@ -198,40 +215,65 @@ class TokenBudget:
         async with self._sessions() as session, session.begin():
             row = await self._locked(session)
             now = row.db_now
-            rate = float(status.refill_rate) if status.refill_rate > 0 \
-                else row.refill_rate_per_minute
+            rate = (
+                float(status.refill_rate) if status.refill_rate > 0 else row.refill_rate_per_minute
+            )
             keepa = float(status.tokens_left)
             exact = grant is not None and grant.alone and row.requests_total == grant.sequence
             if not exact:
                 elapsed = (now - row.updated_at).total_seconds()
-                keepa = min(keepa, refilled(row.tokens, row.refill_rate_per_minute,
-                                            row.max_tokens, elapsed))
-            await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
-                tokens=keepa, refill_rate_per_minute=rate, updated_at=now,
-                max_tokens=max(row.max_tokens, float(status.tokens_left + status.tokens_consumed)),
-            ))
+                keepa = min(
+                    keepa, refilled(row.tokens, row.refill_rate_per_minute, row.max_tokens, elapsed)
+                )
+            await session.execute(
+                update(keepa_tokens)
+                .where(keepa_tokens.c.id == ROW_ID)
+                .values(
+                    tokens=keepa,
+                    refill_rate_per_minute=rate,
+                    updated_at=now,
+                    max_tokens=max(
+                        row.max_tokens, float(status.tokens_left + status.tokens_consumed)
+                    ),
+                )
+            )
 
     async def state(self) -> BucketState:
         async with self._sessions() as session:
-            row = (await session.execute(select(keepa_tokens, DB_NOW).where(
-                keepa_tokens.c.id == ROW_ID))).one()
+            row = (
+                await session.execute(
+                    select(keepa_tokens, DB_NOW).where(keepa_tokens.c.id == ROW_ID)
+                )
+            ).one()
         now = row.db_now
-        tokens = refilled(row.tokens, row.refill_rate_per_minute, row.max_tokens,
-                          (now - row.updated_at).total_seconds())
+        tokens = refilled(
+            row.tokens,
+            row.refill_rate_per_minute,
+            row.max_tokens,
+            (now - row.updated_at).total_seconds(),
+        )
         waiting = row.instant_waiting_until is not None and row.instant_waiting_until > now
         return BucketState(tokens, row.refill_rate_per_minute, row.max_tokens, waiting)
 
     async def _settle(self, grant: Grant) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
-                in_flight=func.greatest(keepa_tokens.c.in_flight - grant.cost, 0)))
+            await session.execute(
+                update(keepa_tokens)
+                .where(keepa_tokens.c.id == ROW_ID)
+                .values(in_flight=func.greatest(keepa_tokens.c.in_flight - grant.cost, 0))
+            )
 
     async def _mark_instant_waiting(self, seconds: float) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(update(keepa_tokens).where(keepa_tokens.c.id == ROW_ID).values(
-                instant_waiting_until=func.clock_timestamp() + timedelta(seconds=seconds)))
+            await session.execute(
+                update(keepa_tokens)
+                .where(keepa_tokens.c.id == ROW_ID)
+                .values(instant_waiting_until=func.clock_timestamp() + timedelta(seconds=seconds))
+            )
 
     async def _locked(self, session: AsyncSession) -> Any:
-        return (await session.execute(
-            select(keepa_tokens, DB_NOW).where(keepa_tokens.c.id == ROW_ID).with_for_update()
-        )).one()
+        return (
+            await session.execute(
+                select(keepa_tokens, DB_NOW).where(keepa_tokens.c.id == ROW_ID).with_for_update()
+            )
+        ).one()

@@ -98,10 +98,16 @@ def as_typed_isbn(market: MarketSnapshot, identifier: str) -> MarketSnapshot:
     missing (a 979 ISBN-13 resolves to a B0 ASIN, which alone reads as "not a book"); the prices
     then decide between "analysable" and "no market data". Keepa saying "not a book" stands."""
     typed = normalize_identifier(identifier)
-    if (market.usability is not MarketUsability.NOT_A_BOOK or market.keepa_says_book is not None
-            or not (is_valid_isbn10(typed) or is_valid_isbn13(typed))):
+    if (
+        market.usability is not MarketUsability.NOT_A_BOOK
+        or market.keepa_says_book is not None
+        or not (is_valid_isbn10(typed) or is_valid_isbn13(typed))
+    ):
         return market
     if all(getattr(market, name) is None for name in _PRICE_FIELDS):
-        return replace(market, usability=MarketUsability.NO_MARKET_DATA, usability_reason=(
-            f"No usable market data: Keepa has no price for ISBN {identifier}."))
+        return replace(
+            market,
+            usability=MarketUsability.NO_MARKET_DATA,
+            usability_reason=(f"No usable market data: Keepa has no price for ISBN {identifier}."),
+        )
     return replace(market, usability=MarketUsability.USABLE, usability_reason=None)

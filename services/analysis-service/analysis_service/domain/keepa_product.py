@@ -120,8 +120,10 @@ class _SnapshotBuilder:
         def count() -> int | None:
             points = self.p.checked_points(kf.SALES)
             end = _history_end(self.raw, self.as_of, points)
-            return None if points is None or end is None else count_sales(
-                points, end_minute=end, days=days
+            return (
+                None
+                if points is None or end is None
+                else count_sales(points, end_minute=end, days=days)
             )
 
         return count

@@ -34,7 +34,10 @@ def _owned(owner_id: uuid.UUID | None) -> ColumnElement[bool]:
 
 @router.get("/batches", response_model=Page[BatchView])
 async def list_batches(
-    request: Request, owner_id: Owner, page: PageNo = 1, size: PageSize = 50,
+    request: Request,
+    owner_id: Owner,
+    page: PageNo = 1,
+    size: PageSize = 50,
     status: str | None = None,
 ) -> dict[str, Any]:
     where = _owned(owner_id)
@@ -42,22 +45,34 @@ async def list_batches(
         where = and_(where, batches.c.status == status)
     async with _sessions(request)() as session:
         total = await session.scalar(select(func.count()).select_from(batches).where(where))
-        rows = (await session.execute(
-            select(batches).where(where)
-            .order_by(batches.c.created_at.desc(), batches.c.id.desc())
-            .offset(offset_of(page, size)).limit(size)
-        )).mappings().all()
+        rows = (
+            (
+                await session.execute(
+                    select(batches)
+                    .where(where)
+                    .order_by(batches.c.created_at.desc(), batches.c.id.desc())
+                    .offset(offset_of(page, size))
+                    .limit(size)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return {"items": [dict(r) for r in rows], "total": total or 0, "page": page, "size": size}
 
 
 @router.get("/batches/{batch_id}", response_model=BatchView)
-async def get_batch(
-    request: Request, batch_id: uuid.UUID, owner_id: Owner
-) -> dict[str, Any]:
+async def get_batch(request: Request, batch_id: uuid.UUID, owner_id: Owner) -> dict[str, Any]:
     async with _sessions(request)() as session:
-        row = (await session.execute(
-            select(batches).where(batches.c.id == batch_id, _owned(owner_id))
-        )).mappings().first()
+        row = (
+            (
+                await session.execute(
+                    select(batches).where(batches.c.id == batch_id, _owned(owner_id))
+                )
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         raise HTTPException(404, "batch not found")
     return dict(row)
@@ -65,8 +80,12 @@ async def get_batch(
 
 @router.get("/batches/{batch_id}/items", response_model=Page[BatchItemView])
 async def list_items(
-    request: Request, batch_id: uuid.UUID, owner_id: Owner, page: PageNo = 1,
-    size: PageSize = 100, status: str | None = None,
+    request: Request,
+    batch_id: uuid.UUID,
+    owner_id: Owner,
+    page: PageNo = 1,
+    size: PageSize = 100,
+    status: str | None = None,
     after_item_no: Annotated[int | None, Query(ge=-1)] = None,
 ) -> dict[str, Any]:
     """`after_item_no` pages by position instead of offset (exports read 100,000 lines)."""
@@ -78,8 +97,17 @@ async def list_items(
         where = and_(where, batch_items.c.item_no > after_item_no)
     async with _sessions(request)() as session:
         total = await session.scalar(select(func.count()).select_from(batch_items).where(where))
-        rows = (await session.execute(
-            select(batch_items).where(where).order_by(batch_items.c.item_no)
-            .offset(offset_of(page, size)).limit(size)
-        )).mappings().all()
+        rows = (
+            (
+                await session.execute(
+                    select(batch_items)
+                    .where(where)
+                    .order_by(batch_items.c.item_no)
+                    .offset(offset_of(page, size))
+                    .limit(size)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return {"items": [dict(r) for r in rows], "total": total or 0, "page": page, "size": size}

@@ -20,8 +20,9 @@ ANALYSIS_SERVICE = "analysis-service"
 
 
 class InternalServices:
-    def __init__(self, *, batch_url: str, analysis_urls: list[str], timeout: float,
-                 tokens: ServiceTokens) -> None:
+    def __init__(
+        self, *, batch_url: str, analysis_urls: list[str], timeout: float, tokens: ServiceTokens
+    ) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
         self._tokens = tokens
@@ -45,16 +46,23 @@ class InternalServices:
         last: Exception | None = None
         for base in self._analysis_order():
             try:
-                return await self._http.post(base + path, json=body, timeout=wait_seconds,
-                                             headers=self._tokens.header(ANALYSIS_SERVICE))
+                return await self._http.post(
+                    base + path,
+                    json=body,
+                    timeout=wait_seconds,
+                    headers=self._tokens.header(ANALYSIS_SERVICE),
+                )
             except httpx.ConnectTimeout as exc:
                 last = exc
             except httpx.TimeoutException:
                 raise ProblemError(
-                    504, "analysis-timeout", "Analysis timed out",
+                    504,
+                    "analysis-timeout",
+                    "Analysis timed out",
                     f"no answer within {wait_seconds:g} s (INSTANT_ANALYSIS_TIMEOUT_SECONDS); "
                     "the analysis may still finish: retry (with the same Idempotency-Key, if "
-                    "you sent one) to get its result") from None
+                    "you sent one) to get its result",
+                ) from None
             except httpx.TransportError as exc:
                 last = exc
         raise _unavailable(ANALYSIS_SERVICE, last)
@@ -64,8 +72,9 @@ class InternalServices:
         start = next(self._next_analysis)
         return self._analysis_urls[start:] + self._analysis_urls[:start]
 
-    async def _get(self, bases: list[str], path: str, params: dict[str, Any] | None,
-                   *, service: str) -> Any | None:
+    async def _get(
+        self, bases: list[str], path: str, params: dict[str, Any] | None, *, service: str
+    ) -> Any | None:
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
         admin = "owner_id" not in clean
         if admin:  # every owner: the admin route tree
@@ -92,8 +101,9 @@ def _unavailable(service: str, cause: Exception | None) -> ProblemError:
     detail = f"the {service.replace('-', ' ')} is not reachable; try again shortly"
     if cause is not None:
         detail += f" ({type(cause).__name__})"
-    return ProblemError(503, "dependency-unavailable", "Service unavailable", detail,
-                        headers={"Retry-After": "5"})
+    return ProblemError(
+        503, "dependency-unavailable", "Service unavailable", detail, headers={"Retry-After": "5"}
+    )
 
 
 def owner_param(owner_id: uuid.UUID | None) -> dict[str, Any]:

@@ -53,14 +53,23 @@ class UserChangeIn(BaseModel):
 
 def _view(row: Any, settings: GatewaySettings) -> AdminUserOut:
     """`row`: from quotas.users_with_usage()."""
-    return AdminUserOut.model_validate({
-        "id": row.id, "email": row.email, "role": row.role, "disabled": row.disabled,
-        "created_at": row.created_at, "quotas": quotas_out(row, settings)})
+    return AdminUserOut.model_validate(
+        {
+            "id": row.id,
+            "email": row.email,
+            "role": row.role,
+            "disabled": row.disabled,
+            "created_at": row.created_at,
+            "quotas": quotas_out(row, settings),
+        }
+    )
 
 
 @router.get("/users", response_model=UserPage, responses=problems(*ADMIN))
 async def list_users(
-    admin: AdminUser, session: SessionDep, settings: SettingsDep,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     email: Annotated[str | None, Query(max_length=320, description="Part of the email")] = None,
@@ -72,15 +81,22 @@ async def list_users(
     if matching is not None:
         counted, listed = counted.where(matching), listed.where(matching)
     total = await session.scalar(counted)
-    rows = (await session.execute(listed.order_by(users.c.created_at, users.c.id)
-                                  .offset(offset_of(page, size)).limit(size))).all()
-    return UserPage(items=[_view(r, settings) for r in rows], total=total or 0, page=page,
-                    size=size)
+    rows = (
+        await session.execute(
+            listed.order_by(users.c.created_at, users.c.id)
+            .offset(offset_of(page, size))
+            .limit(size)
+        )
+    ).all()
+    return UserPage(
+        items=[_view(r, settings) for r in rows], total=total or 0, page=page, size=size
+    )
 
 
 @router.get("/users/{user_id}", response_model=AdminUserOut, responses=problems(*ADMIN, 404))
-async def get_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep,
-                   settings: SettingsDep) -> Any:
+async def get_user(
+    user_id: uuid.UUID, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> Any:
     """One account with its quotas and usage."""
     row = (await session.execute(users_with_usage().where(users.c.id == user_id))).first()
     if row is None:
@@ -88,23 +104,42 @@ async def get_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep,
     return _view(row, settings)
 
 
-@router.patch("/users/{user_id}", response_model=AdminUserOut, responses=problems(
-    *ADMIN, *WITH_BODY, 404, 409, s409="An admin cannot disable or demote themself"))
-async def update_user(user_id: uuid.UUID, body: UserChangeIn, admin: AdminUser,
-                      session: SessionDep, settings: SettingsDep, cache: CacheDep) -> Any:
+@router.patch(
+    "/users/{user_id}",
+    response_model=AdminUserOut,
+    responses=problems(
+        *ADMIN, *WITH_BODY, 404, 409, s409="An admin cannot disable or demote themself"
+    ),
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserChangeIn,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> Any:
     """Disable or enable a seller, change their role, set their quotas."""
     changes = body.model_dump(exclude_unset=True)
     for flag in ("disabled", "role"):
         if flag in changes and changes[flag] is None:
             del changes[flag]
     if user_id == admin.id and (changes.get("disabled") or changes.get("role") == "user"):
-        raise ProblemError(409, "own-account", "Not on your own account",
-                           "an admin cannot disable or demote themself; ask another admin")
+        raise ProblemError(
+            409,
+            "own-account",
+            "Not on your own account",
+            "an admin cannot disable or demote themself; ask another admin",
+        )
     async with session.begin():
         query = update(users).where(users.c.id == user_id)
-        changed = (await session.execute((query.values(**changes) if changes else
-                                          query.values(id=users.c.id)).returning(users.c.id)
-                                         )).first()
+        changed = (
+            await session.execute(
+                (query.values(**changes) if changes else query.values(id=users.c.id)).returning(
+                    users.c.id
+                )
+            )
+        ).first()
         if changed is None:
             raise ProblemError(404, "not-found", "Not found", "no such user")
         row = (await session.execute(users_with_usage().where(users.c.id == user_id))).one()

@@ -20,8 +20,9 @@ from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import InstantAnalysisIn
 
 router = APIRouter(prefix="/api/v1/analyses", tags=["analyses"], dependencies=KnownQueryOnly)
-SortKey = Literal["created", "-created", "roi", "-roi", "profit", "-profit", "velocity",
-                  "-velocity", "item"]
+SortKey = Literal[
+    "created", "-created", "roi", "-roi", "profit", "-profit", "velocity", "-velocity", "item"
+]
 
 
 class AnalysisPage(Page[AnalysisView]):
@@ -30,88 +31,138 @@ class AnalysisPage(Page[AnalysisView]):
 
 @router.get("", response_model=AnalysisPage, responses=problems(*AUTHENTICATED))
 async def list_analyses(
-    user: CurrentUser, services: ServicesDep,
+    user: CurrentUser,
+    services: ServicesDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     batch_id: uuid.UUID | None = None,
     recommendation: RecommendationName | None = None,
     min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
     min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
-    sort: Annotated[SortKey, Query(
-        description="field, '-' for descending; `item`: position in the batch")] = "-created",
+    sort: Annotated[
+        SortKey, Query(description="field, '-' for descending; `item`: position in the batch")
+    ] = "-created",
 ) -> Any:
     """Your analyses, filtered and sorted. An unknown query parameter is a 422."""
-    params = {"page": page, "size": size, "batch_id": batch_id, "recommendation": recommendation,
-              "min_roi": min_roi, "min_velocity": min_velocity, "sort": sort,
-              **owner_param(None if user.is_admin else user.id)}
+    params = {
+        "page": page,
+        "size": size,
+        "batch_id": batch_id,
+        "recommendation": recommendation,
+        "min_roi": min_roi,
+        "min_velocity": min_velocity,
+        "sort": sort,
+        **owner_param(None if user.is_admin else user.id),
+    }
     return await services.analysis("/internal/analyses", params)
 
 
-@router.get("/{analysis_id}", response_model=AnalysisView,
-            responses=problems(*AUTHENTICATED, 404))
+@router.get("/{analysis_id}", response_model=AnalysisView, responses=problems(*AUTHENTICATED, 404))
 async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: ServicesDep) -> Any:
     """One analysis, with every rule it checked."""
-    found = await services.analysis(f"/internal/analyses/{analysis_id}",
-                                    owner_param(None if user.is_admin else user.id))
+    found = await services.analysis(
+        f"/internal/analyses/{analysis_id}", owner_param(None if user.is_admin else user.id)
+    )
     if found is None:
         raise ProblemError(404, "not-found", "Not found", "no such analysis")
     return found
 
 
-@router.post("", status_code=201, response_model=AnalysisView, responses=problems(
-    *AUTHENTICATED, *WITH_BODY, 502, 504,
-    s422="Invalid input (`errors` names each field), or no product to analyse for the "
-         "identifier",
-    s429="Rate limit, or the daily items quota (`limit`: max_items_per_day)",
-    s503="The analysis service is unreachable, or market data is unavailable (Keepa); "
-         "nothing was charged; retry after Retry-After seconds"))
+@router.post(
+    "",
+    status_code=201,
+    response_model=AnalysisView,
+    responses=problems(
+        *AUTHENTICATED,
+        *WITH_BODY,
+        502,
+        504,
+        s422="Invalid input (`errors` names each field), or no product to analyse for the "
+        "identifier",
+        s429="Rate limit, or the daily items quota (`limit`: max_items_per_day)",
+        s503="The analysis service is unreachable, or market data is unavailable (Keepa); "
+        "nothing was charged; retry after Retry-After seconds",
+    ),
+)
 async def create_instant_analysis(
-    body: InstantAnalysisIn, user: CurrentUser, services: ServicesDep, settings: SettingsDep,
+    body: InstantAnalysisIn,
+    user: CurrentUser,
+    services: ServicesDep,
+    settings: SettingsDep,
     session: SessionDep,
-    idempotency_key: Annotated[str | None, Header(
-        min_length=1, max_length=200,
-        description="Repeating a request with the same key answers the same analysis, "
-                    "charged once")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Repeating a request with the same key answers the same analysis, "
+            "charged once",
+        ),
+    ] = None,
 ) -> Any:
     """Analyse one book now (a seller scanning a book in a shop); served before batch work.
     Counts one item against your items per day (a replay of an Idempotency-Key does not)."""
     async with session.begin():
         current = await business_config.latest(session, user.id)
         config = apply_override(current.snapshot(), body.strategy)
-        item = ChunkItem(item_no=0, identifier=body.identifier,
-                         asin=parse_identifier(body.identifier).asin, buy_cost=body.cost(),
-                         condition=body.condition or current.document.batch_defaults.condition)
-        charged = await quotas.charge_instant(session, user.id, idempotency_key,
-                                              quotas.quotas_of(user, settings))
+        item = ChunkItem(
+            item_no=0,
+            identifier=body.identifier,
+            asin=parse_identifier(body.identifier).asin,
+            buy_cost=body.cost(),
+            condition=body.condition or current.document.batch_defaults.condition,
+        )
+        charged = await quotas.charge_instant(
+            session, user.id, idempotency_key, quotas.quotas_of(user, settings)
+        )
     try:
-        response = await services.analysis_post("/internal/analyses", {
-            "owner_id": str(user.id), "item": item.model_dump(mode="json"),
-            "config": config.model_dump(mode="json"), "request_id": idempotency_key,
-        }, wait_seconds=settings.instant_analysis_timeout_seconds)
+        response = await services.analysis_post(
+            "/internal/analyses",
+            {
+                "owner_id": str(user.id),
+                "item": item.model_dump(mode="json"),
+                "config": config.model_dump(mode="json"),
+                "request_id": idempotency_key,
+            },
+            wait_seconds=settings.instant_analysis_timeout_seconds,
+        )
     except ProblemError:
         await _refund(session, user.id, idempotency_key, charged)
         raise
     if response.status_code == 503:
         await _refund(session, user.id, idempotency_key, charged)
-        raise ProblemError(503, "market-data-unavailable", "Market data unavailable",
-                           response.json().get("detail"), headers={"Retry-After": "30"})
+        raise ProblemError(
+            503,
+            "market-data-unavailable",
+            "Market data unavailable",
+            response.json().get("detail"),
+            headers={"Retry-After": "30"},
+        )
     detail = response.json().get("detail") if response.status_code == 422 else None
     if isinstance(detail, str):  # market data has no product to analyse for this identifier
         await _refund(session, user.id, idempotency_key, charged)
-        raise ProblemError(422, "no-market-data", "Nothing to analyse", f"identifier: {detail}",
-                           errors=[{"field": "identifier", "message": detail}])
+        raise ProblemError(
+            422,
+            "no-market-data",
+            "Nothing to analyse",
+            f"identifier: {detail}",
+            errors=[{"field": "identifier", "message": detail}],
+        )
     if response.status_code != 201:
         await _refund(session, user.id, idempotency_key, charged)
-        raise ProblemError(502, "analysis-failed", "Analysis failed",
-                           f"the analysis service answered {response.status_code}")
+        raise ProblemError(
+            502,
+            "analysis-failed",
+            "Analysis failed",
+            f"the analysis service answered {response.status_code}",
+        )
     if not charged and idempotency_key is not None:
         async with session.begin():
             await quotas.charge_served_replay(session, user.id, idempotency_key)
     return response.json()
 
 
-async def _refund(session: SessionDep, user_id: uuid.UUID, key: str | None,
-                  charged: bool) -> None:
+async def _refund(session: SessionDep, user_id: uuid.UUID, key: str | None, charged: bool) -> None:
     """Nothing was analysed: the item does not count."""
     if charged:
         async with session.begin():

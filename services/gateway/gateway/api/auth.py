@@ -89,8 +89,13 @@ class PasswordChangeIn(BaseModel):
     new_password: str = Field(min_length=8, max_length=256)
 
 
-@router.post("/auth/register", status_code=201, response_model=UserOut, dependencies=ByClient,
-             responses=problems(*PUBLIC_BODY, 409, s409="An account with this email exists"))
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    dependencies=ByClient,
+    responses=problems(*PUBLIC_BODY, 409, s409="An account with this email exists"),
+)
 async def register(body: RegisterIn, session: SessionDep) -> UserOut:
     """Create an account (a seller: `user`). The answer says whether the email has an account
     already (409): see the README's security section."""
@@ -98,14 +103,21 @@ async def register(body: RegisterIn, session: SessionDep) -> UserOut:
     email = body.email.lower()
     password_hash = await asyncio.to_thread(hash_password, body.password)  # ~50 ms of CPU
     async with session.begin():
-        created = (await session.execute(
-            insert(users).values(id=user_id, email=email, role="user",
-                                 password_hash=password_hash)
-            .on_conflict_do_nothing(index_elements=["email"]).returning(users.c.id)
-        )).first()
+        created = (
+            await session.execute(
+                insert(users)
+                .values(id=user_id, email=email, role="user", password_hash=password_hash)
+                .on_conflict_do_nothing(index_elements=["email"])
+                .returning(users.c.id)
+            )
+        ).first()
     if created is None:
-        raise ProblemError(409, "email-taken", "Email already registered",
-                           "an account with this email exists; log in instead")
+        raise ProblemError(
+            409,
+            "email-taken",
+            "Email already registered",
+            "an account with this email exists; log in instead",
+        )
     return UserOut.model_validate({"id": user_id, "email": email, "role": "user"})
 
 
@@ -116,33 +128,49 @@ def _lifetimes(settings: GatewaySettings) -> tuple[timedelta, timedelta]:
 
 def _tokens(user_id: uuid.UUID, role: str, issued: Issued, settings: GatewaySettings) -> TokenOut:
     minutes = settings.access_token_minutes
-    access = create_access_token(user_id, role, settings.jwt_secret.get_secret_value(), minutes,
-                                 issued.session_id)
+    access = create_access_token(
+        user_id, role, settings.jwt_secret.get_secret_value(), minutes, issued.session_id
+    )
     refresh_seconds = (issued.expires_at - datetime.now(UTC)).total_seconds()
-    return TokenOut(access_token=access, expires_in=minutes * 60,
-                    refresh_token=issued.refresh_token,
-                    refresh_expires_in=max(0, int(refresh_seconds)))
+    return TokenOut(
+        access_token=access,
+        expires_in=minutes * 60,
+        refresh_token=issued.refresh_token,
+        refresh_expires_in=max(0, int(refresh_seconds)),
+    )
 
 
-@router.post("/auth/token", response_model=TokenOut, dependencies=ByClient,
-             responses=problems(*PUBLIC_BODY, 401, s401="Wrong email or password"))
-async def create_token(form: Annotated[TokenForm, Form()], session: SessionDep,
-                       settings: SettingsDep) -> TokenOut:
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    dependencies=ByClient,
+    responses=problems(*PUBLIC_BODY, 401, s401="Wrong email or password"),
+)
+async def create_token(
+    form: Annotated[TokenForm, Form()], session: SessionDep, settings: SettingsDep
+) -> TokenOut:
     """Log in: an access token (short-lived) and a refresh token (single use, rotated)."""
     async with session.begin():
-        row = (await session.execute(
-            select(users).where(users.c.email == form.username.lower()))).first()
+        row = (
+            await session.execute(select(users).where(users.c.email == form.username.lower()))
+        ).first()
         known = await asyncio.to_thread(
-            verify_password, row.password_hash if row else None, form.password)
+            verify_password, row.password_hash if row else None, form.password
+        )
         if row is None or row.disabled or not known:
             raise unauthorized("wrong email or password")
         issued = await start_login(session, row.id, *_lifetimes(settings))
     return _tokens(row.id, row.role, issued, settings)
 
 
-@router.post("/auth/refresh", response_model=TokenOut, dependencies=ByClient,
-             responses=problems(*PUBLIC_BODY, 401,
-                                s401="The refresh token is unknown, spent, expired or revoked"))
+@router.post(
+    "/auth/refresh",
+    response_model=TokenOut,
+    dependencies=ByClient,
+    responses=problems(
+        *PUBLIC_BODY, 401, s401="The refresh token is unknown, spent, expired or revoked"
+    ),
+)
 async def refresh_token(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """A new access token and a new refresh token; the one sent is spent. Sending a spent refresh
     token again revokes its login (every token of it). A login ends SESSION_MAX_DAYS after its
@@ -154,10 +182,15 @@ async def refresh_token(body: RefreshIn, session: SessionDep, settings: Settings
     return _tokens(done.user.id, done.user.role, done.issued, settings)
 
 
-@router.post("/auth/revoke", status_code=204, response_class=Response,
-             responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def revoke_token(body: RefreshIn, user: CurrentUser, session: SessionDep,
-                       cache: CacheDep) -> Response:
+@router.post(
+    "/auth/revoke",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*AUTHENTICATED, *WITH_BODY),
+)
+async def revoke_token(
+    body: RefreshIn, user: CurrentUser, session: SessionDep, cache: CacheDep
+) -> Response:
     """Revoke the login a refresh token of yours belongs to: its refresh and access tokens stop
     working. Unknown tokens are ignored (RFC 7009)."""
     async with session.begin():
@@ -168,8 +201,12 @@ async def revoke_token(body: RefreshIn, user: CurrentUser, session: SessionDep,
     return Response(status_code=204)
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response,
-             responses=problems(*AUTHENTICATED, *WITH_BODY))
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*AUTHENTICATED, *WITH_BODY),
+)
 async def log_out(user: CurrentUser, session: SessionDep, cache: CacheDep) -> Response:
     """End the login of the access token used (an API key has none: delete the key instead)."""
     if user.session_id is not None:
@@ -179,10 +216,13 @@ async def log_out(user: CurrentUser, session: SessionDep, cache: CacheDep) -> Re
     return Response(status_code=204)
 
 
-@router.post("/auth/logout-all", status_code=204, response_class=Response,
-             responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def log_out_everywhere(user: CurrentUser, session: SessionDep,
-                             cache: CacheDep) -> Response:
+@router.post(
+    "/auth/logout-all",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*AUTHENTICATED, *WITH_BODY),
+)
+async def log_out_everywhere(user: CurrentUser, session: SessionDep, cache: CacheDep) -> Response:
     """End every login of yours, this one included: all their refresh and access tokens stop
     working. API keys are not logins: delete the ones to end (`DELETE /api/v1/api-keys/{id}`)."""
     async with session.begin():
@@ -191,10 +231,16 @@ async def log_out_everywhere(user: CurrentUser, session: SessionDep,
     return Response(status_code=204)
 
 
-@router.post("/auth/password", status_code=204, response_class=Response, dependencies=ByClient,
-             responses=problems(*AUTHENTICATED, *WITH_BODY))
-async def change_password(body: PasswordChangeIn, user: CurrentUser,
-                          session: SessionDep, cache: CacheDep) -> Response:
+@router.post(
+    "/auth/password",
+    status_code=204,
+    response_class=Response,
+    dependencies=ByClient,
+    responses=problems(*AUTHENTICATED, *WITH_BODY),
+)
+async def change_password(
+    body: PasswordChangeIn, user: CurrentUser, session: SessionDep, cache: CacheDep
+) -> Response:
     """Change your password. Every other login of yours ends (whoever knew the old password may
     have logged in); the login this request came with stays. API keys keep working: list and
     delete those you do not trust. Counted like sign-in requests (it checks a password)."""
@@ -204,8 +250,9 @@ async def change_password(body: PasswordChangeIn, user: CurrentUser,
         raise invalid("current_password", "not your current password")
     new_hash = await asyncio.to_thread(hash_password, body.new_password)
     async with session.begin():
-        await session.execute(update(users).where(users.c.id == user.id)
-                              .values(password_hash=new_hash))
+        await session.execute(
+            update(users).where(users.c.id == user.id).values(password_hash=new_hash)
+        )
         await revoke_logins_of(session, user.id, "password changed", keep=user.session_id)
     cache.forget_user(user.id)
     return Response(status_code=204)

@@ -38,8 +38,12 @@ VALUES_PER_LINE = 8
 OTHER_VALUES = 1_000
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 # The route's `openapi_extra`: FastAPI sees no body parameter (openapi.py adds the schemas).
-BATCH_REQUEST_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}}}}
+BATCH_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
+    }
+}
 
 
 async def in_worker(function: Callable[..., T], *args: Any) -> T:
@@ -62,16 +66,23 @@ def parse_batch(raw: bytes, max_items: int) -> BatchIn:
     """The batch in `raw`, or the problem FastAPI's own parsing would answer (422 naming the
     field), and a 422 naming `items` as soon as there is one line too many."""
     if not raw:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",),
-                                       "msg": "Field required", "input": None}])
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
     try:
-        document = bounded_json.loads(raw, array_limits={"items": max_items},
-                                      max_values=VALUES_PER_LINE * max_items + OTHER_VALUES)
+        document = bounded_json.loads(
+            raw,
+            array_limits={"items": max_items},
+            max_values=VALUES_PER_LINE * max_items + OTHER_VALUES,
+        )
     except bounded_json.TooLong:
-        raise ProblemError(422, "too-many-items", "Batch too large",
-                           f"items: more than {max_items} lines; {too_many_items(max_items)}",
-                           errors=[{"field": "items", "message": too_many_items(max_items)}]
-                           ) from None
+        raise ProblemError(
+            422,
+            "too-many-items",
+            "Batch too large",
+            f"items: more than {max_items} lines; {too_many_items(max_items)}",
+            errors=[{"field": "items", "message": too_many_items(max_items)}],
+        ) from None
     except bounded_json.Malformed as exc:
         raise invalid("body", malformed_json(exc.position, exc.why)) from None
     except bounded_json.Unparseable as exc:
@@ -82,5 +93,6 @@ def parse_batch(raw: bytes, max_items: int) -> BatchIn:
     try:
         return BatchIn.model_validate(document)
     except ValidationError as exc:  # located as FastAPI locates body errors
-        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])}
-                                      for error in exc.errors(include_url=False)]) from None
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None

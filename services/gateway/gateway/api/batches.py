@@ -35,13 +35,15 @@ router = APIRouter(prefix="/api/v1/batches", tags=["batches"], dependencies=Know
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 INLINE_LINES = 200  # a few milliseconds of building: not worth a hand-off to the worker
-LOCATION = {"Location": {"description": "The batch: `/api/v1/batches/{id}`",
-                         "schema": {"type": "string"}}}
+LOCATION = {
+    "Location": {"description": "The batch: `/api/v1/batches/{id}`", "schema": {"type": "string"}}
+}
 
 
 class BatchAccepted(BatchView):
-    config_version: int = Field(description="The version of your config the batch is analysed "
-                                            "with (0: the defaults)")
+    config_version: int = Field(
+        description="The version of your config the batch is analysed with (0: the defaults)"
+    )
 
 
 class BatchCancelAccepted(BatchView):
@@ -49,8 +51,10 @@ class BatchCancelAccepted(BatchView):
     shortly after (poll the batch until `status` is CANCELLED, or final if it finished first)."""
 
     requested_status: Literal["CANCELLED"] = Field(
-        "CANCELLED", description="The change asked for, not applied yet: `status` is the "
-                                 "batch's status when the request was accepted")
+        "CANCELLED",
+        description="The change asked for, not applied yet: `status` is the "
+        "batch's status when the request was accepted",
+    )
 
 
 class BatchPage(Page[BatchView]):
@@ -65,17 +69,32 @@ def _not_found() -> ProblemError:
     return ProblemError(404, "not-found", "Not found", "no such batch")
 
 
-@router.post("", status_code=202, response_model=BatchAccepted, responses={
-    202: {"description": "Accepted; analysed in the background", "headers": LOCATION},
-    **problems(*AUTHENTICATED, *WITH_BODY, 409,
-               s409="MAX_OPEN_BATCHES batches still open (`limit`: max_open_batches)",
-               s422="Invalid input: `errors` names each field; more than MAX_BATCH_ITEMS lines "
-                    "is named `items`",
-               s429="Rate limit, or the daily items quota (`limit`: max_items_per_day)")},
-    openapi_extra=BATCH_REQUEST_BODY)
-async def submit_batch(user: CurrentUser, body: Annotated[BatchIn, Depends(batch_body)],
-                       session: SessionDep, settings: SettingsDep, services: ServicesDep,
-                       response: Response) -> BatchAccepted:
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses={
+        202: {"description": "Accepted; analysed in the background", "headers": LOCATION},
+        **problems(
+            *AUTHENTICATED,
+            *WITH_BODY,
+            409,
+            s409="MAX_OPEN_BATCHES batches still open (`limit`: max_open_batches)",
+            s422="Invalid input: `errors` names each field; more than MAX_BATCH_ITEMS lines "
+            "is named `items`",
+            s429="Rate limit, or the daily items quota (`limit`: max_items_per_day)",
+        ),
+    },
+    openapi_extra=BATCH_REQUEST_BODY,
+)
+async def submit_batch(
+    user: CurrentUser,
+    body: Annotated[BatchIn, Depends(batch_body)],
+    session: SessionDep,
+    settings: SettingsDep,
+    services: ServicesDep,
+    response: Response,
+) -> BatchAccepted:
     """Accept a list for analysis with your current config (snapshotted: later changes do not
     alter it). Quotas: 429 past your items per day, 409 past your open batches."""
     limits = quotas.quotas_of(user, settings)
@@ -91,69 +110,113 @@ async def submit_batch(user: CurrentUser, body: Annotated[BatchIn, Depends(batch
 
         def build() -> SubmissionEvents:
             return build_submission(
-                batch_id=batch_id, owner_id=user.id, name=body.name,
-                items=_chunk_items(body.items, condition), config=config,
-                chunk_size=settings.chunk_size, submitted_at=now, correlation_id=correlation_id)
+                batch_id=batch_id,
+                owner_id=user.id,
+                name=body.name,
+                items=_chunk_items(body.items, condition),
+                config=config,
+                chunk_size=settings.chunk_size,
+                submitted_at=now,
+                correlation_id=correlation_id,
+            )
 
         # About 15 µs a line (the identifier parsed again, the line validated as the event's):
         # a large batch is built off the event loop.
         events = await in_worker(build) if len(body.items) > INLINE_LINES else build()
-        await session.execute(submissions.insert().values(
-            batch_id=batch_id, owner_id=user.id, name=body.name, items_total=len(body.items),
-            chunk_count=len(events.chunks), config=config.model_dump(mode="json"),
-            correlation_id=correlation_id, created_at=now,
-        ))
-        await add_to_outbox(session, outbox, topic=BATCH_SUBMISSIONS, aggregate_id=batch_id,
-                            events=[events.header, *events.chunks])
+        await session.execute(
+            submissions.insert().values(
+                batch_id=batch_id,
+                owner_id=user.id,
+                name=body.name,
+                items_total=len(body.items),
+                chunk_count=len(events.chunks),
+                config=config.model_dump(mode="json"),
+                correlation_id=correlation_id,
+                created_at=now,
+            )
+        )
+        await add_to_outbox(
+            session,
+            outbox,
+            topic=BATCH_SUBMISSIONS,
+            aggregate_id=batch_id,
+            events=[events.header, *events.chunks],
+        )
     response.headers["Location"] = f"/api/v1/batches/{batch_id}"
-    return BatchAccepted(id=batch_id, name=body.name, status="PENDING", items_total=len(body.items),
-                         items_processed=0, items_failed=0, created_at=now, started_at=None,
-                         finished_at=None, config_version=config.config_version)
+    return BatchAccepted(
+        id=batch_id,
+        name=body.name,
+        status="PENDING",
+        items_total=len(body.items),
+        items_processed=0,
+        items_failed=0,
+        created_at=now,
+        started_at=None,
+        finished_at=None,
+        config_version=config.config_version,
+    )
 
 
 def _chunk_items(lines: Sequence[ItemIn], condition: Condition) -> list[ChunkItem]:
     """The lines as the events carry them; a line's condition defaults to `condition`."""
-    return [ChunkItem(item_no=n, identifier=line.identifier,
-                      asin=parse_identifier(line.identifier).asin, buy_cost=line.cost(),
-                      condition=line.condition or condition)
-            for n, line in enumerate(lines)]
+    return [
+        ChunkItem(
+            item_no=n,
+            identifier=line.identifier,
+            asin=parse_identifier(line.identifier).asin,
+            buy_cost=line.cost(),
+            condition=line.condition or condition,
+        )
+        for n, line in enumerate(lines)
+    ]
 
 
 @router.get("", response_model=BatchPage, responses=problems(*AUTHENTICATED))
-async def list_batches(user: CurrentUser, services: ServicesDep, page: PageNo = 1,
-                       size: PageSize = 50) -> Any:
+async def list_batches(
+    user: CurrentUser, services: ServicesDep, page: PageNo = 1, size: PageSize = 50
+) -> Any:
     """Your batches, newest first."""
     params = {"page": page, "size": size, **owner_param(None if user.is_admin else user.id)}
     return await services.batch("/internal/batches", params)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=problems(*AUTHENTICATED, 404))
-async def get_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
-                    session: SessionDep) -> Any:
+async def get_batch(
+    batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep, session: SessionDep
+) -> Any:
     """A batch: status, progress and, while it runs, `eta_seconds`."""
     owner = None if user.is_admin else user.id
     batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
     if batch is None:
         return await _accepted_not_yet_recorded(session, batch_id, owner)
     if batch["status"] in ("PENDING", "PROCESSING"):
-        progress = await services.analysis(f"/internal/batches/{batch_id}/progress",
-                                           owner_param(owner))
+        progress = await services.analysis(
+            f"/internal/batches/{batch_id}/progress", owner_param(owner)
+        )
         if progress:
             batch["eta_seconds"] = progress["eta_seconds"]
             batch["queued_items"] = progress["queued_items"]
     return batch
 
 
-@router.get("/{batch_id}/items", response_model=BatchItemPage,
-            responses=problems(*AUTHENTICATED, 404))
-async def list_batch_items(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
-                     session: SessionDep, page: PageNo = 1, size: PageSize = 100,
-                     status: ItemStatusName | None = None) -> Any:
+@router.get(
+    "/{batch_id}/items", response_model=BatchItemPage, responses=problems(*AUTHENTICATED, 404)
+)
+async def list_batch_items(
+    batch_id: uuid.UUID,
+    user: CurrentUser,
+    services: ServicesDep,
+    session: SessionDep,
+    page: PageNo = 1,
+    size: PageSize = 100,
+    status: ItemStatusName | None = None,
+) -> Any:
     """The batch's lines in submission order, each PENDING, DONE or FAILED (with the reason)."""
     owner = None if user.is_admin else user.id
-    found = await services.batch(f"/internal/batches/{batch_id}/items",
-                                 {"page": page, "size": size, "status": status,
-                                  **owner_param(owner)})
+    found = await services.batch(
+        f"/internal/batches/{batch_id}/items",
+        {"page": page, "size": size, "status": status, **owner_param(owner)},
+    )
     if found is None:  # 404 unless accepted and not yet recorded (then no line is known yet)
         await _accepted_not_yet_recorded(session, batch_id, owner)
         return BatchItemPage(items=[], total=0, page=page, size=size)
@@ -164,47 +227,61 @@ class CsvResponse(StreamingResponse):
     media_type = "text/csv"
 
 
-@router.get("/{batch_id}/export", response_class=CsvResponse, responses={
-    200: {"description": "One CSV row per line, in submission order: its analysis, or why it "
-                         "failed",
-          "content": {"text/csv": {"schema": {"type": "string"}}},
-          "headers": {"Content-Disposition": {
-              "description": '`attachment; filename="batch-{id}.csv"`',
-              "schema": {"type": "string"}}}},
-    **problems(*AUTHENTICATED, 404)})
-async def export_batch(batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep,
-                       session: SessionDep) -> CsvResponse:
+@router.get(
+    "/{batch_id}/export",
+    response_class=CsvResponse,
+    responses={
+        200: {
+            "description": "One CSV row per line, in submission order: its analysis, or why it "
+            "failed",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": '`attachment; filename="batch-{id}.csv"`',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **problems(*AUTHENTICATED, 404),
+    },
+)
+async def export_batch(
+    batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep, session: SessionDep
+) -> CsvResponse:
     """The batch as a spreadsheet (streamed; a line still in analysis has status PENDING)."""
     owner = None if user.is_admin else user.id
     if await services.batch(f"/internal/batches/{batch_id}", owner_param(owner)) is None:
         await _accepted_not_yet_recorded(session, batch_id, owner)  # 404 unless ours
     lines = _export_lines(services.batch, services.analysis, batch_id, owner)
-    return CsvResponse(lines, headers={
-        "Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'})
+    return CsvResponse(
+        lines, headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'}
+    )
 
 
 Fetch = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
-async def _export_lines(batch: Fetch, analysis: Fetch, batch_id: uuid.UUID,
-                        owner: uuid.UUID | None) -> AsyncIterator[str]:
+async def _export_lines(
+    batch: Fetch, analysis: Fetch, batch_id: uuid.UUID, owner: uuid.UUID | None
+) -> AsyncIterator[str]:
     """Lines and analyses both come in item order: merged like two sorted files."""
     yield batch_export.header()
     owned = owner_param(owner)
     items = _by_position(batch, f"/internal/batches/{batch_id}/items", owned)
-    analyses = _by_position(analysis, "/internal/analyses",
-                            {"batch_id": batch_id, "sort": "item", **owned})
+    analyses = _by_position(
+        analysis, "/internal/analyses", {"batch_id": batch_id, "sort": "item", **owned}
+    )
     pending = await anext(analyses, None)
     async for item in items:
         while pending is not None and pending["item_no"] < item["item_no"]:
             pending = await anext(analyses, None)
-        matched = pending if pending is not None and pending["item_no"] == item["item_no"] \
-            else None
+        matched = pending if pending is not None and pending["item_no"] == item["item_no"] else None
         yield batch_export.row(item, matched)
 
 
-async def _by_position(fetch: Fetch, path: str,
-                       params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def _by_position(
+    fetch: Fetch, path: str, params: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
     after = -1
     while True:
         page = await fetch(path, {**params, "size": MAX_PAGE_SIZE, "after_item_no": after})
@@ -216,8 +293,9 @@ async def _by_position(fetch: Fetch, path: str,
         after = rows[-1]["item_no"]
 
 
-async def _accepted_not_yet_recorded(session: SessionDep, batch_id: uuid.UUID,
-                                     owner: uuid.UUID | None) -> BatchView:
+async def _accepted_not_yet_recorded(
+    session: SessionDep, batch_id: uuid.UUID, owner: uuid.UUID | None
+) -> BatchView:
     """Accepted here, not yet recorded by the batch service (events in flight): PENDING."""
     query = select(submissions).where(submissions.c.batch_id == batch_id)
     if owner:
@@ -225,22 +303,47 @@ async def _accepted_not_yet_recorded(session: SessionDep, batch_id: uuid.UUID,
     row = (await session.execute(query)).first()
     if row is None:
         raise _not_found()
-    return BatchView(id=row.batch_id, name=row.name, status="PENDING",
-                     items_total=row.items_total, items_processed=0, items_failed=0,
-                     created_at=row.created_at, started_at=None, finished_at=None)
+    return BatchView(
+        id=row.batch_id,
+        name=row.name,
+        status="PENDING",
+        items_total=row.items_total,
+        items_processed=0,
+        items_failed=0,
+        created_at=row.created_at,
+        started_at=None,
+        finished_at=None,
+    )
 
 
-@router.patch("/{batch_id}/status", status_code=202, response_model=BatchCancelAccepted,
-              responses={
-                  202: {"description": "Cancel requested: applied asynchronously. The body is "
-                                       "the batch when the request was accepted, with "
-                                       "`requested_status`; poll `Location`",
-                        "headers": LOCATION},
-                  **problems(*AUTHENTICATED, *WITH_BODY, 404, 409,
-                             s409="The batch already finished (COMPLETED, FAILED or "
-                                  "CANCELLED)")})
-async def cancel_batch(batch_id: uuid.UUID, body: StatusChangeIn, user: CurrentUser,
-                       services: ServicesDep, session: SessionDep, response: Response) -> Any:
+@router.patch(
+    "/{batch_id}/status",
+    status_code=202,
+    response_model=BatchCancelAccepted,
+    responses={
+        202: {
+            "description": "Cancel requested: applied asynchronously. The body is "
+            "the batch when the request was accepted, with "
+            "`requested_status`; poll `Location`",
+            "headers": LOCATION,
+        },
+        **problems(
+            *AUTHENTICATED,
+            *WITH_BODY,
+            404,
+            409,
+            s409="The batch already finished (COMPLETED, FAILED or CANCELLED)",
+        ),
+    },
+)
+async def cancel_batch(
+    batch_id: uuid.UUID,
+    body: StatusChangeIn,
+    user: CurrentUser,
+    services: ServicesDep,
+    session: SessionDep,
+    response: Response,
+) -> Any:
     """Cancel a running batch: lines not analysed yet are skipped. The cancel is applied by the
     batch service shortly after this answer, unless the batch finishes first."""
     owner = None if user.is_admin else user.id
@@ -250,12 +353,27 @@ async def cancel_batch(batch_id: uuid.UUID, body: StatusChangeIn, user: CurrentU
             view = await _accepted_not_yet_recorded(session, batch_id, owner)
             batch = view.model_dump(mode="json")
         if batch["status"] in TERMINAL_STATUSES:
-            raise ProblemError(409, "batch-terminal", "Batch already finished",
-                               f"batch is {batch['status']}; only a running batch can be cancelled")
+            raise ProblemError(
+                409,
+                "batch-terminal",
+                "Batch already finished",
+                f"batch is {batch['status']}; only a running batch can be cancelled",
+            )
         owner_id = await session.scalar(
-            select(submissions.c.owner_id).where(submissions.c.batch_id == batch_id))
-        await add_to_outbox(session, outbox, topic=BATCH_COMMANDS, aggregate_id=batch_id, events=[
-            BatchCancelRequested(batch_id=batch_id, owner_id=owner_id or user.id,
-                                 correlation_id=f"batch-{batch_id}")])
+            select(submissions.c.owner_id).where(submissions.c.batch_id == batch_id)
+        )
+        await add_to_outbox(
+            session,
+            outbox,
+            topic=BATCH_COMMANDS,
+            aggregate_id=batch_id,
+            events=[
+                BatchCancelRequested(
+                    batch_id=batch_id,
+                    owner_id=owner_id or user.id,
+                    correlation_id=f"batch-{batch_id}",
+                )
+            ],
+        )
     response.headers["Location"] = f"/api/v1/batches/{batch_id}"
     return {**BatchView.model_validate(batch).model_dump(), "requested_status": body.status}

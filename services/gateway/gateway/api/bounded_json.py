@@ -107,7 +107,7 @@ class _Parser:
         return value
 
     def skip(self, index: int) -> int:
-        if self.text[index:index + 1] not in _BLANKS:  # compact JSON: no regex call
+        if self.text[index : index + 1] not in _BLANKS:  # compact JSON: no regex call
             return index
         match = _WHITESPACE.match(self.text, index)
         return match.end() if match else index
@@ -118,7 +118,7 @@ class _Parser:
         self.values_left -= 1
         if self.values_left < 0:
             raise Unparseable(f"cannot be parsed: more than {self.max_values} JSON values")
-        char = self.text[index:index + 1]
+        char = self.text[index : index + 1]
         if char == "{":
             if depth < MAX_DEPTH and _is_flat_object(self.text, index):
                 return self.scalar(index)
@@ -143,7 +143,7 @@ class _Parser:
             raise Unparseable("cannot be parsed: nested too deeply")
         found: dict[str, Any] = {}
         index = self.skip(index + 1)
-        done = self.text[index:index + 1] == "}"
+        done = self.text[index : index + 1] == "}"
         if done:
             index += 1
         while not done:
@@ -158,7 +158,7 @@ class _Parser:
         limit = self.array_limits.get(key) if key is not None else None
         found: list[Any] = []
         index = self.skip(index + 1)
-        done = self.text[index:index + 1] == "]"
+        done = self.text[index : index + 1] == "]"
         if done:
             index += 1
         while not done:
@@ -171,14 +171,14 @@ class _Parser:
 
     def key(self, index: int) -> tuple[str, int]:
         """A member's key and where its value starts."""
-        if self.text[index:index + 1] != '"':
+        if self.text[index : index + 1] != '"':
             raise Malformed("Expecting property name enclosed in double quotes", index)
         try:
             key, index = _scanstring(self.text, index + 1)
         except json.JSONDecodeError as exc:
             raise Malformed(exc.msg, exc.pos) from None
         index = self.skip(index)
-        if self.text[index:index + 1] != ":":
+        if self.text[index : index + 1] != ":":
             raise Malformed("Expecting ':' delimiter", index)
         return key, self.skip(index + 1)
 
@@ -186,7 +186,7 @@ class _Parser:
         """After a member or an element: whether the container ends, and where the next thing
         starts."""
         index = self.skip(index)
-        char = self.text[index:index + 1]
+        char = self.text[index : index + 1]
         if char == closing:
             return True, index + 1
         if char != ",":

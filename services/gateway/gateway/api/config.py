@@ -18,8 +18,12 @@ from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import BusinessConfigIn, BusinessConfigOut
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"], dependencies=KnownQueryOnly)
-ETAG = {"ETag": {"description": 'The version, e.g. `"3"`: send it as If-Match to PUT',
-                 "schema": {"type": "string"}}}
+ETAG = {
+    "ETag": {
+        "description": 'The version, e.g. `"3"`: send it as If-Match to PUT',
+        "schema": {"type": "string"},
+    }
+}
 
 
 class ConfigVersionPage(Page[BusinessConfigOut]):
@@ -28,10 +32,15 @@ class ConfigVersionPage(Page[BusinessConfigOut]):
 
 def _out(found: ConfigVersion) -> BusinessConfigOut:
     doc = found.document
-    return BusinessConfigOut.model_validate({
-        "version": found.version, "created_at": found.created_at,
-        "strategy": doc.strategy.model_dump(), "seller_costs": doc.seller_costs.model_dump(),
-        "batch_defaults": doc.batch_defaults})
+    return BusinessConfigOut.model_validate(
+        {
+            "version": found.version,
+            "created_at": found.created_at,
+            "strategy": doc.strategy.model_dump(),
+            "seller_costs": doc.seller_costs.model_dump(),
+            "batch_defaults": doc.batch_defaults,
+        }
+    )
 
 
 def _etag(version: int) -> str:
@@ -44,12 +53,19 @@ def _expected_version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError:
-        raise ProblemError(400, "bad-if-match", "Bad If-Match",
-                           'If-Match takes the ETag of GET /api/v1/config, e.g. "3"') from None
+        raise ProblemError(
+            400,
+            "bad-if-match",
+            "Bad If-Match",
+            'If-Match takes the ETag of GET /api/v1/config, e.g. "3"',
+        ) from None
 
 
-@router.get("", response_model=BusinessConfigOut, responses={
-    200: {"description": "Your config", "headers": ETAG}, **problems(*AUTHENTICATED)})
+@router.get(
+    "",
+    response_model=BusinessConfigOut,
+    responses={200: {"description": "Your config", "headers": ETAG}, **problems(*AUTHENTICATED)},
+)
 async def get_config(user: CurrentUser, session: SessionDep, response: Response) -> Any:
     """The latest version (version 0, the defaults, until you change it)."""
     found = await business_config.latest(session, user.id)
@@ -57,34 +73,53 @@ async def get_config(user: CurrentUser, session: SessionDep, response: Response)
     return _out(found)
 
 
-@router.put("", response_model=BusinessConfigOut, responses={
-    200: {"description": "Saved as a new version", "headers": ETAG},
-    **problems(*AUTHENTICATED, *WITH_BODY, 400, 412,
-               s400="If-Match is not an ETag of this config (e.g. `\"3\"`)")})
+@router.put(
+    "",
+    response_model=BusinessConfigOut,
+    responses={
+        200: {"description": "Saved as a new version", "headers": ETAG},
+        **problems(
+            *AUTHENTICATED,
+            *WITH_BODY,
+            400,
+            412,
+            s400='If-Match is not an ETag of this config (e.g. `"3"`)',
+        ),
+    },
+)
 async def replace_config(
-    body: BusinessConfigIn, user: CurrentUser, session: SessionDep, response: Response,
-    if_match: Annotated[str | None, Header(max_length=40,
-                                           description="Only if still this version")] = None,
+    body: BusinessConfigIn,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(max_length=40, description="Only if still this version")
+    ] = None,
 ) -> Any:
     """Replace the config; saved as a new version. Batches already submitted keep theirs."""
     expected = _expected_version(if_match)
     async with session.begin():
-        saved = await business_config.save(session, user.id, business_config.document_of(body),
-                                           expected)
+        saved = await business_config.save(
+            session, user.id, business_config.document_of(body), expected
+        )
     if saved is None:
-        raise ProblemError(412, "config-changed", "Config changed meanwhile",
-                           "your config has a newer version: GET it and apply your change again")
+        raise ProblemError(
+            412,
+            "config-changed",
+            "Config changed meanwhile",
+            "your config has a newer version: GET it and apply your change again",
+        )
     response.headers["ETag"] = _etag(saved.version)
     return _out(saved)
 
 
 @router.get("/history", response_model=ConfigVersionPage, responses=problems(*AUTHENTICATED))
 async def list_config_versions(
-    user: CurrentUser, session: SessionDep,
+    user: CurrentUser,
+    session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Any:
     """Every saved version, newest first, with the time it was saved."""
     versions, total = await business_config.history(session, user.id, offset_of(page, size), size)
-    return ConfigVersionPage(items=[_out(v) for v in versions], total=total, page=page,
-                             size=size)
+    return ConfigVersionPage(items=[_out(v) for v in versions], total=total, page=page, size=size)

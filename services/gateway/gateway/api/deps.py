@@ -29,10 +29,14 @@ from ..security import decode_access_token, is_api_key, token_digest
 from ..settings import GatewaySettings
 from .problems import ProblemError
 
-oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False,
-                              description="An access token, or an API key (avk_...)")
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="An API key from POST /api/v1/api-keys")
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="An access token, or an API key (avk_...)",
+)
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from POST /api/v1/api-keys"
+)
 LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per key and minute
 
 
@@ -77,15 +81,17 @@ ServicesDep = Annotated[InternalServices, Depends(get_services)]
 
 
 def unauthorized(detail: str = "missing or invalid credentials") -> ProblemError:
-    return ProblemError(401, "unauthorized", "Not authenticated", detail,
-                        headers={"WWW-Authenticate": "Bearer"})
+    return ProblemError(
+        401, "unauthorized", "Not authenticated", detail, headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def _user_info(row: Any, **extra: Any) -> CurrentUserInfo:
     if row is None or row.disabled:
         raise unauthorized("account unknown or disabled")
-    return CurrentUserInfo(row.id, row.email, row.role, row.max_items_per_day,
-                           row.max_open_batches, **extra)
+    return CurrentUserInfo(
+        row.id, row.email, row.role, row.max_items_per_day, row.max_open_batches, **extra
+    )
 
 
 def _access_claims(token: str, settings: GatewaySettings) -> tuple[uuid.UUID, uuid.UUID]:
@@ -99,15 +105,25 @@ def _access_claims(token: str, settings: GatewaySettings) -> tuple[uuid.UUID, uu
         raise unauthorized() from None
 
 
-async def _by_access_token(session: AsyncSession, user_id: uuid.UUID,
-                           session_id: uuid.UUID) -> CurrentUserInfo:
+async def _by_access_token(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> CurrentUserInfo:
     # Every access token belongs to a login of its user (`sid` is required): ending the login
     # ends the token, whoever holds it.
-    row = (await session.execute(
-        select(users).join(auth_sessions, and_(auth_sessions.c.id == session_id,
-                                               auth_sessions.c.user_id == users.c.id,
-                                               auth_sessions.c.revoked_at.is_(None)))
-        .where(users.c.id == user_id))).first()
+    row = (
+        await session.execute(
+            select(users)
+            .join(
+                auth_sessions,
+                and_(
+                    auth_sessions.c.id == session_id,
+                    auth_sessions.c.user_id == users.c.id,
+                    auth_sessions.c.revoked_at.is_(None),
+                ),
+            )
+            .where(users.c.id == user_id)
+        )
+    ).first()
     if row is None:
         raise unauthorized("this login was signed out or revoked; log in again")
     return _user_info(row, session_id=session_id)
@@ -115,26 +131,39 @@ async def _by_access_token(session: AsyncSession, user_id: uuid.UUID,
 
 async def _by_api_key(session: AsyncSession, key: str) -> tuple[CurrentUserInfo, datetime | None]:
     """The key's user and when the key expires (None: never)."""
-    row = (await session.execute(
-        select(users, api_keys.c.id.label("key_id"), api_keys.c.expires_at.label("key_expires"))
-        .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(api_keys.c.key_hash == token_digest(key), api_keys.c.revoked_at.is_(None),
-               or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > func.now()))
-    )).first()
+    row = (
+        await session.execute(
+            select(users, api_keys.c.id.label("key_id"), api_keys.c.expires_at.label("key_expires"))
+            .join(api_keys, api_keys.c.user_id == users.c.id)
+            .where(
+                api_keys.c.key_hash == token_digest(key),
+                api_keys.c.revoked_at.is_(None),
+                or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > func.now()),
+            )
+        )
+    ).first()
     if row is None:
         raise unauthorized("unknown, revoked or expired API key")
     user = _user_info(row, api_key_id=row.key_id)
     now = datetime.now(UTC)
-    await session.execute(update(api_keys).where(
-        api_keys.c.id == row.key_id,
-        or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - LAST_USED_PRECISION),
-    ).values(last_used_at=now))
+    await session.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.id == row.key_id,
+            or_(
+                api_keys.c.last_used_at.is_(None),
+                api_keys.c.last_used_at < now - LAST_USED_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+    )
     await session.commit()
     return user, row.key_expires
 
 
-async def _identify(request: Request, credential: str,
-                    settings: GatewaySettings) -> CurrentUserInfo:
+async def _identify(
+    request: Request, credential: str, settings: GatewaySettings
+) -> CurrentUserInfo:
     """Who `credential` is: from this instance's cache (gateway.auth_cache, at most
     CACHE_SECONDS old and forgotten when PostgreSQL announces a change), else from PostgreSQL."""
     cache: CredentialCache = request.app.state.credential_cache
@@ -171,8 +200,9 @@ async def authenticate(request: Request) -> CurrentUserInfo:
     request.state.user = user
     if settings.rate_limit_requests:
         counter: SharedCounter = request.app.state.rate_counter
-        state = await counter.count(f"user:{user.id}", settings.rate_limit_requests,
-                                    settings.rate_limit_window_seconds)
+        state = await counter.count(
+            f"user:{user.id}", settings.rate_limit_requests, settings.rate_limit_window_seconds
+        )
         request.state.rate_limit = state
         if state.exceeded:
             raise too_many_requests(state, "your account")
@@ -209,8 +239,12 @@ async def limit_by_client(request: Request, settings: SettingsDep) -> None:
         return
     address = request.client.host if request.client else "unknown"
     async with request.app.state.runtime.sessions() as session:
-        state = await count_request(session, f"ip:{address}", settings.auth_rate_limit_requests,
-                                    settings.rate_limit_window_seconds)
+        state = await count_request(
+            session,
+            f"ip:{address}",
+            settings.auth_rate_limit_requests,
+            settings.rate_limit_window_seconds,
+        )
     request.state.rate_limit = state
     if state.exceeded:
         raise too_many_requests(state, "sign-in requests from your address")
@@ -241,11 +275,16 @@ async def known_query_only(request: Request) -> None:
     known = _query_parameters(route)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        why = ("unknown query parameter; this endpoint takes "
-               + (", ".join(sorted(known)) if known else "none"))
-        raise ProblemError(422, "validation", "Request validation failed",
-                           f"{unknown[0]}: {why}",
-                           errors=[{"field": name, "message": why} for name in unknown[:100]])
+        why = "unknown query parameter; this endpoint takes " + (
+            ", ".join(sorted(known)) if known else "none"
+        )
+        raise ProblemError(
+            422,
+            "validation",
+            "Request validation failed",
+            f"{unknown[0]}: {why}",
+            errors=[{"field": name, "message": why} for name in unknown[:100]],
+        )
 
 
 KnownQueryOnly = [Depends(known_query_only)]

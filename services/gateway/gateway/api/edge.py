@@ -74,9 +74,14 @@ class Edge:
         scheme, _, sent = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(sent.encode(), self.metrics_token):
             return None
-        return problem_response(request, 401, "unauthorized", "Not authenticated",
-                                "the metrics need `Authorization: Bearer <METRICS_TOKEN>`",
-                                {"WWW-Authenticate": "Bearer"})
+        return problem_response(
+            request,
+            401,
+            "unauthorized",
+            "Not authenticated",
+            "the metrics need `Authorization: Bearer <METRICS_TOKEN>`",
+            {"WWW-Authenticate": "Bearer"},
+        )
 
 
 def install_edge(app: FastAPI, settings: GatewaySettings) -> None:

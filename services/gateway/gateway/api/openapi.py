@@ -25,16 +25,31 @@ from .problems import PROBLEM_JSON
 from .schemas import BatchIn, RoleName
 
 TAGS: list[dict[str, Any]] = [
-    {"name": "auth", "description": "Accounts, log in (OAuth2 password flow), access and "
-                                    "refresh tokens, your account and quotas"},
-    {"name": "api_keys", "description": "API keys for scripts: `X-API-Key: avk_...` or "
-                                        "`Authorization: Bearer avk_...`"},
-    {"name": "config", "description": "Your strategy thresholds, seller costs and batch "
-                                      "defaults; versioned, snapshotted into each batch"},
-    {"name": "batches", "description": "Submit lists of books (202, analysed in the "
-                                       "background), follow, cancel and export them"},
-    {"name": "analyses", "description": "Results: fees, profit, ROI, velocity and "
-                                        "BUY/WATCH/PASS; the instant analysis of one book"},
+    {
+        "name": "auth",
+        "description": "Accounts, log in (OAuth2 password flow), access and "
+        "refresh tokens, your account and quotas",
+    },
+    {
+        "name": "api_keys",
+        "description": "API keys for scripts: `X-API-Key: avk_...` or "
+        "`Authorization: Bearer avk_...`",
+    },
+    {
+        "name": "config",
+        "description": "Your strategy thresholds, seller costs and batch "
+        "defaults; versioned, snapshotted into each batch",
+    },
+    {
+        "name": "batches",
+        "description": "Submit lists of books (202, analysed in the "
+        "background), follow, cancel and export them",
+    },
+    {
+        "name": "analyses",
+        "description": "Results: fees, profit, ROI, velocity and "
+        "BUY/WATCH/PASS; the instant analysis of one book",
+    },
     {"name": "admin", "description": "Admins only: sellers, their roles and quotas"},
     {"name": "operations", "description": "Health, readiness, metrics, the AsyncAPI document"},
 ]
@@ -50,10 +65,14 @@ ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
     "Recommendation": (get_args(RecommendationName), "The verdict on buying the book"),
     "StrategyName": (get_args(StrategyName), "A named preset of thresholds"),
     "Role": (get_args(RoleName), "Role of an account"),
-    "AnalysisOutcome": (get_args(AnalysisOutcomeName),
-                        "Whether market data was found and the item is a book"),
-    "AnalysisSort": (get_args(SortKey),
-                     "Sort field of analyses, `-` for descending; `item`: position in the batch"),
+    "AnalysisOutcome": (
+        get_args(AnalysisOutcomeName),
+        "Whether market data was found and the item is a book",
+    ),
+    "AnalysisSort": (
+        get_args(SortKey),
+        "Sort field of analyses, `-` for descending; `item`: position in the batch",
+    ),
 }
 _BY_VALUES = {frozenset(values): name for name, (values, _) in ENUMS.items()}
 _KEPT_BESIDE_REF = ("description", "default", "examples", "deprecated")
@@ -80,13 +99,15 @@ def _bodies_parsed_by_routes(schema: dict[str, Any]) -> None:
     """The batch body is parsed by the route (`batch_body`), not by FastAPI: its route refers to
     `BatchIn` (`BATCH_REQUEST_BODY`), and the schemas are added here as FastAPI writes them
     (through its `Schema` model: no `null` defaults, numbers as floats)."""
-    _, document = models_json_schema([(BatchIn, "validation")],
-                                     ref_template="#/components/schemas/{model}")
+    _, document = models_json_schema(
+        [(BatchIn, "validation")], ref_template="#/components/schemas/{model}"
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, definition in document.get("$defs", {}).items():
         if name not in components:
-            components[name] = jsonable_encoder(Schema.model_validate(definition),
-                                                by_alias=True, exclude_none=True)
+            components[name] = jsonable_encoder(
+                Schema.model_validate(definition), by_alias=True, exclude_none=True
+            )
 
 
 def _problem_only_errors(schema: dict[str, Any]) -> None:
@@ -122,8 +143,12 @@ def _named_enums(schema: dict[str, Any]) -> None:
         components[name] = walk(components[name])
     for name in sorted(used):
         values, description = ENUMS[name]
-        components[name] = {"type": "string", "enum": list(values), "title": name,
-                            "description": description}
+        components[name] = {
+            "type": "string",
+            "enum": list(values),
+            "title": name,
+            "description": description,
+        }
 
 
 def _deployment_limits(schema: dict[str, Any], settings: GatewaySettings) -> None:
@@ -141,4 +166,5 @@ def _operations_routes(schema: dict[str, Any]) -> None:
     if ready is not None:
         ready["responses"]["503"] = {
             "description": "Not ready: a check (database, broker, consumer group) failed",
-            "content": {"application/json": {"schema": {"type": "object"}}}}
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }

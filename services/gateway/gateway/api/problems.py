@@ -25,8 +25,10 @@ PROBLEM_BASE = "https://arbitragevault.dev/problems/"
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="Where: `items[3].identifier`, `strategy.min_profit`, a query "
-                                   "parameter, or `body` for the body as a whole")
+    field: str = Field(
+        description="Where: `items[3].identifier`, `strategy.min_profit`, a query "
+        "parameter, or `body` for the body as a whole"
+    )
     message: str
 
 
@@ -39,9 +41,12 @@ class Problem(BaseModel):
     detail: str | None = Field(None, description="What went wrong, naming the field or limit")
     instance: str | None = Field(None, description="The request path")
     errors: list[FieldError] | None = Field(None, description="422: every invalid field")
-    limit: str | None = Field(None, description="409/429 quotas and rate limits: which limit "
-                                                "(`max_items_per_day`, `max_open_batches`, "
-                                                "`requests_per_window`)")
+    limit: str | None = Field(
+        None,
+        description="409/429 quotas and rate limits: which limit "
+        "(`max_items_per_day`, `max_open_batches`, "
+        "`requests_per_window`)",
+    )
     limit_value: int | None = Field(None, description="The limit's value")
     used: int | None = Field(None, description="How much of the limit is used")
 
@@ -69,7 +74,7 @@ DESCRIPTIONS: dict[int, str] = {
     429: "Rate limit or daily quota exceeded: retry after Retry-After seconds",
     502: "The analysis failed in the analysis service",
     503: "A dependency (database, internal service, market data) is unavailable; nothing was "
-         "changed; retry after Retry-After seconds",
+    "changed; retry after Retry-After seconds",
     504: "The analysis took longer than INSTANT_ANALYSIS_TIMEOUT_SECONDS; nothing was charged",
 }
 HEADERS: dict[int, dict[str, Any]] = {
@@ -92,7 +97,8 @@ def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, A
         response: dict[str, Any] = {
             "model": Problem,
             "description": descriptions.get(f"s{status}", DESCRIPTIONS[status]),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         if status in HEADERS:
             response["headers"] = HEADERS[status]
         documented[status] = response
@@ -100,8 +106,15 @@ def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, A
 
 
 class ProblemError(Exception):
-    def __init__(self, status: int, slug: str, title: str, detail: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or title)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.headers = headers or {}
@@ -110,19 +123,34 @@ class ProblemError(Exception):
 
 def invalid(field: str, message: str) -> ProblemError:
     """A 422 naming one field, as the validation handler answers it."""
-    return ProblemError(422, "validation", "Request validation failed", f"{field}: {message}",
-                        errors=[{"field": field, "message": message}])
+    return ProblemError(
+        422,
+        "validation",
+        "Request validation failed",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
 
 
 def malformed_json(position: int, why: str) -> str:
     return f"malformed JSON at character {position}" + (f": {why}" if why else "")
 
 
-def problem_response(request: Request, status: int, slug: str, title: str,
-                     detail: str | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
-                            "instance": request.url.path}
+def problem_response(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -130,8 +158,9 @@ def problem_response(request: Request, status: int, slug: str, title: str,
 
 
 def problem_of(request: Request, exc: ProblemError) -> JSONResponse:
-    return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, exc.headers,
-                            **exc.extra)
+    return problem_response(
+        request, exc.status, exc.slug, exc.title, exc.detail, exc.headers, **exc.extra
+    )
 
 
 def unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -139,16 +168,21 @@ def unavailable(request: Request, exc: Exception) -> JSONResponse:
     transaction (if any) was rolled back, so it changed nothing."""
     log.warning("%s %s: dependency unavailable: %s", request.method, request.url.path, exc)
     return problem_response(
-        request, 503, "dependency-unavailable", "Service unavailable",
+        request,
+        503,
+        "dependency-unavailable",
+        "Service unavailable",
         "The database is unavailable or busy; nothing was changed. Retry shortly.",
-        {"Retry-After": str(TRANSIENT_RETRY_AFTER_SECONDS)})
+        {"Retry-After": str(TRANSIENT_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _is_union_tag(part: int | str) -> bool:
     """A union member's tag (`<thresholds>`, see schemas.py), or pydantic's label of a member of
     an untagged union (`literal['a','b']`, `function-after[...]`): not a field."""
     return isinstance(part, str) and (
-        (part.startswith("<") and part.endswith(">")) or bool(_UNION_LABEL.match(part)))
+        (part.startswith("<") and part.endswith(">")) or bool(_UNION_LABEL.match(part))
+    )
 
 
 _UNION_LABEL = re.compile(r"^[a-z][a-z-]*\[.*\]$")
@@ -178,10 +212,14 @@ def _clean(message: str) -> str:
 def _field_error(error: Any) -> dict[str, str]:
     if error.get("type") == "json_invalid":  # loc is ("body", the character's position)
         position = error["loc"][-1] if error.get("loc") else 0
-        return {"field": "body",
-                "message": malformed_json(position, (error.get("ctx") or {}).get("error", ""))}
-    return {"field": field_path(error["loc"], str(error.get("type", ""))),
-            "message": _clean(str(error["msg"]))}
+        return {
+            "field": "body",
+            "message": malformed_json(position, (error.get("ctx") or {}).get("error", "")),
+        }
+    return {
+        "field": field_path(error["loc"], str(error.get("type", ""))),
+        "message": _clean(str(error["msg"])),
+    }
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -190,8 +228,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [_field_error(e) for e in exc.errors()[:100]]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        return problem_response(request, 422, "validation", "Request validation failed",
-                                f"{first['field']}: {first['message']}{more}", errors=errors)
+        return problem_response(
+            request,
+            422,
+            "validation",
+            "Request validation failed",
+            f"{first['field']}: {first['message']}{more}",
+            errors=errors,
+        )
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -202,18 +246,39 @@ def install_problem_handlers(app: FastAPI) -> None:
         cause = exc.__cause__
         if exc.status_code == 400 and isinstance(cause, RecursionError | ValueError):
             # FastAPI could not parse the JSON body (too deep, a number of 5,000 digits)
-            why = "cannot be parsed: " + ("nested too deeply" if isinstance(cause, RecursionError)
-                                          else str(cause).split(";")[0])
-            return problem_response(request, 422, "validation", "Request validation failed",
-                                    f"body: {why}", errors=[{"field": "body", "message": why}])
-        titles = {401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-                  405: "Method not allowed", 409: "Conflict", 413: "Request too large",
-                  415: "Unsupported media type", 429: "Too many requests",
-                  503: "Service unavailable"}
+            why = "cannot be parsed: " + (
+                "nested too deeply"
+                if isinstance(cause, RecursionError)
+                else str(cause).split(";")[0]
+            )
+            return problem_response(
+                request,
+                422,
+                "validation",
+                "Request validation failed",
+                f"body: {why}",
+                errors=[{"field": "body", "message": why}],
+            )
+        titles = {
+            401: "Not authenticated",
+            403: "Forbidden",
+            404: "Not found",
+            405: "Method not allowed",
+            409: "Conflict",
+            413: "Request too large",
+            415: "Unsupported media type",
+            429: "Too many requests",
+            503: "Service unavailable",
+        }
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, exc.status_code, f"http-{exc.status_code}",
-                                titles.get(exc.status_code, "Error"), detail,
-                                dict(exc.headers or {}))
+        return problem_response(
+            request,
+            exc.status_code,
+            f"http-{exc.status_code}",
+            titles.get(exc.status_code, "Error"),
+            detail,
+            dict(exc.headers or {}),
+        )
 
     async def on_infrastructure(request: Request, exc: Exception) -> Response:
         if not is_transient(exc):
@@ -229,7 +294,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Answered outside every middleware (Starlette's error middleware is the outermost):
         # the edge's headers are not added to it, so the one every answer needs is set here.
-        return problem_response(request, 500, "internal", "Internal error",
-                                "The error was logged; the request changed nothing it reported.",
-                                {"X-Content-Type-Options": "nosniff"})
-
+        return problem_response(
+            request,
+            500,
+            "internal",
+            "Internal error",
+            "The error was logged; the request changed nothing it reported.",
+            {"X-Content-Type-Options": "nosniff"},
+        )

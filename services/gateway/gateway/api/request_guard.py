@@ -106,8 +106,9 @@ def _route_of(scope: Scope) -> _Route:
     # A test that supplies the user itself has nothing to authenticate.
     supplied = isinstance(app, FastAPI) and get_current_user in app.dependency_overrides
     protected = path.startswith(API_PREFIX) and path not in SIGN_IN_PATHS
-    return _Route(authenticated=protected and not supplied,
-                  large_body=(scope["method"], path) in LARGE_BODIES)
+    return _Route(
+        authenticated=protected and not supplied, large_body=(scope["method"], path) in LARGE_BODIES
+    )
 
 
 async def _refused(request: Request) -> Response | None:
@@ -158,8 +159,9 @@ class RequestGuard:
             return None, receive
         return await self._check_body(request, route, receive)
 
-    async def _check_body(self, request: Request, route: _Route,
-                          receive: Receive) -> tuple[Response | None, Receive]:
+    async def _check_body(
+        self, request: Request, route: _Route, receive: Receive
+    ) -> tuple[Response | None, Receive]:
         limit = self.max_bytes if route.large_body else self.small_bytes
         headers = request.headers
         length = headers.get("content-length")
@@ -169,8 +171,9 @@ class RequestGuard:
         expected = FORM if request.scope["path"] in FORM_PATHS else JSON
         has_body = "transfer-encoding" in headers or (length is not None and length != "0")
         if has_body and kind != expected:
-            return problem_response(request, 415, "unsupported-media-type",
-                                    "Unsupported media type", f"send {expected}"), receive
+            return problem_response(
+                request, 415, "unsupported-media-type", "Unsupported media type", f"send {expected}"
+            ), receive
         if kind not in (JSON, FORM):
             return None, receive
         body, receive = await _read(receive, limit)
@@ -183,10 +186,18 @@ class RequestGuard:
         return None, receive
 
     def _too_large(self, request: Request, limit: int) -> Response:
-        which = "MAX_REQUEST_BYTES" if limit == self.max_bytes else \
-            "only a batch may have up to MAX_REQUEST_BYTES"
-        return problem_response(request, 413, "too-large", "Request too large",
-                                f"the body may have at most {limit} bytes ({which})")
+        which = (
+            "MAX_REQUEST_BYTES"
+            if limit == self.max_bytes
+            else "only a batch may have up to MAX_REQUEST_BYTES"
+        )
+        return problem_response(
+            request,
+            413,
+            "too-large",
+            "Request too large",
+            f"the body may have at most {limit} bytes ({which})",
+        )
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:

@@ -39,8 +39,9 @@ from av_shared.identifiers import InvalidIdentifier, parse_identifier
 DEFAULT_MAX_BUY_COST = Decimal("10000")
 buy_cost_limit: ContextVar[Decimal] = ContextVar("buy_cost_limit", default=DEFAULT_MAX_BUY_COST)
 DEFAULT_MAX_BATCH_ITEMS = 100_000
-batch_items_limit: ContextVar[int] = ContextVar("batch_items_limit",
-                                                default=DEFAULT_MAX_BATCH_ITEMS)
+batch_items_limit: ContextVar[int] = ContextVar(
+    "batch_items_limit", default=DEFAULT_MAX_BATCH_ITEMS
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Union members are tagged "<...>": problems.field_path leaves such parts out of a field's path.
@@ -64,8 +65,9 @@ def _kind_of(value: Any) -> str:
 def _json_number(value: Any) -> Decimal:
     """A JSON number (integer or decimal) as an exact Decimal; strings and booleans are refused."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise PydanticCustomError("number_type", "must be a number (e.g. 2.5), not {kind}",
-                                  {"kind": _kind_of(value)})
+        raise PydanticCustomError(
+            "number_type", "must be a number (e.g. 2.5), not {kind}", {"kind": _kind_of(value)}
+        )
     if isinstance(value, float):
         if not math.isfinite(value):
             raise PydanticCustomError("finite_number", "must be a finite number")
@@ -79,8 +81,9 @@ def _at_most_places(places: int) -> AfterValidator:
     def check(value: Decimal) -> Decimal:
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
-            raise PydanticCustomError("decimal_places", "must have at most {places} decimal places",
-                                      {"places": places})
+            raise PydanticCustomError(
+                "decimal_places", "must have at most {places} decimal places", {"places": places}
+            )
         return value
 
     return AfterValidator(check)
@@ -96,8 +99,10 @@ def _within_max_buy_cost(value: Decimal) -> Decimal:
     limit = buy_cost_limit.get()
     if value > limit:
         raise PydanticCustomError(
-            "less_than_equal", "must be less than or equal to {limit} (the MAX_BUY_COST setting)",
-            {"limit": _plain(limit)})
+            "less_than_equal",
+            "must be less than or equal to {limit} (the MAX_BUY_COST setting)",
+            {"limit": _plain(limit)},
+        )
     return value
 
 
@@ -113,17 +118,28 @@ AsFloat = PlainSerializer(_as_float, return_type=float, when_used="json")
 JsonNumber = BeforeValidator(_json_number)
 Cents = _at_most_places(2)
 # Bounds as in av_shared.events (StrategyThresholds, SellerCosts, ChunkItem).
-Money = Annotated[Decimal, JsonNumber, Field(ge=0, le=100_000), Cents, _number_schema(100_000),
-                  AsFloat]
-Percent = Annotated[Decimal, JsonNumber, Field(ge=0, le=10_000), Cents, _number_schema(10_000),
-                    AsFloat]
-CostPerUnit = Annotated[Decimal, JsonNumber, Field(ge=0, le=1_000), Cents, _number_schema(1_000),
-                        AsFloat]
-TaxPercent = Annotated[Decimal, JsonNumber, Field(ge=0, le=100), _at_most_places(3),
-                       _number_schema(100), AsFloat]
+Money = Annotated[
+    Decimal, JsonNumber, Field(ge=0, le=100_000), Cents, _number_schema(100_000), AsFloat
+]
+Percent = Annotated[
+    Decimal, JsonNumber, Field(ge=0, le=10_000), Cents, _number_schema(10_000), AsFloat
+]
+CostPerUnit = Annotated[
+    Decimal, JsonNumber, Field(ge=0, le=1_000), Cents, _number_schema(1_000), AsFloat
+]
+TaxPercent = Annotated[
+    Decimal, JsonNumber, Field(ge=0, le=100), _at_most_places(3), _number_schema(100), AsFloat
+]
 # The maximum documented here is replaced by the MAX_BUY_COST setting in the served document.
-BuyCost = Annotated[Decimal, JsonNumber, Field(ge=0), AfterValidator(_within_max_buy_cost),
-                    Cents, _number_schema(float(DEFAULT_MAX_BUY_COST)), AsFloat]
+BuyCost = Annotated[
+    Decimal,
+    JsonNumber,
+    Field(ge=0),
+    AfterValidator(_within_max_buy_cost),
+    Cents,
+    _number_schema(float(DEFAULT_MAX_BUY_COST)),
+    AsFloat,
+]
 Count = Annotated[int, StrictType()]  # a JSON integer: "40", 40.5 and true are refused
 
 
@@ -133,12 +149,16 @@ def no_control_characters(value: str) -> str:
         raise PydanticCustomError(
             "control_character",
             "must not contain control characters (U+{code} at position {position})",
-            {"code": f"{ord(found.group()):04X}", "position": found.start()})
+            {"code": f"{ord(found.group()):04X}", "position": found.start()},
+        )
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(no_control_characters)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_control_characters),
+]
 RoleName = Literal["user", "admin"]
 
 
@@ -148,14 +168,19 @@ class Strict(BaseModel):
 
 class ItemIn(Strict):
     identifier: str = Field(
-        max_length=40, description="ISBN-10, ISBN-13 (978/979) or ASIN (B + 9 letters/digits); "
-                                   "spaces, hyphens and an 'ISBN' label are ok",
-        examples=["0593655036"])
+        max_length=40,
+        description="ISBN-10, ISBN-13 (978/979) or ASIN (B + 9 letters/digits); "
+        "spaces, hyphens and an 'ISBN' label are ok",
+        examples=["0593655036"],
+    )
     buy_cost: BuyCost = Field(
         description="What one copy costs you, in USD: a number with at most 2 decimal places, "
-                    "at most the MAX_BUY_COST setting", examples=[2.5])
+        "at most the MAX_BUY_COST setting",
+        examples=[2.5],
+    )
     condition: Condition | None = Field(
-        None, description="Default: your config's batch_defaults.condition ('used' at first)")
+        None, description="Default: your config's batch_defaults.condition ('used' at first)"
+    )
 
     @field_validator("identifier")
     @classmethod
@@ -174,13 +199,17 @@ class _Thresholds(Strict):
     min_roi_percent: Percent | None = Field(None, description="Lowest ROI, percent")
     min_profit: Money | None = Field(None, description="Lowest profit per copy, USD")
     min_velocity_score: Count | None = Field(None, ge=0, le=100)
-    max_sales_rank: Count | None = Field(None, ge=1, le=100_000_000,
-                                         description="`null`: no limit")
-    max_competing_fba_offers: Count | None = Field(None, ge=0, le=10_000,
-                                                   description="`null`: no limit")
+    max_sales_rank: Count | None = Field(None, ge=1, le=100_000_000, description="`null`: no limit")
+    max_competing_fba_offers: Count | None = Field(
+        None, ge=0, le=10_000, description="`null`: no limit"
+    )
     max_amazon_buy_box_percent: Count | None = Field(
-        None, ge=0, le=100, description="Most of the time Amazon may hold the new buy box, "
-                                        "percent of Keepa's stats window; `null`: no limit")
+        None,
+        ge=0,
+        le=100,
+        description="Most of the time Amazon may hold the new buy box, "
+        "percent of Keepa's stats window; `null`: no limit",
+    )
 
 
 class StrategyOverride(_Thresholds):
@@ -204,9 +233,12 @@ def _strategy_kind(value: Any) -> str | None:
 
 StrategyChoice = Annotated[
     Annotated[StrategyName, Tag(PRESET_TAG)] | Annotated[StrategyOverride, Tag(THRESHOLDS_TAG)],
-    Discriminator(_strategy_kind, custom_error_type="strategy_type",
-                  custom_error_message="must be a strategy name ('balanced', 'textbook' or "
-                                       "'velocity') or an object of thresholds"),
+    Discriminator(
+        _strategy_kind,
+        custom_error_type="strategy_type",
+        custom_error_message="must be a strategy name ('balanced', 'textbook' or "
+        "'velocity') or an object of thresholds",
+    ),
 ]
 
 
@@ -226,10 +258,13 @@ def _within_max_batch_items(value: Any) -> Any:
 class BatchIn(Strict):
     name: Name
     items: Annotated[list[ItemIn], BeforeValidator(_within_max_batch_items)] = Field(
-        min_length=1, description="1 to MAX_BATCH_ITEMS lines (100,000 by default)")
+        min_length=1, description="1 to MAX_BATCH_ITEMS lines (100,000 by default)"
+    )
     strategy: StrategyChoice | None = Field(
-        None, description="A named strategy, or thresholds that replace your config's for this "
-                          "batch only")
+        None,
+        description="A named strategy, or thresholds that replace your config's for this "
+        "batch only",
+    )
 
 
 class StatusChangeIn(Strict):
@@ -238,8 +273,10 @@ class StatusChangeIn(Strict):
 
 class InstantAnalysisIn(ItemIn):
     strategy: StrategyChoice | None = Field(
-        None, description="A named strategy, or thresholds that replace your config's for this "
-                          "analysis only")
+        None,
+        description="A named strategy, or thresholds that replace your config's for this "
+        "analysis only",
+    )
 
 
 # -- business config ------------------------------------------------------------------------------

@@ -57,8 +57,13 @@ refresh_tokens = Table(
     "refresh_tokens",
     metadata,
     Column("token_hash", Text, primary_key=True),
-    Column("session_id", Uuid, ForeignKey("auth_sessions.id", ondelete="CASCADE"),
-           nullable=False, index=True),
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
@@ -138,8 +143,11 @@ submissions = Table(
     Column("final_status", Text, nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_submissions_owner_created", "owner_id", text("created_at DESC")),
-    Index("ix_submissions_unacked", "next_republish_at",
-          postgresql_where=text("acknowledged_at IS NULL")),
+    Index(
+        "ix_submissions_unacked",
+        "next_republish_at",
+        postgresql_where=text("acknowledged_at IS NULL"),
+    ),
     Index("ix_submissions_owner_open", "owner_id", postgresql_where=text("finished_at IS NULL")),
 )
 

@@ -9,10 +9,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 COLUMNS: Sequence[str] = (
-    "item_no", "identifier", "asin", "condition", "buy_cost", "status", "recommendation",
-    "title", "sell_price", "price_basis", "fees_total", "profit", "roi_percent", "margin_percent",
-    "max_buy_cost_for_target_roi", "velocity_score", "estimated_monthly_sales",
-    "expected_days_to_sell", "sales_rank", "risk_flags", "summary", "failure_reason",
+    "item_no",
+    "identifier",
+    "asin",
+    "condition",
+    "buy_cost",
+    "status",
+    "recommendation",
+    "title",
+    "sell_price",
+    "price_basis",
+    "fees_total",
+    "profit",
+    "roi_percent",
+    "margin_percent",
+    "max_buy_cost_for_target_roi",
+    "velocity_score",
+    "estimated_monthly_sales",
+    "expected_days_to_sell",
+    "sales_rank",
+    "risk_flags",
+    "summary",
+    "failure_reason",
     "analysis_id",
 )
 # Free text a spreadsheet would run as a formula (CSV injection): shown as text instead.
@@ -31,12 +49,16 @@ def row(item: Mapping[str, Any], analysis: Mapping[str, Any] | None) -> str:
     fees = found.get("fees") or {}
     values: dict[str, Any] = {
         **{column: found.get(column) for column in COLUMNS},
-        "item_no": item["item_no"], "identifier": item["identifier"],
-        "asin": found.get("asin") or item.get("asin"), "condition": item["condition"],
-        "buy_cost": item["buy_cost"], "status": item["status"],
+        "item_no": item["item_no"],
+        "identifier": item["identifier"],
+        "asin": found.get("asin") or item.get("asin"),
+        "condition": item["condition"],
+        "buy_cost": item["buy_cost"],
+        "status": item["status"],
         "fees_total": fees.get("total"),
         "risk_flags": ";".join(found.get("risk_flags") or ()),
-        "failure_reason": item.get("failure_reason"), "analysis_id": found.get("id"),
+        "failure_reason": item.get("failure_reason"),
+        "analysis_id": found.get("id"),
     }
     return _line([_cell(column, values[column]) for column in COLUMNS])
 
