@@ -16,7 +16,7 @@ def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")  # parallel branches of one schema are applied together
 
 
 def run_env(target_metadata: MetaData, schema: str) -> None:
