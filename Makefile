@@ -4,11 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := -e shared -e services/gateway -e services/batch-service -e services/analysis-service -e tools
+PACKAGES := -e shared -e services/gateway -e services/batch-service -e services/analysis-service -e tools -e clients/cli
 
-.PHONY: install run test test-unit test-integration test-e2e test-fault lint bench clean asyncapi
+.PHONY: install run test test-unit test-integration test-e2e test-fault lint lint-types bench clean asyncapi ts-client
 
-$(STAMP): requirements.txt shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml
+$(STAMP): requirements.txt shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml clients/cli/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt $(PACKAGES)
@@ -38,14 +38,20 @@ test-fault: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools \
-	  $(BIN)/mypy -p av_shared -p gateway -p batch_service -p analysis_service -p keepa_sim -p devstack
+	$(MAKE) --no-print-directory lint-types
+
+lint-types: install
+	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools:clients/cli \
+	  $(BIN)/mypy -p av_shared -p gateway -p batch_service -p analysis_service -p keepa_sim -p devstack -p arbitragevault_cli
 
 bench: install
 	$(BIN)/python -m devstack.bench
 	$(BIN)/python -m devstack.bench_read
 	$(BIN)/python -m devstack.bench_keepa
 	$(BIN)/python -m devstack.bench_load
+
+ts-client: install
+	$(BIN)/python -m devstack.ts_client
 
 asyncapi: install
 	$(BIN)/python -m av_shared.asyncapi > docs/asyncapi.json

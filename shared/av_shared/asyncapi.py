@@ -6,7 +6,9 @@ serves it at /asyncapi.json (and an HTML view at /asyncapi).
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,6 +18,7 @@ from .events import (
     BatchAcknowledged,
     BatchCancelRequested,
     BatchChunkSubmitted,
+    BatchProgressed,
     BatchStatusChanged,
     BatchSubmitted,
     ChunkAnalysed,
@@ -31,7 +34,11 @@ CHANNELS: dict[str, tuple[tuple[type[Any], ...], tuple[str, ...]]] = {
         ("batch-service", "analysis-service"),
     ),
     BATCH_COMMANDS.name: ((BatchCancelRequested,), ("batch-service",)),
-    BATCH_STATUS.name: ((BatchAcknowledged, BatchStatusChanged), ("gateway", "analysis-service")),
+    # BatchProgressed is also read by every gateway instance without a group (its streams).
+    BATCH_STATUS.name: (
+        (BatchAcknowledged, BatchStatusChanged, BatchProgressed),
+        ("gateway", "analysis-service"),
+    ),
     CHUNK_DISPATCH.name: ((ChunkRedispatched,), ("analysis-service",)),
     CHUNK_RESULTS.name: ((ChunkAnalysed, ChunkStillQueued), ("batch-service",)),
 }
@@ -53,9 +60,7 @@ def build_specification() -> Any:
             def handler(event: Any) -> None:  # documentation only: never run
                 return None
 
-            handler.__annotations__["event"] = (
-                event_types[0] if len(event_types) == 1 else event_types[0] | event_types[1]
-            )
+            handler.__annotations__["event"] = functools.reduce(operator.or_, event_types)
             broker.subscriber(topic, group_id=group, title=f"{topic}:{group}")(handler)
     spec = AsyncAPI(
         broker,

@@ -407,5 +407,9 @@ def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
         port=port,
         log_config=None,
         timeout_keep_alive=30,
+        # uvicorn would trust X-Forwarded-For from 127.0.0.1 by default: a client on the same
+        # host could then name any address and escape its sign-in limit.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
     )

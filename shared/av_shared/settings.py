@@ -59,6 +59,11 @@ class CommonSettings(BaseSettings):
         description="replicas of topics the services create: 1 for the local "
         "broker, 3 on a real cluster",
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For/-Proto name the client (comma-separated "
+        "addresses or networks, `*` for any); empty: none, the client is the peer of the socket",
+    )
     log_level: str = Field("INFO", description="Python log level")
     log_json: bool = Field(True, description="one JSON object per log line (with correlation_id)")
     instance_id: str = Field(

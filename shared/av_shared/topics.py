@@ -25,7 +25,8 @@ BATCH_COMMANDS = TopicSpec(
 BATCH_STATUS = TopicSpec(
     "av.batch.status",
     owner="batch-service",
-    purpose="BatchAcknowledged and BatchStatusChanged (PROCESSING, COMPLETED, CANCELLED...)",
+    purpose="BatchAcknowledged, BatchStatusChanged (PROCESSING, COMPLETED, CANCELLED...) and "
+    "BatchProgressed (live progress, at most once a second per batch)",
 )
 CHUNK_DISPATCH = TopicSpec(
     "av.batch.chunk-dispatch",

@@ -55,6 +55,21 @@ class RuleCheckView(BaseModel):
         "(e.g. FBA competition Keepa did not count), which does not hold back a BUY"
     )
     message: str = ""
+    band: str | None = Field(
+        None, description="The sales-rank band whose thresholds applied (engine 2026.12.5 on)"
+    )
+
+
+class SeasonView(BaseModel):
+    """Yearly peaks the book's rank history shows (textbooks: August-September, January)."""
+
+    peaks: list[str] = Field(description="The windows it peaks in: aug-sep, january")
+    next_peak: str
+    next_peak_starts: str = Field(description="ISO date the next peak window starts")
+    days_to_next_peak: int
+    expected_peak_price: float | None = Field(description="What the condition sold at in peaks")
+    off_peak_price: float | None
+    years_observed: int
 
 
 class AnalysisView(BaseModel):
@@ -87,6 +102,22 @@ class AnalysisView(BaseModel):
     engine_version: str
     market_snapshot_id: int | None
     created_at: datetime
+    quantity: int = Field(1, description="Copies of this line")
+    note: str | None = Field(None, description="Your note on the line")
+    total_profit: float | None = Field(
+        None, description="Profit of every copy, later copies paying storage for longer"
+    )
+    total_cash_needed: float | None = Field(
+        None, description="Paid before any copy sells: cost, tax, prep, inbound, placement"
+    )
+    days_to_sell_all: int | None = Field(
+        None, description="Days until every copy sold at your share: sales / (offers + 1)"
+    )
+    monthly_sales_share: float | None = Field(None, description="sales a month / (offers + 1)")
+    sellable_within_horizon: int | None = Field(
+        None, description="Copies that sell within your config's sell_within_days"
+    )
+    season: SeasonView | None = Field(None, description="null: no yearly peak found")
 
 
 class BatchView(BaseModel):

@@ -425,11 +425,16 @@ async def test_config_is_validated_and_versioned(seller: Seller) -> None:
         "max_sales_rank": None,
         "max_competing_fba_offers": 25,
         "max_amazon_buy_box_percent": 50,
+        # Engine 2026.12.5: min_roi_percent given without rank_bands is one threshold at every
+        # rank (the preset's bands dropped); 180 days to sell, the default.
+        "rank_bands": None,
+        "sell_within_days": 180,
     }
     assert saved["seller_costs"] == {
         "inbound_shipping_per_lb": 0.5,
         "prep_per_unit": 1.0,
         "sales_tax_percent": 8.25,
+        "inbound_placement": "amazon_optimized",
     }
     assert (await seller.get("/api/v1/config")).json() == saved
 

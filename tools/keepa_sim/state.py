@@ -29,6 +29,9 @@ class SimState:
     # Bumped by reset(): a request still sleeping in an injected delay from before the reset
     # must not charge or log into the fresh state (its client has usually timed out anyway).
     epoch: int = 0
+    # ASIN -> factor on every price of a synthetic book (set by POST /_sim/prices): a book's
+    # market moves while the system runs (watchlist tests).
+    price_factors: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bucket = self._fresh_bucket()
@@ -49,6 +52,7 @@ class SimState:
         self.bucket = self._fresh_bucket()
         self.requests.clear()
         self.faults.clear()
+        self.price_factors.clear()
         self.epoch += 1
 
     def next_fault(self) -> Fault | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from keepa_sim import series as s
@@ -29,6 +29,21 @@ class SynthOptions:
     offers: int = 0  # requested offer count; 0 = none
     buybox: bool = False
     rating: bool = False
+    price_factor: float = 1.0  # every price of the book times this (POST /_sim/prices)
+
+
+def _scaled(book: Book, factor: float) -> Book:
+    def times(cents: int) -> int:
+        return cents if cents < 0 else round(cents * factor)
+
+    return replace(
+        book,
+        list_price=times(book.list_price),
+        new_price=times(book.new_price),
+        used_price=times(book.used_price),
+        amazon_price=times(book.amazon_price),
+        used_by_condition={c: (times(p), s) for c, (p, s) in book.used_by_condition.items()},
+    )
 
 
 def _times(rng: random.Random, start: int, end: int, n: int) -> list[int]:
@@ -191,6 +206,8 @@ def _stats(
 def synth_product(asin: str, domain: int, now: int, opts: SynthOptions) -> dict[str, Any]:
     """The product object; `now` is the server's current Keepa minute."""
     book = book_for(asin, domain)
+    if opts.price_factor != 1.0:
+        book = _scaled(book, opts.price_factor)
     tl = _Timeline(book, now)
     live = live_offers(book)[: opts.offers] if opts.offers else []  # made only when asked for
     csv = _csv(book, tl, opts, live)

@@ -22,6 +22,7 @@ from .adapters.market_data import (
 from .domain import (
     InboundPlacement,
     ItemToAnalyse,
+    RankBand,
     SellerCosts,
     Strategy,
     analyse,
@@ -55,6 +56,19 @@ def strategy_of(config: BusinessConfigSnapshot) -> Strategy:
         max_sales_rank=s.max_sales_rank,
         max_competing_fba_offers=s.max_competing_fba_offers,
         max_amazon_buy_box_percent=s.max_amazon_buy_box_percent,
+        rank_bands=None
+        if s.rank_bands is None
+        else tuple(
+            RankBand(
+                up_to_rank=b.up_to_rank,
+                min_profit=b.min_profit,
+                min_roi_percent=b.min_roi_percent,
+                sell_against=b.sell_against,
+                fba_offer_slot=b.fba_offer_slot,
+            )
+            for b in s.rank_bands
+        ),
+        sell_within_days=s.sell_within_days,
     )
 
 
@@ -116,6 +130,7 @@ def _row(
         asin=asin,
         buy_cost=Decimal(item.buy_cost),
         condition=item.condition,
+        quantity=item.quantity,
     )
     result = analyse(to_analyse, market.snapshot, strategy, costs, as_of=as_of)
     result_json = analysis_to_json(result)
@@ -133,6 +148,11 @@ def _row(
         "roi_percent": result.roi_percent,
         "velocity_score": result.velocity_score,
         "sales_rank": result.sales_rank,
+        "quantity": item.quantity,
+        "note": item.note,
+        "total_profit": None if result.totals is None else result.totals.total_profit,
+        "total_cash_needed": None if result.totals is None else result.totals.total_cash_needed,
+        "days_to_sell_all": None if result.totals is None else result.totals.days_to_sell_all,
         "title": market.snapshot.title,
         "result": result_json,
         "config": config.model_dump(mode="json"),

@@ -21,6 +21,8 @@ from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
 from .adapters.keepa_client import KeepaClient, OnTokens
 from .adapters.market_data import MarketData
 from .adapters.token_budget import TokenBudget
+from .api import insights
+from .api.books import router as books_router
 from .api.routes import router
 from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox
 from .eta import EtaEstimator
@@ -80,6 +82,7 @@ class AnalysisService:
             sessions,
             lease=timedelta(seconds=settings.chunk_lease_seconds),
             worker_id=settings.instance_id,
+            daily_tokens=settings.keepa_owner_daily_tokens,
         )
         self.processor = ChunkProcessor(sessions, self.market, self.queue, settings.instance_id)
         self.workers = WorkerPool(
@@ -107,10 +110,12 @@ class AnalysisService:
         self.runtime.spawn(self._purge_old_snapshots(), "snapshot-retention")
 
     async def _purge_old_snapshots(self) -> None:
-        """History is kept for the retention period, then dropped (hourly, any instance)."""
+        """History is kept for the retention period, then dropped, and so is token use older
+        than a seller's share window (hourly, any instance)."""
         while True:
             try:
                 await self.market.purge_older_than(self.settings.market_snapshot_retention_days)
+                await self.queue.forget_token_usage()
             except Exception as exc:  # the database may be away; next hour will do
                 log.warning("snapshot retention: %r", exc)
             await asyncio.sleep(3600)
@@ -146,6 +151,18 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
     mount_internal_api(
         app,
         router,
+        audience="analysis-service",
+        secret=settings.internal_auth_secret.get_secret_value(),
+    )
+    mount_internal_api(
+        app,
+        books_router,
+        audience="analysis-service",
+        secret=settings.internal_auth_secret.get_secret_value(),
+    )
+    mount_internal_api(
+        app,
+        insights.router,
         audience="analysis-service",
         secret=settings.internal_auth_secret.get_secret_value(),
     )

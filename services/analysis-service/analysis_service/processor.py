@@ -22,6 +22,7 @@ from av_shared.retry import Backoff, is_transient, retry_forever
 from av_shared.topics import CHUNK_RESULTS
 
 from .adapters.market_data import MarketData
+from .adapters.token_budget import spending_owner
 from .application import ItemAnalysed, ItemFailed, ItemOutcome, analyse_items
 from .db.tables import analyses, cancelled_batches, item_failures, outbox, work_chunks
 from .work_queue import WORK_CHANNEL, ClaimedChunk, WorkQueue
@@ -48,6 +49,7 @@ class ChunkProcessor:
         await self._complete(chunk, outcomes)
 
     async def _analyse(self, chunk: ClaimedChunk) -> list[ItemOutcome]:
+        spending = spending_owner.set(chunk.owner_id)  # the tokens it costs are the owner's
         try:
             return await analyse_items(self.market, chunk.items, chunk.config, instant=False)
         except Exception as exc:
@@ -61,6 +63,8 @@ class ChunkProcessor:
             )
             reason = f"analysis error after {chunk.attempts} attempts: {type(exc).__name__}"
             return [ItemFailed(item, reason) for item in chunk.items]
+        finally:
+            spending_owner.reset(spending)
 
     async def _is_cancelled(self, chunk: ClaimedChunk) -> bool:
         async with self.sessions() as session:

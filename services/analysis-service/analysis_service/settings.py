@@ -61,6 +61,13 @@ class AnalysisServiceSettings(CommonSettings):
         description="a process renews the leases of its chunks every third of this "
         "(a heartbeat): a dead one's chunks are taken again within it",
     )
+    keepa_owner_daily_tokens: int | None = Field(
+        None,
+        ge=0,
+        description="Keepa tokens one seller's batches may spend in a rolling day before the "
+        "other sellers' work goes first (it still runs when nobody else waits); unset: half of "
+        "what the plan refills in a day",
+    )
     work_poll_seconds: float = Field(
         1.0, gt=0, description="workers' fallback poll; they wake on NOTIFY at once"
     )

@@ -1,7 +1,10 @@
 """The durable chunk queue in the `analysis` schema, shared by every instance.
 
 Fairness: the next chunk comes from the owner served longest ago (round-robin between owners),
-so one seller's 50,000-book batch does not starve another's 200-book batch.
+so one seller's 50,000-book batch does not starve another's 200-book batch. A seller who spent
+their share of Keepa tokens in the last 24 hours (`daily_tokens`) goes after every seller who has
+not: their work still runs whenever nobody else's waits, so no token is left unspent, but free
+accounts cannot take the budget from the others.
 
 Leases are a heartbeat: a process renews the leases of every chunk it holds in one statement every
 third of `lease` (however long a chunk waits for Keepa tokens), so a chunk of a process that died
@@ -23,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
 
-from .db.tables import owner_turns, work_chunks
+from .db.tables import keepa_tokens, owner_token_usage, owner_turns, work_chunks
 
 WORK_CHANNEL = "analysis_work"
+SHARE_WINDOW = timedelta(hours=24)
+DEFAULT_SHARE_OF_DAILY_REFILL = 0.5  # without `daily_tokens`: half of what the plan refills
 
 
 @dataclass(frozen=True)
@@ -58,13 +63,39 @@ async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
+def _over_share(daily_tokens: int | None) -> Any:
+    """Whether the owner of the row spent more than their share in the last 24 hours."""
+    spent = (
+        select(func.coalesce(func.sum(owner_token_usage.c.tokens), 0))
+        .where(
+            owner_token_usage.c.owner_id == work_chunks.c.owner_id,
+            owner_token_usage.c.hour_start > func.now() - SHARE_WINDOW,
+        )
+        .scalar_subquery()
+    )
+    if daily_tokens is not None:
+        return spent > daily_tokens
+    refill_per_day = (
+        select(keepa_tokens.c.refill_rate_per_minute * 1440 * DEFAULT_SHARE_OF_DAILY_REFILL)
+        .where(keepa_tokens.c.id == 1)
+        .scalar_subquery()
+    )
+    return spent > func.coalesce(refill_per_day, 0)
+
+
 class WorkQueue:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, lease: timedelta, worker_id: str
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        lease: timedelta,
+        worker_id: str,
+        daily_tokens: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._lease = lease
         self.worker_id = worker_id
+        self._over_share = _over_share(daily_tokens)
 
     @property
     def lease_seconds(self) -> float:
@@ -85,7 +116,10 @@ class WorkQueue:
                 )
                 .where(_claimable())
                 .group_by(work_chunks.c.owner_id, owner_turns.c.last_served_at)
-                .order_by(owner_turns.c.last_served_at.asc().nulls_first())
+                .order_by(
+                    self._over_share.asc(),
+                    owner_turns.c.last_served_at.asc().nulls_first(),
+                )
                 .limit(1)
             )
             if owner is None:
@@ -170,6 +204,15 @@ class WorkQueue:
                     work_chunks.c.status == "QUEUED",
                 )
                 .values(lease_owner=None, lease_until=None)
+            )
+
+    async def forget_token_usage(self) -> None:
+        """Hours of token use older than the share window count for nothing any more."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                owner_token_usage.delete().where(
+                    owner_token_usage.c.hour_start < func.now() - SHARE_WINDOW - timedelta(hours=1)
+                )
             )
 
     async def queued_items(self) -> dict[uuid.UUID, int]:

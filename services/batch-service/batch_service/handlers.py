@@ -7,12 +7,14 @@ header arrives), locks it, and applies the event through natural keys so a redel
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +22,7 @@ from av_shared.events import (
     BatchAcknowledged,
     BatchCancelRequested,
     BatchChunkSubmitted,
+    BatchProgressed,
     BatchStatusChanged,
     BatchSubmitted,
     ChunkAnalysed,
@@ -30,13 +33,25 @@ from av_shared.outbox import add_to_outbox
 from av_shared.topics import BATCH_STATUS
 
 from .db.tables import batch_chunks, batch_items, batches, inbox, outbox
-from .domain.progress import BatchProgress, can_cancel, status_after_progress
+from .domain.progress import (
+    BatchProgress,
+    can_cancel,
+    eta_seconds,
+    progress_due,
+    progress_wait,
+    status_after_progress,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class BatchHandlers:
     sessions: async_sessionmaker[AsyncSession]
     chunk_deadline: timedelta
+    # Batches whose withheld progress goes out when their interval ends (the last lines of a
+    # burst must not wait for the next completion, which may be minutes of Keepa refill away).
+    _trailing: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict, init=False)
 
     async def batch_submitted(self, event: BatchSubmitted) -> None:
         async with self.sessions() as session, session.begin():
@@ -163,7 +178,41 @@ class BatchHandlers:
                     updated_at=now,
                 )
             )
-            await _settle(session, event.batch_id, event.correlation_id)
+            if not await _settle(session, event.batch_id, event.correlation_id):
+                wait = await _progress_throttled(session, event.batch_id, event.correlation_id)
+                if wait is not None:
+                    self._flush_later(event.batch_id, event.correlation_id, wait)
+
+    def _flush_later(self, batch_id: uuid.UUID, correlation_id: str, wait: timedelta) -> None:
+        if batch_id not in self._trailing:
+            task = asyncio.create_task(self._flush(batch_id, correlation_id, wait))
+            self._trailing[batch_id] = task
+            task.add_done_callback(lambda _: self._trailing.pop(batch_id, None))
+
+    async def _flush(self, batch_id: uuid.UUID, correlation_id: str, wait: timedelta) -> None:
+        """Publish the progress withheld by the throttle once its interval is over (best effort:
+        a restart loses it, and the next completion or status change says as much)."""
+        try:
+            while True:
+                await asyncio.sleep(wait.total_seconds())
+                async with self.sessions() as session, session.begin():
+                    batch = (
+                        await session.execute(
+                            select(batches.c.status)
+                            .where(batches.c.id == batch_id)
+                            .with_for_update()
+                        )
+                    ).first()
+                    if batch is None or batch.status in ("COMPLETED", "FAILED", "CANCELLED"):
+                        return  # the status change carried the final figures
+                    again = await _progress_throttled(session, batch_id, correlation_id)
+                if again is None:
+                    return
+                wait = again
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("withheld progress of batch %s not published: %r", batch_id, exc)
 
     async def chunk_still_queued(self, event: ChunkStillQueued) -> None:
         """The analysis service holds the chunk: give it a new deadline, count no lost dispatch."""
@@ -230,8 +279,9 @@ async def _lock_batch(session: AsyncSession, batch_id: uuid.UUID, owner_id: uuid
     return row
 
 
-async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: str) -> None:
-    """After any change: move the status on, and acknowledge the batch once it is all here."""
+async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: str) -> bool:
+    """After any change: move the status on, and acknowledge the batch once it is all here.
+    True when the status changed (its events are written)."""
     row = (await session.execute(select(batches).where(batches.c.id == batch_id))).mappings().one()
     progress = BatchProgress(
         status=row["status"],
@@ -271,6 +321,7 @@ async def _settle(session: AsyncSession, batch_id: uuid.UUID, correlation_id: st
                 )
             ],
         )
+    return bool(new_status != row["status"])
 
 
 async def _acknowledge_again(
@@ -316,4 +367,46 @@ async def _publish_status(
         finished_at=row["finished_at"],
         correlation_id=correlation_id,
     )
+    progressed = _progressed(row, status_changed=True, correlation_id=correlation_id)
+    await add_to_outbox(
+        session, outbox, topic=BATCH_STATUS, events=[event, progressed], aggregate_id=batch_id
+    )
+
+
+async def _progress_throttled(
+    session: AsyncSession, batch_id: uuid.UUID, correlation_id: str
+) -> timedelta | None:
+    """Publish the batch's progress unless one went out within the interval; then answer how
+    long until it may (the caller publishes it then). Called with the batch row locked, so the
+    instances of the service handling one batch take turns; times are the database's clock."""
+    last = (
+        select(func.max(outbox.c.created_at))
+        .where(
+            outbox.c.aggregate_id == batch_id,
+            outbox.c.event_type == BatchProgressed.model_fields["event_type"].default,
+        )
+        .scalar_subquery()
+    )
+    now, last_at = (await session.execute(select(func.now(), last))).one()
+    if not progress_due(last_at, now, status_changed=False):
+        return progress_wait(last_at, now)
+    row = (await session.execute(select(batches).where(batches.c.id == batch_id))).mappings().one()
+    event = _progressed(row, status_changed=False, correlation_id=correlation_id)
     await add_to_outbox(session, outbox, topic=BATCH_STATUS, events=[event], aggregate_id=batch_id)
+    return None
+
+
+def _progressed(row: Any, *, status_changed: bool, correlation_id: str) -> BatchProgressed:
+    done = row["items_processed"] + row["items_failed"]
+    eta = eta_seconds(row["items_total"], done, row["started_at"], datetime.now(UTC))
+    return BatchProgressed(
+        batch_id=row["id"],
+        owner_id=row["owner_id"],
+        status=row["status"],
+        status_changed=status_changed,
+        items_total=row["items_total"],
+        items_processed=row["items_processed"],
+        items_failed=row["items_failed"],
+        eta_seconds=eta if row["status"] in ("PENDING", "PROCESSING") else None,
+        correlation_id=correlation_id,
+    )

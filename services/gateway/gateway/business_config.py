@@ -36,7 +36,9 @@ class ConfigDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    strategy: StrategyThresholds = Field(default_factory=StrategyThresholds)
+    # Never changed: the balanced preset, rank bands included. A stored document always has its
+    # strategy; one saved before rank bands parses without them and decides as it did.
+    strategy: StrategyThresholds = Field(default_factory=lambda: STRATEGY_PRESETS["balanced"])
     seller_costs: SellerCosts = Field(default_factory=SellerCosts)
     batch_defaults: BatchDefaults = Field(default_factory=BatchDefaults)
 
@@ -60,7 +62,7 @@ DEFAULT = ConfigVersion(0, None, ConfigDocument())
 
 def document_of(body: BusinessConfigIn) -> ConfigDocument:
     preset = STRATEGY_PRESETS[body.strategy.name]
-    changes = _without_null_minimums(body.strategy.model_dump(exclude_unset=True, exclude={"name"}))
+    changes = _changes(body.strategy.model_dump(exclude_unset=True, exclude={"name"}))
     return _validated(
         lambda: ConfigDocument.model_validate(
             {
@@ -152,7 +154,7 @@ def apply_override(
         strategy = STRATEGY_PRESETS[override].model_dump()
     else:
         start = STRATEGY_PRESETS[override.name] if override.name else base.strategy
-        changes = _without_null_minimums(override.model_dump(exclude_unset=True, exclude={"name"}))
+        changes = _changes(override.model_dump(exclude_unset=True, exclude={"name"}))
         strategy = {**start.model_dump(), **changes}
     return _validated(
         lambda: BusinessConfigSnapshot.model_validate({**base.model_dump(), "strategy": strategy})
@@ -173,6 +175,18 @@ def _validated(build: Callable[[], T]) -> T:
             f"{errors[0]['field']}: {errors[0]['message']}",
             errors=errors,
         ) from None
+
+
+def _changes(given: dict[str, Any]) -> dict[str, Any]:
+    """The thresholds a request sets. Rank bands replace min_profit/min_roi_percent, so a
+    request that sets either without bands means that threshold at every rank: the bands it
+    would inherit are dropped. `rank_bands: null` asks for no bands."""
+    changes = _without_null_minimums(given)
+    asked_none = "rank_bands" in given and given["rank_bands"] is None
+    single = "rank_bands" not in given and bool({"min_profit", "min_roi_percent"} & changes.keys())
+    if asked_none or single:
+        changes["rank_bands"] = None
+    return changes
 
 
 def _without_null_minimums(changes: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Deletes what no request needs any more: ended rate-limit windows, expired logins, and
-Idempotency-Keys of instant analyses once their replay window has passed."""
+"""Deletes what no request needs any more: ended rate-limit windows, expired logins,
+Idempotency-Keys of instant analyses once their replay window has passed, and wrong-password
+counts no longer remembered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db.tables import auth_sessions, instant_requests
+from .db.tables import auth_sessions, instant_requests, sign_in_failures
+from .logins import SIGN_IN_FAILURES_REMEMBERED
 from .ratelimit import forget_old_windows
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,13 @@ async def run_housekeeping(
                 await session.execute(
                     delete(instant_requests).where(
                         instant_requests.c.created_at < datetime.now(UTC) - IDEMPOTENCY_KEYS_KEPT
+                    )
+                )
+                await session.execute(
+                    delete(sign_in_failures).where(
+                        sign_in_failures.c.last_failed_at
+                        < datetime.now(UTC) - SIGN_IN_FAILURES_REMEMBERED,
+                        sign_in_failures.c.locked_until < datetime.now(UTC),
                     )
                 )
                 await session.commit()

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db.tables import auth_sessions, refresh_tokens, users
+from .db.tables import auth_sessions, refresh_tokens, sign_in_failures, users
+from .domain.sign_in import BackoffPolicy
 from .security import new_refresh_token, token_digest
+
+# Wrong passwords further apart than this start a new count.
+SIGN_IN_FAILURES_REMEMBERED = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -165,3 +170,47 @@ async def _revoke(
         query.values(revoked_at=now, revoke_reason=reason).returning(auth_sessions.c.id)
     )
     return result.first() is not None
+
+
+async def sign_in_locked_for(session: AsyncSession, email: str) -> float:
+    """Seconds until `email` may try a password again (0: now). On the database clock, which
+    every gateway instance shares."""
+    seconds = await session.scalar(
+        select(func.extract("epoch", sign_in_failures.c.locked_until - func.now())).where(
+            sign_in_failures.c.email == email, sign_in_failures.c.locked_until > func.now()
+        )
+    )
+    return float(seconds or 0.0)
+
+
+async def record_failed_sign_in(session: AsyncSession, email: str, policy: BackoffPolicy) -> int:
+    """Count a wrong password for `email` and lock it as the policy says (the caller commits);
+    answers the failures in a row. One statement: concurrent guesses each count."""
+    table = sign_in_failures
+    stale = table.c.last_failed_at < func.now() - SIGN_IN_FAILURES_REMEMBERED
+    failures = (
+        await session.execute(
+            insert(table)
+            .values(email=email, failures=1, last_failed_at=func.now(), locked_until=func.now())
+            .on_conflict_do_update(
+                index_elements=[table.c.email],
+                set_={
+                    "failures": case((stale, 1), else_=table.c.failures + 1),
+                    "last_failed_at": func.now(),
+                },
+            )
+            .returning(table.c.failures)
+        )
+    ).scalar_one()
+    lock = policy.lock_seconds(failures)
+    if lock:
+        await session.execute(
+            update(table)
+            .where(table.c.email == email)
+            .values(locked_until=func.now() + timedelta(seconds=lock))
+        )
+    return int(failures)
+
+
+async def clear_failed_sign_ins(session: AsyncSession, email: str) -> None:
+    await session.execute(delete(sign_in_failures).where(sign_in_failures.c.email == email))

@@ -24,7 +24,15 @@ from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
 
 from .adapters.internal import InternalServices
-from .api import admin, analyses, api_keys, auth, batches, config
+from .adapters.narrative import narrator_from
+from .api import admin, analyses, api_keys, auth, batches, config, exports
+from .api import alerts as alerts_api
+from .api import books as books_api
+from .api import insights as insights_api
+from .api import schedules as schedules_api
+from .api import streams as streams_api
+from .api import watchlists as watchlists_api
+from .api import webhooks as webhooks_api
 from .api.edge import install_edge
 from .api.openapi import OPERATION_IDS, TAGS, customise_openapi
 from .api.problems import install_problem_handlers
@@ -34,7 +42,11 @@ from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .ratelimit import SharedCounter
 from .reconciler import SubmissionReconciler
+from .security import PasswordHashing
 from .settings import GatewaySettings, refuse_dev_secrets
+from .streams.hub import ProgressHub
+from .watchlists.scheduler import Scheduler
+from .webhooks.worker import DeliveryWorker
 
 
 class RateLimitHeaders:
@@ -102,6 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()),
         )
         app.state.rate_counter = SharedCounter(runtime.sessions)
+        app.state.narrator = narrator_from(settings)  # None: insights without a summary
         credential_cache = CredentialCache()
         app.state.credential_cache = credential_cache
         await runtime.start()
@@ -113,12 +126,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             run_housekeeping(runtime.sessions, settings.rate_limit_window_seconds), "housekeeping"
         )
         runtime.spawn(credential_cache.listen(settings.database_url), "credential-cache")
+        runtime.spawn(app.state.progress_hub.run(settings), "progress-hub")
+        runtime.epoch_watch.on_process_lost(app.state.progress_hub.on_log_lost)
+        webhook_worker = DeliveryWorker(runtime.sessions, settings, settings.instance_id)
+        app.state.webhook_worker = webhook_worker
+        runtime.spawn(webhook_worker.run(), "webhook-deliveries")
+        scheduler = Scheduler(runtime.sessions, settings, app.state.services)
+        app.state.scheduler = scheduler
+        reconciler.on_finished = scheduler.poke  # a finished watchlist run: evaluate it now
+        runtime.spawn(scheduler.run(), "scheduler")
         try:
             yield
         finally:
             credential_cache.stop()
             await runtime.stop()
             await app.state.services.aclose()
+            if app.state.narrator is not None:
+                await app.state.narrator.aclose()
+            await webhook_worker.aclose()
 
     app = FastAPI(
         title="ArbitrageVault API",
@@ -132,6 +157,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: OPERATION_IDS.get(route.name, route.name),
     )
     app.state.settings = settings
+    app.state.password_hashing = PasswordHashing(
+        settings.password_hash_concurrency, settings.password_hash_queue
+    )
+    app.state.progress_hub = ProgressHub()  # live progress streams of this instance
     install_problem_handlers(app)
     install_request_guard(app, settings)
     customise_openapi(app, settings)
@@ -140,8 +169,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         api_keys.router,
         config.router,
         batches.router,
+        insights_api.router,
+        streams_api.router,
+        exports.router,
         analyses.router,
+        books_api.router,
         admin.router,
+        webhooks_api.router,
+        watchlists_api.router,
+        alerts_api.router,
+        schedules_api.router,
     ):
         app.include_router(router)
 
@@ -155,6 +192,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return {
             "submissions_awaiting_ack": waiting or 0,
             "batches_republished_total": app.state.reconciler.republished_total,
+            "webhook_deliveries_sent_total": app.state.webhook_worker.sent_total,
+            "scheduled_runs_started_total": app.state.scheduler.runs_started,
+            "alerts_raised_total": app.state.scheduler.alerts_raised,
+            "progress_streams_open": app.state.progress_hub.open_streams,
         }
 
     app.include_router(metrics_router("gateway", extra_metrics))

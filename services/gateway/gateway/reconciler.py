@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from av_shared.inbox import first_delivery
 
 from .db.tables import inbox, outbox, submissions
 from .quotas import record_finished
+from .webhooks.outbox import enqueue_batch_finished
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class SubmissionReconciler:
     max_backoff: timedelta
     interval_seconds: float
     republished_total: int = 0
+    on_finished: Callable[[], None] | None = None  # e.g. wake the scheduler: alerts to evaluate
 
     async def acknowledged(self, event: BatchAcknowledged) -> None:
         async with self.sessions() as session, session.begin():
@@ -46,13 +49,17 @@ class SubmissionReconciler:
             )
 
     async def status_changed(self, event: BatchStatusChanged) -> None:
-        """A finished batch no longer counts against the seller's open batches (idempotent)."""
+        """A finished batch no longer counts against the seller's open batches (idempotent);
+        its batch.completed/batch.failed webhooks are enqueued in the same transaction."""
         if event.status not in TERMINAL_STATUSES:
             return
         async with self.sessions() as session, session.begin():
             await record_finished(
                 session, event.batch_id, event.status, event.finished_at or event.occurred_at
             )
+            await enqueue_batch_finished(session, event)
+        if self.on_finished is not None:
+            self.on_finished()
 
     async def run(self) -> None:
         while True:

@@ -6,17 +6,20 @@ Refresh tokens and API keys are 256-bit random strings: a fast SHA-256 of them i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_T = TypeVar("_T")
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "avk_"  # tells an API key from a JWT in `Authorization: Bearer`
 REFRESH_PREFIX = "avr_"
@@ -94,3 +97,34 @@ def new_api_key() -> str:
 
 def is_api_key(credential: str) -> bool:
     return credential.startswith(API_KEY_PREFIX)
+
+
+class HashingBusy(Exception):
+    """More sign-ins wait for a password hash than the queue allows."""
+
+
+class PasswordHashing:
+    """Password hashes off the event loop, at most `concurrency` at once and `queue` waiting:
+    argon2 costs a core for a good part of a second, so a flood of sign-ins would otherwise take
+    every core from the requests of signed-in sellers. Past the queue, `HashingBusy` at once."""
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency, self._queue = concurrency, queue
+        self._wanted = 0  # computing or waiting
+
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        if self._wanted >= self._concurrency + self._queue:
+            raise HashingBusy()
+        self._wanted += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work)
+        finally:
+            self._wanted -= 1
+
+    async def hash(self, password: str) -> str:
+        return await self._run(lambda: hash_password(password))
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        return await self._run(lambda: verify_password(password_hash, password))

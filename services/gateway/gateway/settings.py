@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 
 from av_shared.settings import CommonSettings
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 MIN_SECRET_CHARS = 32
+PRODUCTION_NEW_ACCOUNT_ITEMS = 1_000
 
 
 class InsecureSecret(RuntimeError):
@@ -106,6 +109,34 @@ class GatewaySettings(CommonSettings):
         description="register/token/refresh and password-change requests per client "
         "address per window (slows password guessing); 0 turns it off",
     )
+    sign_in_free_failures: int = Field(
+        5, ge=1, description="wrong passwords in a row for one email before it is locked"
+    )
+    sign_in_lock_base_seconds: float = Field(
+        1.0, gt=0, description="the first lock; each further wrong password doubles it"
+    )
+    sign_in_lock_max_seconds: float = Field(
+        900.0, gt=0, description="the longest lock one more wrong password earns"
+    )
+    password_hash_concurrency: int = Field(
+        2, ge=1, description="password hashes computed at once (argon2: ~50-250 ms of a core)"
+    )
+    password_hash_queue: int = Field(
+        64, ge=0, description="sign-ins waiting for a hash beyond these are answered 503 at once"
+    )
+    registration_mode: Literal["open", "invite", "closed"] | None = Field(
+        None,
+        description="who may register: anyone (open), holders of an admin's invite code "
+        "(invite), nobody (closed); unset: open in development and test, invite in production",
+    )
+    invite_days: int = Field(7, ge=1, le=365, description="an invite code's lifetime")
+    new_account_max_items_per_day: int | None = Field(
+        None,
+        ge=0,
+        description="the daily quota of an account registered without an invite naming one, "
+        "until an admin raises it (free accounts cannot drain the Keepa budget); unset: "
+        f"{PRODUCTION_NEW_ACCOUNT_ITEMS:,} in production, the default quota elsewhere",
+    )
     # Quotas: defaults for every seller; an admin can set other values for one seller.
     default_max_items_per_day: int = Field(
         200_000,
@@ -125,6 +156,57 @@ class GatewaySettings(CommonSettings):
     reconcile_interval_seconds: float = Field(
         5.0, gt=0, description="how often unacknowledged batches are looked for"
     )
+    # Live progress streams (gateway.streams).
+    stream_ticket_seconds: float = Field(
+        60.0, gt=0, le=3600, description="lifetime of a single-use stream ticket"
+    )
+    stream_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="an open progress stream sends a keepalive comment this often"
+    )
+    # Webhooks (gateway.webhooks) and the scheduler of watchlists and schedules.
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="webhooks may target loopback/private/link-local addresses and http:// "
+        "(local development and tests); cloud metadata addresses are refused even then",
+    )
+    max_webhooks_per_user: int = Field(
+        10, ge=1, le=1000, description="webhooks one seller may have"
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="how often due webhook deliveries are looked for"
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="how long one delivery attempt may take"
+    )
+    webhook_retry_base_seconds: float = Field(
+        30.0, gt=0, description="wait after a failed attempt; doubles with each further failure"
+    )
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="longest wait between two attempts of a delivery"
+    )
+    webhook_retry_for_seconds: float = Field(
+        86_400.0, gt=0, description="a delivery not accepted this long after it was created fails"
+    )
+    scheduler_tick_seconds: float = Field(
+        30.0, gt=0, description="how often the scheduler looks for due watchlists and schedules"
+    )
+    min_schedule_interval_minutes: int = Field(
+        60, ge=1, description="shortest interval of a watchlist or schedule (hourly at most)"
+    )
+    # The optional written summary of a batch's insights (gateway.adapters.narrative).
+    insights_llm_base_url: str = Field(
+        "",
+        description="an OpenAI-compatible API (e.g. https://api.openai.com/v1 or a local "
+        "server's /v1) that writes each finished batch's insights as a short summary; unset: "
+        "figures only",
+    )
+    insights_llm_api_key: SecretStr = Field(
+        SecretStr(""), description="the key of INSIGHTS_LLM_BASE_URL (sent only there)"
+    )
+    insights_llm_model: str = Field("", description="the model that writes the summary")
+    insights_llm_timeout_seconds: float = Field(
+        20.0, gt=0, le=300, description="longest wait for the summary; past it, figures only"
+    )
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> GatewaySettings:
@@ -134,6 +216,19 @@ class GatewaySettings(CommonSettings):
                 "JWT_SECRET must be set to a strong secret (>= 32 chars) in production"
             )
         return self
+
+    @property
+    def effective_registration_mode(self) -> Literal["open", "invite", "closed"]:
+        if self.registration_mode is not None:
+            return self.registration_mode
+        return "invite" if self.environment == "production" else "open"
+
+    @property
+    def effective_new_account_items(self) -> int | None:
+        """The quota written on a new account (None: it follows the default quota)."""
+        if self.new_account_max_items_per_day is not None:
+            return self.new_account_max_items_per_day
+        return PRODUCTION_NEW_ACCOUNT_ITEMS if self.environment == "production" else None
 
     @property
     def analysis_urls(self) -> list[str]:

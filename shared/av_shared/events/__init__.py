@@ -10,6 +10,7 @@ from .base import Event, utc_now
 from .batch_acknowledged import BatchAcknowledged
 from .batch_cancel_requested import BatchCancelRequested
 from .batch_chunk_submitted import BatchChunkSubmitted
+from .batch_progressed import BatchProgressed
 from .batch_status_changed import TERMINAL_STATUSES, BatchStatus, BatchStatusChanged
 from .batch_submitted import BatchSubmitted
 from .business_config import (
@@ -30,6 +31,7 @@ AnyEvent = Annotated[
     | BatchCancelRequested
     | BatchAcknowledged
     | BatchStatusChanged
+    | BatchProgressed
     | ChunkRedispatched
     | ChunkAnalysed
     | ChunkStillQueued,
@@ -54,6 +56,7 @@ __all__ = [
     "BatchAcknowledged",
     "BatchCancelRequested",
     "BatchChunkSubmitted",
+    "BatchProgressed",
     "BatchStatus",
     "BatchStatusChanged",
     "BatchSubmitted",

@@ -18,3 +18,5 @@ class ChunkItem(BaseModel):
     asin: str | None  # None for a 979 ISBN-13: resolved through Keepa's code lookup
     buy_cost: Decimal = Field(ge=0, max_digits=9, decimal_places=2)
     condition: Condition = "used"
+    quantity: int = Field(1, ge=1, le=10_000)  # copies the seller has of this line
+    note: str | None = Field(None, max_length=500)  # the seller's own note, kept with the line

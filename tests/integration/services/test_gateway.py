@@ -23,7 +23,7 @@ from av_shared.events import BatchAcknowledged, BatchChunkSubmitted, BatchSubmit
 from av_shared.identifiers import isbn13_check_digit, isbn13_to_isbn10
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS
 from tests.e2e.conftest import Seller, register
-from tests.helpers import isbn10s, items_for
+from tests.helpers import admin_fetch, isbn10s, items_for
 from tests.integration.services.harness import GATEWAY, Seen, ServiceHarness, service_alone
 
 ACK_DEADLINE = 2.0
@@ -31,6 +31,9 @@ GATEWAY_ENV = {
     "ACK_DEADLINE_SECONDS": str(ACK_DEADLINE),
     "REPUBLISH_MAX_BACKOFF_SECONDS": str(ACK_DEADLINE),
     "RECONCILE_INTERVAL_SECONDS": "0.5",
+    # Sign-in throttling: the third wrong password in a row locks the email for a minute.
+    "SIGN_IN_FREE_FAILURES": "2",
+    "SIGN_IN_LOCK_BASE_SECONDS": "60",
 }
 # After an acknowledgement, this long without a re-publication proves they stopped: a deadline,
 # the longest backoff, a reconciler pass and a relay poll, with room to spare.
@@ -175,3 +178,50 @@ async def test_a_batch_is_republished_until_acknowledged_and_then_no_more(
     await asyncio.sleep(QUIET_SECONDS)
     assert len(_published(harness, batch_id)) == published
     assert (await _submission(harness, batch_id))["republish_count"] == republished
+
+
+async def test_wrong_passwords_lock_the_email_whoever_sends_them_and_not_other_sellers(
+    harness: ServiceHarness, seller: Seller
+) -> None:
+    """A guesser is slowed per account, not only per address: after the free wrong passwords,
+    the email is locked (429, even with the right password); another seller signs in."""
+    async with httpx.AsyncClient(base_url=harness.url, timeout=30) as http:
+        wrong = {"username": seller.email, "password": "guess guess"}
+        codes = [(await http.post("/api/v1/auth/token", data=wrong)).status_code for _ in range(3)]
+        assert codes == [401, 401, 401]
+        right = {"username": seller.email, "password": seller.password}
+        locked = await http.post("/api/v1/auth/token", data=right)
+        assert locked.status_code == 429, locked.text
+        assert locked.headers["content-type"] == "application/problem+json"
+        assert locked.json()["limit"] == "wrong_passwords_in_a_row"
+        assert 1 <= int(locked.headers["retry-after"]) <= 60
+        # An unknown email is answered the same way (the lock does not tell who has an account).
+        nobody = {"username": f"nobody-{uuid.uuid4().hex}@example.com", "password": "guess"}
+        for _ in range(3):
+            await http.post("/api/v1/auth/token", data=nobody)
+        assert (await http.post("/api/v1/auth/token", data=nobody)).status_code == 429
+        other = await register(http)  # another account from the same address is not locked
+        assert (await other.get("/api/v1/users/me")).status_code == 200
+
+
+async def test_a_client_cannot_name_its_own_address_in_x_forwarded_for(
+    harness: ServiceHarness,
+) -> None:
+    """FORWARDED_ALLOW_IPS is empty by default: no proxy is trusted, so a client on the same host
+    that sends X-Forwarded-For is still counted by the address it connects from."""
+    named = "198.51.100.77"
+    async with httpx.AsyncClient(base_url=harness.url, timeout=30) as http:
+        answer = await http.post(
+            "/api/v1/auth/token",
+            data={"username": "someone@example.com", "password": "guess guess"},
+            headers={"X-Forwarded-For": named},
+        )
+    assert answer.status_code == 401
+    subjects = {
+        row["subject"]
+        for row in await admin_fetch(
+            harness.stack.admin_url, "SELECT subject FROM gateway.rate_limit_counters"
+        )
+    }
+    assert f"ip:{named}" not in subjects
+    assert "ip:127.0.0.1" in subjects

@@ -66,7 +66,8 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.roi_percent == D("-12.86")  # -0.76 / (5.00 + 0.66 + 0.25)
     assert a.margin_percent == D("-5.13")  # -0.76 / 14.81
     assert a.break_even_buy_cost == D("4.24")  # 14.81 - 9.66 Amazon fees - 0.91 inbound/prep
-    assert a.max_buy_cost_for_target_roi == D("3.05")  # (5.15 - 1.3 x 0.91) / 1.3
+    # Rank 63: the balanced band rank <= 100,000 wants 25% ROI (engine 2026.12.5; 30% before)
+    assert a.max_buy_cost_for_target_roi == D("3.21")  # (5.15 - 1.25 x 0.91) / 1.25
     # stats.salesRankDrops30 = 45 -> 45 sales/month; 38 used offers (current[12]) + ours share it
     assert (a.estimated_monthly_sales, a.sales_estimate_basis) == (D(45), "sales_rank_drops30")
     assert a.expected_days_to_sell == 26  # ceil(30 x 39 / 45)
@@ -79,13 +80,15 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.recommendation is Recommendation.PASS  # it loses money
     # stats.buyBoxStats["ATVPDKIKX0DER"].percentageWon = 98.92593: Amazon held the new buy box
     # 98.93% of the window, above the balanced 50% limit (it would be a WATCH, were it not a PASS).
+    # Engine 2026.12.5: the rank band comes first (rank 63: balanced's rank <= 100,000 band).
     assert [(r.rule, r.passed) for r in a.reasons] == [
+        ("rank_band", True),
         ("min_profit", False), ("min_roi_percent", False), ("min_velocity_score", True),
         ("max_sales_rank", True), ("max_competing_fba_offers", None),
         ("max_amazon_buy_box_percent", False), ("current_offer", True),
         ("used_at_most_recent_buy_box", True),
     ]  # fmt: skip
-    fba_rule, amazon, offered, held_down = a.reasons[4:8]
+    fba_rule, amazon, offered, held_down = a.reasons[5:9]
     assert (amazon.threshold, amazon.actual) == ("<= 50%", "98.93%")
     assert fba_rule.actual == "unknown" and "38 offers" in fba_rule.message
     assert offered.actual == "$20.35" and "lowest FBA used offer" in offered.message
@@ -95,7 +98,7 @@ def test_used_copy_of_the_offers_sample() -> None:
     assert a.risk_flags == (
         "amazon_on_listing", "volatile_price", "stale_data", "competition_unknown"
     )  # fmt: skip
-    assert a.engine_version == ENGINE_VERSION == "2026.12.4"
+    assert a.engine_version == ENGINE_VERSION == "2026.12.5"
 
 
 def test_used_copy_without_a_used_buy_box_history_is_held_to_the_new_price() -> None:
@@ -333,7 +336,14 @@ def test_analysis_json_is_json_safe_and_in_cents() -> None:
     assert data["fee_schedule"]["id"] == "us-fba-2026-04-17-r2"
     assert data["fees"]["inbound_placement_fee"] == 0.0
     assert data["strategy"]["name"] == "balanced"
-    assert data["reasons"][0] == {
-        "rule": "min_profit", "threshold": ">= $3.00", "actual": "-$0.76", "passed": False,
-        "message": "Profit -$0.76 is below the $3.00 minimum.",
+    # Engine 2026.12.5: the rank band first, and every reason names it (rank 63: the fastest
+    # balanced band, $2.00 and 25% instead of the strategy's $3.00 and 30%).
+    band = "rank <= 100,000"
+    assert data["reasons"][0]["rule"] == "rank_band" and data["reasons"][0]["band"] == band
+    assert data["reasons"][1] == {
+        "rule": "min_profit", "threshold": ">= $2.00", "actual": "-$0.76", "passed": False,
+        "message": "Profit -$0.76 is below the $2.00 minimum (band rank <= 100,000).",
+        "band": band,
     }  # fmt: skip
+    assert all(r["band"] == band for r in data["reasons"])
+    assert (data["quantity"], data["total_profit"], data["days_to_sell_all"]) == (1, -0.76, 26)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.tables import identifier_lookups, market_snapshots
+from ..db.tables import book_histories, identifier_lookups, market_snapshots
 from ..domain import (
     MarketSnapshot,
     market_snapshot_from_json,
@@ -26,6 +26,8 @@ from ..domain import (
     parse_keepa_product,
 )
 from ..domain.book_detection import keepa_says_book
+from ..domain.book_history import history_from_product, history_to_json, snapshot_summary
+from ..domain.keepa_format import keepa_minutes_to_datetime
 from .keepa_client import KeepaAccountError, KeepaClient, KeepaError
 from .token_budget import TokenBudget
 
@@ -274,7 +276,11 @@ class MarketData:
             .scalars()
             .all()
         )
-        return {s.asin: CachedSnapshot(i, s) for s, i in zip(snapshots, ids, strict=True)}
+        stored: dict[str, MarketResult] = {
+            s.asin: CachedSnapshot(i, s) for s, i in zip(snapshots, ids, strict=True)
+        }
+        await _keep_histories(session, products, stored)
+        return stored
 
     async def purge_older_than(self, days: int) -> int:
         async with self._sessions() as session, session.begin():
@@ -283,7 +289,43 @@ class MarketData:
                     market_snapshots.c.fetched_at < func.now() - timedelta(days=days)
                 )
             )
+            await session.execute(
+                delete(book_histories).where(
+                    book_histories.c.fetched_at < func.now() - timedelta(days=days)
+                )
+            )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _keep_histories(
+    session: AsyncSession, products: list[dict[str, Any]], stored: Mapping[str, MarketResult]
+) -> None:
+    """Each product's bounded history (domain/book_history) replaces the one kept for its ASIN,
+    in the snapshot's transaction: the book endpoints read what the analyses used."""
+    rows: dict[str, dict[str, Any]] = {}  # one row per ASIN: an upsert may touch a row once
+    for product in products:
+        history = history_from_product(product)
+        cached = stored.get(history.asin) if history is not None else None
+        if history is None or not isinstance(cached, CachedSnapshot):
+            continue
+        rows[history.asin] = {
+            "asin": history.asin,
+            "keepa_as_of": keepa_minutes_to_datetime(history.as_of),
+            "title": cached.snapshot.title,
+            "market_snapshot_id": cached.snapshot_id,
+            "summary": snapshot_summary(cached.snapshot),
+            "history": history_to_json(history),
+        }
+    if not rows:
+        return
+    upsert = insert(book_histories).values(fetched_at=func.clock_timestamp())
+    replaced = ("fetched_at", "keepa_as_of", "title", "market_snapshot_id", "summary", "history")
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["asin"], set_={c: upsert.excluded[c] for c in replaced}
+        ),
+        [rows[asin] for asin in sorted(rows)],  # one lock order: concurrent upserts never deadlock
+    )
 
 
 async def _lock(session: AsyncSession, asins: list[str]) -> list[str]:

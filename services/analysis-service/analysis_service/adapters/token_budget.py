@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +27,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.tables import keepa_tokens
+from ..db.tables import keepa_tokens, owner_token_usage
 from .keepa_client import TokenStatus
 
 ROW_ID = 1
@@ -34,6 +36,9 @@ IN_FLIGHT_EXPIRY_SECONDS = 120.0
 UNKNOWN_POLL_SECONDS = 0.2  # while the one probe of an unknown bucket is out
 INSTANT_FIRST_POLL_SECONDS = 0.5
 BATCH_TURN_LOCK = 0x4B656570610001  # advisory lock key of the line batch reservations wait in
+# The seller whose batch work the current task spends tokens on (set by the chunk processor):
+# settled reservations are booked to them, for their share of a rolling day (work_queue).
+spending_owner: ContextVar[uuid.UUID | None] = ContextVar("spending_owner", default=None)
 # The database's clock, read when the row is locked: every instance measures the refill with the
 # same clock, so one running ahead of another cannot conjure refill that never happened.
 DB_NOW = func.clock_timestamp().label("db_now")
@@ -256,12 +261,15 @@ class TokenBudget:
         return BucketState(tokens, row.refill_rate_per_minute, row.max_tokens, waiting)
 
     async def _settle(self, grant: Grant) -> None:
+        owner = spending_owner.get()
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(keepa_tokens)
                 .where(keepa_tokens.c.id == ROW_ID)
                 .values(in_flight=func.greatest(keepa_tokens.c.in_flight - grant.cost, 0))
             )
+            if owner is not None and grant.cost > 0:
+                await _book(session, owner, grant.cost)
 
     async def _mark_instant_waiting(self, seconds: float) -> None:
         async with self._sessions() as session, session.begin():
@@ -277,3 +285,16 @@ class TokenBudget:
                 select(keepa_tokens, DB_NOW).where(keepa_tokens.c.id == ROW_ID).with_for_update()
             )
         ).one()
+
+
+async def _book(session: AsyncSession, owner: uuid.UUID, tokens: int) -> None:
+    """Add `tokens` to what `owner` spent this hour (database clock)."""
+    hour = func.date_trunc("hour", func.now())
+    await session.execute(
+        insert(owner_token_usage)
+        .values(owner_id=owner, hour_start=hour, tokens=tokens)
+        .on_conflict_do_update(
+            index_elements=["owner_id", "hour_start"],
+            set_={"tokens": owner_token_usage.c.tokens + tokens},
+        )
+    )

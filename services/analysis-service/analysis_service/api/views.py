@@ -39,5 +39,14 @@ def analysis_view(row: Mapping[Any, Any]) -> dict[str, Any]:
         engine_version=row["engine_version"],
         market_snapshot_id=row["market_snapshot_id"],
         created_at=row["created_at"],
+        # Rows stored before engine 2026.12.5 (and their results): one copy, no totals.
+        quantity=row.get("quantity") or 1,
+        note=row.get("note"),
+        total_profit=result.get("total_profit"),
+        total_cash_needed=result.get("total_cash_needed"),
+        days_to_sell_all=result.get("days_to_sell_all"),
+        monthly_sales_share=result.get("monthly_sales_share"),
+        sellable_within_horizon=result.get("sellable_within_horizon"),
+        season=result.get("season"),
     )
     return view.model_dump(mode="json")

@@ -57,6 +57,16 @@ owner_turns = Table(
     Column("last_served_at", DateTime(timezone=True), nullable=False),
 )
 
+# Keepa tokens spent per seller per hour (the budget's settled reservations): a rolling day of
+# it decides whether a seller has had their share (work_queue.WorkQueue.claim).
+owner_token_usage = Table(
+    "owner_token_usage",
+    metadata,
+    Column("owner_id", Uuid, primary_key=True),
+    Column("hour_start", DateTime(timezone=True), primary_key=True),
+    Column("tokens", BigInteger, nullable=False),
+)
+
 cancelled_batches = Table(
     "cancelled_batches",
     metadata,
@@ -84,6 +94,12 @@ analyses = Table(
     Column("velocity_score", Integer, nullable=True),
     Column("sales_rank", Integer, nullable=True),
     Column("title", Text, nullable=True),
+    # The line's copies and the seller's note; the totals over the copies (engine 2026.12.5).
+    Column("quantity", Integer, nullable=False, server_default=text("1")),
+    Column("note", Text, nullable=True),
+    Column("total_profit", Numeric(14, 2), nullable=True),
+    Column("total_cash_needed", Numeric(14, 2), nullable=True),
+    Column("days_to_sell_all", Integer, nullable=True),
     Column("result", JSONB, nullable=False),  # the engine's whole answer (fees, reasons, ...)
     Column("config", JSONB, nullable=False),  # the strategy/config snapshot it used
     Column("market_snapshot_id", BigInteger, nullable=True),
@@ -99,6 +115,9 @@ analyses = Table(
     Index("ix_analyses_owner_velocity", "owner_id", "velocity_score"),
     Index("ix_analyses_owner_recommendation", "owner_id", "recommendation"),
     Index("ix_analyses_batch", "batch_id", "item_no"),
+    # A batch's analyses newest first (0004_analyses_by_batch): the list's default order.
+    Index("ix_analyses_batch_created", "batch_id", text("created_at DESC"), text("id DESC")),
+    Index("ix_analyses_owner_asin", "owner_id", "asin"),  # a seller's books (0004_book_history)
 )
 
 item_failures = Table(
@@ -124,6 +143,21 @@ market_snapshots = Table(
     Column("snapshot", JSONB, nullable=False),
     Index("ix_market_asin_fetched", "asin", text("fetched_at DESC")),
     Index("ix_market_fetched", "fetched_at"),
+)
+
+# One bounded copy per ASIN of the history Keepa returned (domain/book_history), replaced at each
+# fetch: the book's chart and trends. `summary`: the latest snapshot's headline figures.
+book_histories = Table(
+    "book_histories",
+    metadata,
+    Column("asin", Text, primary_key=True),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("keepa_as_of", DateTime(timezone=True), nullable=False),
+    Column("title", Text, nullable=True),
+    Column("market_snapshot_id", BigInteger, nullable=False),
+    Column("summary", JSONB, nullable=False),
+    Column("history", JSONB, nullable=False),
+    Index("ix_book_histories_fetched", "fetched_at"),
 )
 
 identifier_lookups = Table(

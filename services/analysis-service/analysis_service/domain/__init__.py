@@ -34,7 +34,7 @@ from .keepa_product import parse_keepa_product
 from .market import Fulfillment, LowestOffer, MarketSnapshot, MarketUsability
 from .risk import RiskFlag
 from .serialization import analysis_to_json, market_snapshot_from_json, market_snapshot_to_json
-from .strategy import STRATEGY_PRESETS, SellerCosts, Strategy, strategy_preset
+from .strategy import STRATEGY_PRESETS, RankBand, SellerCosts, Strategy, strategy_preset
 from .velocity import estimate_monthly_sales, expected_days_to_sell, velocity_score
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "Outcome",
     "PackageSize",
     "PriceBand",
+    "RankBand",
     "Recommendation",
     "RiskFlag",
     "RuleCheck",

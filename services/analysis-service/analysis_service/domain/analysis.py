@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -17,7 +17,11 @@ from .strategy import SellerCosts, Strategy
 # minimum side; Keepa's NEW price landed from 2026-02-16; Amazon's delayed offer on the listing.
 # 2026.12.4: a new copy held to Amazon's own price (new_at_most_amazon); Amazon's share of the buy
 # box (stats.buyBoxStats) a rule with its threshold in the strategy (max_amazon_buy_box_percent).
-ENGINE_VERSION = "2026.12.4"
+# 2026.12.5: rank bands (the strategy's thresholds and the price sold against by sales rank,
+# named in every reason); quantity per line (totals, cash needed, days to sell every copy at our
+# share of sales, flagged beyond sell_within_days); textbook seasons (next peak, its price) that
+# can make a PASS a WATCH to hold until the peak.
+ENGINE_VERSION = "2026.12.5"
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class ItemToAnalyse:
     asin: str
     buy_cost: Decimal
     condition: str  # "new" | "used"
+    quantity: int = 1  # copies of this line
 
 
 class Recommendation(StrEnum):
@@ -85,6 +90,7 @@ class RuleCheck:
     actual: str
     passed: bool | None  # None: not checked, its input is unknown (see rules.py)
     message: str = ""
+    band: str | None = None  # the rank band whose thresholds applied (bands.py)
 
 
 @dataclass(frozen=True)
@@ -122,3 +128,30 @@ class Analysis:
     # No current offer of the condition: sell_price is an average (see pricing.py). False in
     # analyses stored before the field existed, as they were priced then.
     priced_from_history: bool = False
+    quantity: int = 1
+    totals: QuantityTotals | None = None  # None when not priced
+    season: SeasonView | None = None  # None when the history shows no yearly peak
+
+
+@dataclass(frozen=True)
+class QuantityTotals:
+    """The line's copies together (quantity.py)."""
+
+    total_profit: Decimal
+    total_cash_needed: Decimal  # paid before any copy sells: cost, tax, prep, inbound, placement
+    monthly_sales_share: Decimal | None  # our copies' sales a month: sales / (offers + 1)
+    days_to_sell_all: int | None  # None: sales unknown
+    sellable_within_horizon: int | None  # copies that sell within sell_within_days
+
+
+@dataclass(frozen=True)
+class SeasonView:
+    """A yearly peak the rank history shows (seasonality.py), as of the analysis."""
+
+    peaks: tuple[str, ...]  # "aug-sep", "january"
+    next_peak: str  # the next peak's window
+    next_peak_starts: date
+    days_to_next_peak: int
+    expected_peak_price: Decimal | None  # the condition's price in past peaks
+    off_peak_price: Decimal | None
+    years_observed: int

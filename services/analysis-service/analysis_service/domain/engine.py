@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from . import fees as f
+from . import quantity as q
 from .analysis import (
     ENGINE_VERSION,
     Analysis,
@@ -16,14 +17,23 @@ from .analysis import (
     Outcome,
     Recommendation,
     RuleCheck,
+    SeasonView,
 )
+from .bands import apply_band
 from .book_detection import as_typed_isbn
 from .fee_tables import FeeSchedule
 from .market import MarketSnapshot, MarketUsability
-from .pricing import SalePrice, break_even_buy_cost, choose_sale_price, max_buy_cost_for_roi
-from .risk import risk_flags
-from .rules import check_rules, dollars, price_checks, recommend
-from .strategy import SellerCosts, Strategy
+from .pricing import (
+    SalePrice,
+    break_even_buy_cost,
+    choose_sale_price,
+    describe,
+    max_buy_cost_for_roi,
+)
+from .risk import RiskFlag, risk_flags
+from .rules import MONEY_RULES, check_rules, dollars, price_checks, recommend
+from .seasonality import next_peak
+from .strategy import RankBand, SellerCosts, Strategy
 from .velocity import estimate_monthly_sales, expected_days_to_sell, velocity_score
 
 PERCENT = Decimal("0.01")
@@ -51,7 +61,11 @@ def analyse(
             market.usability_reason or "No usable market data.",
         )  # fmt: skip
         return context.without_price(Outcome(market.usability.value), market, check)
-    sale = choose_sale_price(market, used=used)
+    applied = apply_band(strategy, market.sales_rank)
+    band = applied.band
+    sale = choose_sale_price(
+        market, used=used, sell_against=band.sell_against, fba_offer_slot=band.fba_offer_slot
+    )
     condition = "used" if used else "new"
     if sale is None:
         check = RuleCheck(
@@ -75,17 +89,36 @@ def analyse(
     proceeds = sale.amount - fee_lines.amazon_fees
     fixed = fee_lines.inbound_shipping + fee_lines.prep
     tax = seller_costs.sales_tax_percent
+    banded = replace(strategy, min_profit=band.min_profit, min_roi_percent=band.min_roi_percent)
+    steady = q.pace(item.quantity, estimate.monthly_sales, competing, strategy.sell_within_days)
+    horizon = q.horizon_check(item.quantity, steady, strategy.sell_within_days)
     reasons = check_rules(
-        strategy, profit=profit, roi_percent=roi, velocity=score,
+        banded, profit=profit, roi_percent=roi, velocity=score,
         sales_rank=market.sales_rank, competing_fba=competing_fba, competing_offers=competing,
         amazon_buy_box_percent=market.amazon_buy_box_percent,
-    ) + price_checks(sale, condition)  # fmt: skip
+    ) + price_checks(sale, condition) + ((horizon,) if horizon else ())  # fmt: skip
+    if strategy.rank_bands:
+        reasons = (applied.check, *reasons)
+    season = next_peak(market.season, as_of, used=used)
+    hold = _season_check(
+        season, strategy, band, sale, market, seller_costs, item.buy_cost, as_of, days, schedule
+    )
+    reasons = _banded(reasons + ((hold,) if hold else ()), applied.label, sale)
     recommendation = recommend(reasons)
+    if recommendation is Recommendation.PASS and hold is not None and hold.passed:
+        recommendation = Recommendation.WATCH  # worth holding until the peak (seasonality.py)
     flags = risk_flags(
         market, used=used, as_of=as_of, size_tier=tier, billable_weight_lb=billable,
         rate_card_fulfillment_fee=rate_card_fee, competing_offers=competing,
         competing_fba_offers=competing_fba, priced_from_history=sale.from_history,
     )  # fmt: skip
+    if horizon is not None and horizon.passed is False:
+        flags = (*flags, RiskFlag.QUANTITY_BEYOND_HORIZON.value)
+    mean_storage = fee_lines.storage_fee  # one copy: exactly its own storage
+    if item.quantity > 1 and steady.mean_holding_days is not None:
+        held = steady.mean_holding_days
+        mean_storage = f.storage_fee(schedule, _priced(market), as_of.date(), held)
+    totals = q.totals(item.quantity, profit, item.buy_cost, fee_lines, mean_storage, steady)
     analysis = Analysis(
         outcome=Outcome.ANALYSED.value,
         recommendation=recommendation,
@@ -97,7 +130,7 @@ def analyse(
         margin_percent=_percent(profit, sale.amount),
         break_even_buy_cost=break_even_buy_cost(proceeds, fixed, tax),
         max_buy_cost_for_target_roi=max_buy_cost_for_roi(
-            proceeds, fixed, tax, strategy.min_roi_percent
+            proceeds, fixed, tax, band.min_roi_percent
         ),
         velocity_score=score,
         estimated_monthly_sales=estimate.monthly_sales,
@@ -112,8 +145,83 @@ def analyse(
         priced_from_history=sale.from_history,
         engine_version=ENGINE_VERSION,
         fee_schedule_id=schedule.id,
+        totals=totals,
+        season=season,
     )
     return context.stamp(analysis)
+
+
+def _banded(reasons: tuple[RuleCheck, ...], label: str, sale: SalePrice) -> tuple[RuleCheck, ...]:
+    """Every reason names the band; the money rules say whose minimum they applied and, when
+    the band's price was missing, what the price fell back to."""
+    result = []
+    for check in reasons:
+        message = check.message
+        if check.rule in MONEY_RULES:
+            message = f"{message.removesuffix('.')} (band {label})"
+            if check.rule == "min_profit" and sale.band_fallback:
+                message += (
+                    f"; the band sells against {sale.band_fallback.replace('_', ' ')}, which is "
+                    f"not offered now, so priced at {describe(sale.basis)}"
+                )
+            message += "."
+        result.append(replace(check, message=message, band=label))
+    return tuple(result)
+
+
+def _season_check(
+    season: SeasonView | None,
+    strategy: Strategy,
+    band: RankBand,
+    sale: SalePrice,
+    market: MarketSnapshot,
+    costs: SellerCosts,
+    buy_cost: Decimal,
+    as_of: datetime,
+    days: int | None,
+    schedule: FeeSchedule,
+) -> RuleCheck | None:
+    """A seasonal book: what holding a copy until its next peak would make, when the peak is
+    within the seller's horizon (passed: that profit meets the band's minimums, so a PASS now is
+    a WATCH: buy to hold). Informational otherwise (passed None)."""
+    if season is None:
+        return None
+    threshold = f"next peak within {strategy.sell_within_days} days"
+    when = f"{season.next_peak} peak from {season.next_peak_starts.isoformat()}"
+    peak = season.expected_peak_price
+    within = season.days_to_next_peak <= strategy.sell_within_days
+    if peak is None or not within or sale.from_history:
+        why = (
+            "its price in past peaks is unknown" if peak is None
+            else "there is no current offer" if sale.from_history
+            else f"beyond your {strategy.sell_within_days}-day horizon"
+        )  # fmt: skip
+        return RuleCheck(
+            "season", threshold, f"{season.days_to_next_peak} days", None,
+            f"Seasonal: {when}, in {season.days_to_next_peak} days; not counted, {why}.",
+        )  # fmt: skip
+    held = season.days_to_next_peak + (days or 30)
+    lines, *_ = _fees(
+        schedule, market, SalePrice(peak, "season_peak"), costs, buy_cost, as_of, held
+    )
+    peak_profit = peak - lines.total - buy_cost
+    basis = buy_cost + lines.sales_tax + lines.inbound_shipping + lines.prep
+    peak_roi = _percent(peak_profit, basis)
+    roi_ok = peak_profit > 0 if peak_roi is None else peak_roi >= band.min_roi_percent
+    passed = peak_profit >= band.min_profit and roi_ok
+    roi_text = "n/a" if peak_roi is None else f"{peak_roi}%"
+    verdict = (
+        "meets the band's minimums: worth holding until the peak"
+        if passed
+        else "still short of the band's minimums"
+    )
+    return RuleCheck(
+        "season", threshold, f"{season.days_to_next_peak} days", passed,
+        f"Seasonal ({', '.join(season.peaks)} peaks over {season.years_observed} years): {when}, "
+        f"in {season.days_to_next_peak} days. Past peaks sold at {dollars(peak)} against "
+        f"{dollars(sale.amount)} now; held until then (about {held} days, storage included) "
+        f"profit {dollars(peak_profit)}, ROI {roi_text}: {verdict}.",
+    )  # fmt: skip
 
 
 def _is_used(condition: str) -> bool:
@@ -143,6 +251,7 @@ class _Context:
             identifier=self.item.identifier,
             condition=self.item.condition,
             buy_cost=self.item.buy_cost,
+            quantity=self.item.quantity,
             as_of=self.as_of,
             strategy=self.strategy,
             seller_costs=self.seller_costs,
@@ -209,6 +318,10 @@ def _fees(
     tier = quote.size_tier if package else None
     billable = quote.billable_weight_lb if package else None
     return breakdown, tier, billable, quote.base_fee if package else None
+
+
+def _priced(market: MarketSnapshot) -> f.PackageSize:
+    return _package(market) or _assumed_package(market)
 
 
 def _package(market: MarketSnapshot) -> f.PackageSize | None:

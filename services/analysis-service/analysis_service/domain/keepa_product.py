@@ -22,10 +22,12 @@ from .keepa_format import KeepaProduct, cents_to_dollars, non_negative, positive
 from .market import USED_CONDITIONS, Fulfillment, LowestOffer, MarketSnapshot
 from .offers import live_offers, lowest_offers
 from .rank_drops import count_sales
+from .seasonality import season_profile
 
 SPREAD_QUANT = Decimal("0.0001")
 BUY_BOX_SHARE_QUANT = Decimal("0.01")
 NEW = (1,)
+USED = USED_CONDITIONS
 Read = Callable[[], Any]
 
 
@@ -44,6 +46,8 @@ def parse_keepa_product(
     builder.history()
     builder.package_and_fees()
     builder.risk_inputs()
+    builder.offer_ladders()
+    builder.season()
     return builder.snapshot()
 
 
@@ -311,6 +315,28 @@ class _SnapshotBuilder:
         share = _amazon_buy_box_percent(self.p.stat("buyBoxStats"))
         self.first("amazon_buy_box_percent", ("stats", lambda: share))
         self.first("is_hazmat", ("product", lambda: _hazmat(self.raw)))
+
+    def offer_ladders(self) -> None:
+        """Every live, orderable FBA offer's landed price by condition, lowest first."""
+        self.first("fba_offer_prices_new", ("offers", lambda: self._fba_ladder(NEW)))
+        self.first("fba_offer_prices_used", ("offers", lambda: self._fba_ladder(USED)))
+
+    def _fba_ladder(self, conditions: Sequence[int]) -> tuple[Decimal, ...] | None:
+        if self.offers is None:
+            return None
+        fba = (
+            o for o in self.offers if o.is_shippable and _matches(o, conditions, Fulfillment.FBA)
+        )
+        return tuple(sorted(o.landed for o in fba))
+
+    def season(self) -> None:
+        p = self.p
+        found = season_profile(
+            p.checked_points(kf.SALES) or (),
+            p.checked_points(kf.BUY_BOX_SHIPPING) or p.checked_points(kf.NEW) or (),
+            p.checked_points(kf.BUY_BOX_USED_SHIPPING) or p.checked_points(kf.USED) or (),
+        )
+        self.first("season", ("csv", lambda: found))
 
     def snapshot(self) -> MarketSnapshot:
         asin = (kf.text(self.raw.get("asin")) or "").upper()  # Keepa's ASINs are upper case

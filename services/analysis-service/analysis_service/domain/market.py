@@ -61,6 +61,26 @@ class LowestOffer:
         return self.price + (self.shipping or Decimal(0))
 
 
+@dataclass(frozen=True)
+class PeakWindow:
+    """One textbook peak window a book has sold in, year after year."""
+
+    name: str  # "aug-sep" | "january"
+    years_peaked: int  # years whose window's rank was well below the rest of that year's
+    peak_rank: int  # the median rank in past windows
+    off_peak_rank: int  # the median rank outside them
+    peak_price_new: Decimal | None  # the median new (buy box, else lowest) price in past windows
+    peak_price_used: Decimal | None
+    off_peak_price_new: Decimal | None
+    off_peak_price_used: Decimal | None
+
+
+@dataclass(frozen=True)
+class SeasonProfile:
+    years_observed: int
+    windows: tuple[PeakWindow, ...]  # only the windows found to peak
+
+
 def _no_sources() -> Mapping[str, str]:
     return MappingProxyType({})
 
@@ -152,6 +172,14 @@ class MarketSnapshot:
     sales_rank_points: int | None = None  # history points in csv, a data-depth measure
     new_price_points: int | None = None
     used_price_points: int | None = None
+
+    # Landed prices of the live, orderable FBA offers of each condition, lowest first (Amazon's
+    # own new offer included): a rank band may sell against the n-th of them. None: Keepa sent
+    # no offers.
+    fba_offer_prices_new: tuple[Decimal, ...] | None = None
+    fba_offer_prices_used: tuple[Decimal, ...] | None = None
+    # Yearly peaks in the rank history (seasonality.py); None: no history, or none found.
+    season: SeasonProfile | None = None
 
     sources: Mapping[str, str] = field(default_factory=_no_sources)
 

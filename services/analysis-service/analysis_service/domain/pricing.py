@@ -22,6 +22,12 @@ A new copy's price is held down by Amazon's own price when Amazon sells it (rule
 sell, buyers take Amazon's copy (engine 2026.12.3 could price a new copy above it).
 Each cap that lowers the price is recorded (``SalePrice.caps``) and shown among the reasons.
 
+A rank band (bands.py) may sell against another price than the buy box, tried before the order
+above: ``lowest_fba`` (the condition's lowest FBA offer), ``nth_lowest_fba`` (its n-th lowest FBA
+offer; with fewer, the highest one offered, as ScoutIQ), ``used_buy_box`` (a used copy: the used
+buy box; a new copy: the new one). When the market lacks it, the order above applies and
+``SalePrice.band_fallback`` names the price that was missing. Caps apply after either.
+
 No current offer of the condition (none of the above, or Keepa counts 0 offers of it): the copy
 is priced from history (``from_history``) at the lowest of the condition's 30-, 90- and 180-day
 averages, the buy box's if Keepa has any, else the lowest price's: an average says what copies
@@ -65,12 +71,19 @@ class SalePrice:
     from_history: bool = False  # no current offer of the condition: an average
     caps: tuple[PriceCap, ...] = ()
     history: tuple[PriceFigure, ...] = ()  # the averages compared, when from_history
+    band_fallback: str | None = None  # the band's price the market lacked (then the usual order)
 
 
-def choose_sale_price(market: MarketSnapshot, *, used: bool) -> SalePrice | None:
+def choose_sale_price(
+    market: MarketSnapshot, *, used: bool, sell_against: str = "buy_box", fba_offer_slot: int = 1
+) -> SalePrice | None:
     current = current_offer_price(market, used=used)
+    fallback = None
+    if current is not None and sell_against != "buy_box":
+        preferred = band_price(market, used=used, sell_against=sell_against, slot=fba_offer_slot)
+        current, fallback = (preferred, None) if preferred else (current, sell_against)
     if current is not None:
-        sale: SalePrice | None = SalePrice(current.amount, current.basis)
+        sale: SalePrice | None = SalePrice(current.amount, current.basis, band_fallback=fallback)
     else:
         sale = _from_history(market, used=used)
     if sale is None:
@@ -88,6 +101,30 @@ def current_offer_price(market: MarketSnapshot, *, used: bool) -> PriceFigure | 
     if count == 0:  # Keepa counts no offer of the condition: any price left is not current
         return None
     return _lowest_first(_used_offers(market) if used else _new_offers(market))
+
+
+def band_price(
+    market: MarketSnapshot, *, used: bool, sell_against: str, slot: int
+) -> PriceFigure | None:
+    """The price a rank band sells against, when the market has it now."""
+    kind = "used" if used else "new"
+    ladder = (market.fba_offer_prices_used if used else market.fba_offer_prices_new) or ()
+    if sell_against == "lowest_fba":
+        lowest = (
+            (market.lowest_fba_used_with_shipping, ladder[0] if ladder else None)
+            if used
+            else (market.new_fba_price, ladder[0] if ladder else None)
+        )
+        return _lowest_first((amount, f"lowest_fba_{kind}") for amount in lowest)
+    if sell_against == "nth_lowest_fba":
+        if not ladder:
+            return None
+        n = min(slot, len(ladder))
+        return PriceFigure(ladder[n - 1], f"fba_offer_{n}_{kind}")
+    if sell_against == "used_buy_box":
+        amount = market.buy_box_used_with_shipping if used else market.buy_box_new_with_shipping
+        return _lowest_first(((amount, f"buy_box_{kind}"),))
+    return None
 
 
 def new_landed_price(market: MarketSnapshot) -> PriceFigure | None:
@@ -167,6 +204,9 @@ def describe(basis: str) -> str:
     average"."""
     if basis in _FIGURE_NAMES:
         return _FIGURE_NAMES[basis]
+    if basis.startswith("fba_offer_"):
+        n, _, kind = basis.removeprefix("fba_offer_").partition("_")
+        return f"the {kind} FBA offer #{n} from the lowest"
     days, _, series = basis.removeprefix("avg").partition("_")
     if days.isdigit() and series:
         kind = series.removeprefix("buy_box_")

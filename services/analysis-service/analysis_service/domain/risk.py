@@ -34,6 +34,7 @@ class RiskFlag(StrEnum):
     FEE_DISAGREES_WITH_KEEPA = "fee_disagrees_with_keepa"
     COMPETITION_UNKNOWN = "competition_unknown"  # no FBA offer count from Keepa
     NO_CURRENT_OFFERS = "no_current_offers"  # nothing of the condition offered: priced from history
+    QUANTITY_BEYOND_HORIZON = "quantity_beyond_horizon"  # more copies than sell in the horizon
 
 
 def risk_flags(

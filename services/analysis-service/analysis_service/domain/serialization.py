@@ -15,9 +15,16 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, get_type_hints
 
-from .analysis import Analysis, FeeBreakdown, RuleCheck
+from .analysis import Analysis, FeeBreakdown, QuantityTotals, RuleCheck, SeasonView
 from .fees import schedule_by_id
-from .market import Fulfillment, LowestOffer, MarketSnapshot, MarketUsability
+from .market import (
+    Fulfillment,
+    LowestOffer,
+    MarketSnapshot,
+    MarketUsability,
+    PeakWindow,
+    SeasonProfile,
+)
 
 SNAPSHOT_FORMAT = 1
 
@@ -68,6 +75,33 @@ def _rule_json(check: RuleCheck) -> dict[str, Any]:
         "actual": check.actual,
         "passed": check.passed,
         "message": check.message,
+        "band": check.band,
+    }
+
+
+def _totals_json(t: QuantityTotals | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "total_profit": _number(t.total_profit),
+        "total_cash_needed": _number(t.total_cash_needed),
+        "monthly_sales_share": _number(t.monthly_sales_share),
+        "days_to_sell_all": t.days_to_sell_all,
+        "sellable_within_horizon": t.sellable_within_horizon,
+    }
+
+
+def _season_json(s: SeasonView | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "peaks": list(s.peaks),
+        "next_peak": s.next_peak,
+        "next_peak_starts": s.next_peak_starts.isoformat(),
+        "days_to_next_peak": s.days_to_next_peak,
+        "expected_peak_price": _number(s.expected_peak_price),
+        "off_peak_price": _number(s.off_peak_price),
+        "years_observed": s.years_observed,
     }
 
 
@@ -109,6 +143,9 @@ def analysis_to_json(a: Analysis) -> dict[str, Any]:
         "as_of": None if a.as_of is None else a.as_of.isoformat(),
         "strategy": _plain(a.strategy),
         "seller_costs": _plain(a.seller_costs),
+        "quantity": a.quantity,
+        **(_totals_json(a.totals) or {}),
+        "season": _season_json(a.season),
     }
 
 
@@ -149,8 +186,33 @@ def _offer_from_json(d: Mapping[str, Any]) -> LowestOffer:
     )
 
 
+def _decimal(value: Any) -> Decimal:
+    return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
+
+
+def _season_from_json(d: Mapping[str, Any] | None) -> SeasonProfile | None:
+    if not d:
+        return None
+    windows = tuple(
+        PeakWindow(**{name: _load(kind, w.get(name)) for name, kind in _WINDOW_TYPES.items()})
+        for w in d.get("windows") or ()
+    )
+    return SeasonProfile(int(d["years_observed"]), windows)
+
+
+_WINDOW_TYPES = get_type_hints(PeakWindow)
+_LADDERS = ("fba_offer_prices_new", "fba_offer_prices_used")
+
+
+def _ladder(d: Mapping[str, Any], name: str) -> tuple[Decimal, ...] | None:
+    values = d.get(name)
+    return None if values is None else tuple(_decimal(v) for v in values)
+
+
 def market_snapshot_from_json(d: Mapping[str, Any]) -> MarketSnapshot:
-    special = {"asin", "usability", "lowest_offers", "sources", "keepa_says_book"}
+    special = {
+        "asin", "usability", "lowest_offers", "sources", "keepa_says_book", "season", *_LADDERS,
+    }  # fmt: skip
     values = {
         name: _load(kind, d.get(name))
         for name, kind in _SNAPSHOT_TYPES.items()
@@ -163,5 +225,9 @@ def market_snapshot_from_json(d: Mapping[str, Any]) -> MarketSnapshot:
         sources=MappingProxyType({str(k): str(v) for k, v in (d.get("sources") or {}).items()}),
         # Snapshots stored before the field existed: as they were decided then.
         keepa_says_book=d.get("keepa_says_book", d.get("usability") != "not_a_book"),
+        # Snapshots stored before engine 2026.12.5: no ladders, no season.
+        fba_offer_prices_new=_ladder(d, "fba_offer_prices_new"),
+        fba_offer_prices_used=_ladder(d, "fba_offer_prices_used"),
+        season=_season_from_json(d.get("season")),
         **values,
     )

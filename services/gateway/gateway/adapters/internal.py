@@ -67,14 +67,55 @@ class InternalServices:
                 last = exc
         raise _unavailable(ANALYSIS_SERVICE, last)
 
+    async def analysis_stream(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> httpx.Response | None:
+        """Open a streamed GET on an analysis instance (the next one if it cannot be reached):
+        the answer's head is read, its body not yet (`aiter_raw`, then `aclose`); None for
+        404. Opened before the public answer starts, so an outage is still a 503."""
+        clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        admin = "owner_id" not in clean
+        if admin:
+            path = ADMIN_PREFIX + path.removeprefix("/internal/")
+        headers = self._tokens.header(ANALYSIS_SERVICE, admin=admin)
+        last: Exception | None = None
+        for base in self._analysis_order():
+            request = self._http.build_request("GET", base + path, params=clean, headers=headers)
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                last = exc
+                continue
+            if response.status_code == 200:
+                return response
+            await response.aclose()
+            if response.status_code == 404:
+                return None
+            last = RuntimeError(f"{ANALYSIS_SERVICE} answered {response.status_code}")
+        raise _unavailable(ANALYSIS_SERVICE, last)
+
     def _analysis_order(self) -> list[str]:
         """Round-robin between instances; on a connection error, the next one answers."""
         start = next(self._next_analysis)
         return self._analysis_urls[start:] + self._analysis_urls[:start]
 
+    async def analysis_bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes | None:
+        """The answer's JSON as sent, for passing through unparsed (a page of 500 analyses is
+        about a megabyte: parsing and validating it again would cost more than reading it)."""
+        response = await self._response(
+            self._analysis_order(), path, params, service=ANALYSIS_SERVICE
+        )
+        return None if response is None else response.content
+
     async def _get(
         self, bases: list[str], path: str, params: dict[str, Any] | None, *, service: str
     ) -> Any | None:
+        response = await self._response(bases, path, params, service=service)
+        return None if response is None else response.json()
+
+    async def _response(
+        self, bases: list[str], path: str, params: dict[str, Any] | None, *, service: str
+    ) -> httpx.Response | None:
         clean = {k: str(v) for k, v in (params or {}).items() if v is not None}
         admin = "owner_id" not in clean
         if admin:  # every owner: the admin route tree
@@ -93,7 +134,7 @@ class InternalServices:
                 last = RuntimeError(f"{service} answered {response.status_code}")
                 continue
             response.raise_for_status()
-            return response.json()
+            return response
         raise _unavailable(service, last)
 
 

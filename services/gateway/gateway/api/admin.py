@@ -1,4 +1,5 @@
-"""Administration (admins only, 403 otherwise): list sellers, disable one, set their quotas.
+"""Administration (admins only, 403 otherwise): list sellers, disable one, set their quotas, issue
+invite codes (registration mode `invite`).
 
 A disabled seller's access tokens, refresh tokens and API keys stop working at once (every
 request checks the account); enabling the account again restores them.
@@ -7,16 +8,17 @@ request checks the account); enabling the account again restores them.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import func, select, update
 
 from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
 
 from ..db.tables import users
+from ..invites import create_invite
 from ..quotas import QuotasOut, quotas_out, users_with_usage
 from ..settings import GatewaySettings
 from .deps import AdminUser, CacheDep, KnownQueryOnly, SessionDep, SettingsDep
@@ -145,3 +147,49 @@ async def update_user(
         row = (await session.execute(users_with_usage().where(users.c.id == user_id))).one()
     cache.forget_user(user_id)
     return _view(row, settings)
+
+
+class InviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = Field(None, description="only this address may spend the code")
+    max_items_per_day: int | None = Field(
+        None, ge=0, le=100_000_000, description="the new account's daily quota (null: default)"
+    )
+    days: int | None = Field(None, ge=1, le=365, description="lifetime (default INVITE_DAYS)")
+
+
+class InviteOut(BaseModel):
+    id: uuid.UUID
+    code: str = Field(description="shown once: only a digest is stored")
+    email: str | None
+    max_items_per_day: int | None
+    expires_at: datetime
+
+
+@router.post(
+    "/invites",
+    status_code=201,
+    response_model=InviteOut,
+    responses=problems(*ADMIN, *WITH_BODY),
+)
+async def create_invite_code(
+    body: InviteIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """An invite code for one registration (single use; needed when REGISTRATION_MODE is
+    `invite`, the default in production)."""
+    async with session.begin():
+        invite = await create_invite(
+            session,
+            admin.id,
+            timedelta(days=body.days or settings.invite_days),
+            body.max_items_per_day,
+            str(body.email) if body.email else None,
+        )
+    return InviteOut(
+        id=invite.id,
+        code=invite.code,
+        email=str(body.email).lower() if body.email else None,
+        max_items_per_day=invite.max_items_per_day,
+        expires_at=invite.expires_at,
+    )

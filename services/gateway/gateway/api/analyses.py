@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from av_shared.events import ChunkItem
 from av_shared.identifiers import parse_identifier
@@ -15,6 +15,7 @@ from av_shared.views import AnalysisView, RecommendationName
 from .. import business_config, quotas
 from ..adapters.internal import owner_param
 from ..business_config import apply_override
+from .books import AnalysisWithChart, with_chart_url
 from .deps import CurrentUser, KnownQueryOnly, ServicesDep, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import InstantAnalysisIn
@@ -29,35 +30,47 @@ class AnalysisPage(Page[AnalysisView]):
     """Analyses, in the order asked for."""
 
 
+def analysis_filters(
+    recommendation: RecommendationName | None = None,
+    min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
+    min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
+) -> dict[str, Any]:
+    """The filters of analyses, as the analysis service takes them (also a batch export's)."""
+    return {"recommendation": recommendation, "min_roi": min_roi, "min_velocity": min_velocity}
+
+
+AnalysisFilters = Annotated[dict[str, Any], Depends(analysis_filters)]
+
+
 @router.get("", response_model=AnalysisPage, responses=problems(*AUTHENTICATED))
 async def list_analyses(
     user: CurrentUser,
     services: ServicesDep,
+    filters: AnalysisFilters,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     batch_id: uuid.UUID | None = None,
-    recommendation: RecommendationName | None = None,
-    min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
-    min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,
     sort: Annotated[
         SortKey, Query(description="field, '-' for descending; `item`: position in the batch")
     ] = "-created",
-) -> Any:
+) -> Response:
     """Your analyses, filtered and sorted. An unknown query parameter is a 422."""
     params = {
         "page": page,
         "size": size,
         "batch_id": batch_id,
-        "recommendation": recommendation,
-        "min_roi": min_roi,
-        "min_velocity": min_velocity,
+        **filters,
         "sort": sort,
         **owner_param(None if user.is_admin else user.id),
     }
-    return await services.analysis("/internal/analyses", params)
+    # The analysis service answers this very schema (av_shared.views): passed on as sent.
+    page_json = await services.analysis_bytes("/internal/analyses", params)
+    return Response(page_json, media_type="application/json")
 
 
-@router.get("/{analysis_id}", response_model=AnalysisView, responses=problems(*AUTHENTICATED, 404))
+@router.get(
+    "/{analysis_id}", response_model=AnalysisWithChart, responses=problems(*AUTHENTICATED, 404)
+)
 async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: ServicesDep) -> Any:
     """One analysis, with every rule it checked."""
     found = await services.analysis(
@@ -65,13 +78,13 @@ async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: Serv
     )
     if found is None:
         raise ProblemError(404, "not-found", "Not found", "no such analysis")
-    return found
+    return with_chart_url(found)
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=AnalysisView,
+    response_model=AnalysisWithChart,
     responses=problems(
         *AUTHENTICATED,
         *WITH_BODY,
@@ -111,6 +124,8 @@ async def create_instant_analysis(
             asin=parse_identifier(body.identifier).asin,
             buy_cost=body.cost(),
             condition=body.condition or current.document.batch_defaults.condition,
+            quantity=body.quantity,
+            note=body.note,
         )
         charged = await quotas.charge_instant(
             session, user.id, idempotency_key, quotas.quotas_of(user, settings)
@@ -159,7 +174,7 @@ async def create_instant_analysis(
     if not charged and idempotency_key is not None:
         async with session.begin():
             await quotas.charge_served_replay(session, user.id, idempotency_key)
-    return response.json()
+    return with_chart_url(response.json())
 
 
 async def _refund(session: SessionDep, user_id: uuid.UUID, key: str | None, charged: bool) -> None:

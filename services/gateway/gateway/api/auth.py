@@ -6,7 +6,7 @@ made with `python -m gateway.admin promote EMAIL`."""
 
 from __future__ import annotations
 
-import asyncio
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -15,23 +15,30 @@ from fastapi import APIRouter, Depends, Form, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.tables import users
+from ..domain.sign_in import BackoffPolicy
+from ..invites import spend_invite
 from ..logins import (
     Issued,
     RefreshRefused,
+    clear_failed_sign_ins,
     login_of,
+    record_failed_sign_in,
     revoke_login,
     revoke_logins_of,
     rotate,
+    sign_in_locked_for,
     start_login,
 )
 from ..quotas import QuotasOut, quotas_view
-from ..security import create_access_token, hash_password, verify_password
+from ..security import HashingBusy, PasswordHashing, create_access_token
 from ..settings import GatewaySettings
 from .deps import (
     CacheDep,
     CurrentUser,
+    HashingDep,
     KnownQueryOnly,
     SessionDep,
     SettingsDep,
@@ -52,6 +59,12 @@ class RegisterIn(BaseModel):
 
     email: EmailStr
     password: str = Field(min_length=8, max_length=256)
+    invite_code: str | None = Field(
+        None,
+        max_length=100,
+        description="an admin's invite code: required when the gateway's registration mode is "
+        "`invite` (the default in production)",
+    )
 
 
 class UserOut(BaseModel):
@@ -94,23 +107,47 @@ class PasswordChangeIn(BaseModel):
     status_code=201,
     response_model=UserOut,
     dependencies=ByClient,
-    responses=problems(*PUBLIC_BODY, 409, s409="An account with this email exists"),
+    responses=problems(
+        *PUBLIC_BODY,
+        403,
+        409,
+        s403="Registration is closed",
+        s409="An account with this email exists",
+    ),
 )
-async def register(body: RegisterIn, session: SessionDep) -> UserOut:
+async def register(
+    body: RegisterIn, session: SessionDep, settings: SettingsDep, hashing: HashingDep
+) -> UserOut:
     """Create an account (a seller: `user`). The answer says whether the email has an account
-    already (409): see the README's security section."""
+    already (409): see the README's security section. Who may register is the gateway's
+    REGISTRATION_MODE: anyone, holders of an invite code, or nobody (403)."""
+    mode = settings.effective_registration_mode
+    if mode == "closed":
+        raise ProblemError(
+            403, "registration-closed", "Registration is closed", "ask an admin for an account"
+        )
+    if mode == "invite" and not body.invite_code:
+        raise invalid("invite_code", "registration needs an invite code; ask an admin for one")
     user_id = uuid.uuid4()
     email = body.email.lower()
-    password_hash = await asyncio.to_thread(hash_password, body.password)  # ~50 ms of CPU
+    password_hash = await _hashed(hashing, body.password)
     async with session.begin():
         created = (
             await session.execute(
                 insert(users)
-                .values(id=user_id, email=email, role="user", password_hash=password_hash)
+                .values(
+                    id=user_id,
+                    email=email,
+                    role="user",
+                    password_hash=password_hash,
+                    max_items_per_day=settings.effective_new_account_items,
+                )
                 .on_conflict_do_nothing(index_elements=["email"])
                 .returning(users.c.id)
             )
         ).first()
+        if created is not None and body.invite_code:
+            await _spend(session, body.invite_code, email, user_id)
     if created is None:
         raise ProblemError(
             409,
@@ -119,6 +156,20 @@ async def register(body: RegisterIn, session: SessionDep) -> UserOut:
             "an account with this email exists; log in instead",
         )
     return UserOut.model_validate({"id": user_id, "email": email, "role": "user"})
+
+
+async def _spend(session: AsyncSession, code: str, email: str, user_id: uuid.UUID) -> None:
+    """Spend the invite on the new account, which gets the quota the invite names (else the
+    one of new accounts); an unusable code undoes the registration."""
+    spent = await spend_invite(session, code, email, user_id)
+    if spent is None:
+        raise invalid("invite_code", "unknown, used, expired or for another email")
+    if spent.max_items_per_day is not None:
+        await session.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(max_items_per_day=spent.max_items_per_day)
+        )
 
 
 def _lifetimes(settings: GatewaySettings) -> tuple[timedelta, timedelta]:
@@ -147,20 +198,76 @@ def _tokens(user_id: uuid.UUID, role: str, issued: Issued, settings: GatewaySett
     responses=problems(*PUBLIC_BODY, 401, s401="Wrong email or password"),
 )
 async def create_token(
-    form: Annotated[TokenForm, Form()], session: SessionDep, settings: SettingsDep
+    form: Annotated[TokenForm, Form()],
+    session: SessionDep,
+    settings: SettingsDep,
+    hashing: HashingDep,
 ) -> TokenOut:
-    """Log in: an access token (short-lived) and a refresh token (single use, rotated)."""
+    """Log in: an access token (short-lived) and a refresh token (single use, rotated).
+
+    Wrong passwords in a row for one email lock it for a while, doubling with each further one
+    (SIGN_IN_FREE_FAILURES, SIGN_IN_LOCK_BASE_SECONDS, SIGN_IN_LOCK_MAX_SECONDS): a 429 with
+    `Retry-After`, whatever the password, known email or not. A correct password clears it."""
+    email = form.username.lower()
     async with session.begin():
-        row = (
-            await session.execute(select(users).where(users.c.email == form.username.lower()))
-        ).first()
-        known = await asyncio.to_thread(
-            verify_password, row.password_hash if row else None, form.password
-        )
-        if row is None or row.disabled or not known:
-            raise unauthorized("wrong email or password")
+        locked = await sign_in_locked_for(session, email)
+        row = (await session.execute(select(users).where(users.c.email == email))).first()
+    if locked > 0:
+        raise _locked(locked)
+    if not await _verified(hashing, row.password_hash if row else None, form.password):
+        async with session.begin():
+            await record_failed_sign_in(session, email, _backoff(settings))
+        raise unauthorized("wrong email or password")
+    if row is None or row.disabled:
+        raise unauthorized("wrong email or password")
+    async with session.begin():
+        await clear_failed_sign_ins(session, email)
         issued = await start_login(session, row.id, *_lifetimes(settings))
     return _tokens(row.id, row.role, issued, settings)
+
+
+def _backoff(settings: GatewaySettings) -> BackoffPolicy:
+    return BackoffPolicy(
+        free_failures=settings.sign_in_free_failures,
+        base_lock_seconds=settings.sign_in_lock_base_seconds,
+        max_lock_seconds=settings.sign_in_lock_max_seconds,
+    )
+
+
+def _locked(seconds: float) -> ProblemError:
+    wait = max(1, math.ceil(seconds))
+    return ProblemError(
+        429,
+        "sign-in-locked",
+        "Too many wrong passwords",
+        f"too many wrong passwords for this email in a row; retry in {wait} s",
+        headers={"Retry-After": str(wait)},
+        limit="wrong_passwords_in_a_row",
+    )
+
+
+def _busy() -> ProblemError:
+    return ProblemError(
+        503,
+        "busy",
+        "Too many sign-ins at once",
+        "the service is checking too many passwords right now; retry in a second",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _verified(hashing: PasswordHashing, password_hash: str | None, password: str) -> bool:
+    try:
+        return await hashing.verify(password_hash, password)
+    except HashingBusy:
+        raise _busy() from None
+
+
+async def _hashed(hashing: PasswordHashing, password: str) -> str:
+    try:
+        return await hashing.hash(password)
+    except HashingBusy:
+        raise _busy() from None
 
 
 @router.post(
@@ -239,16 +346,20 @@ async def log_out_everywhere(user: CurrentUser, session: SessionDep, cache: Cach
     responses=problems(*AUTHENTICATED, *WITH_BODY),
 )
 async def change_password(
-    body: PasswordChangeIn, user: CurrentUser, session: SessionDep, cache: CacheDep
+    body: PasswordChangeIn,
+    user: CurrentUser,
+    session: SessionDep,
+    cache: CacheDep,
+    hashing: HashingDep,
 ) -> Response:
     """Change your password. Every other login of yours ends (whoever knew the old password may
     have logged in); the login this request came with stays. API keys keep working: list and
     delete those you do not trust. Counted like sign-in requests (it checks a password)."""
     async with session.begin():
         current = await session.scalar(select(users.c.password_hash).where(users.c.id == user.id))
-    if not await asyncio.to_thread(verify_password, current, body.current_password):
+    if not await _verified(hashing, current, body.current_password):
         raise invalid("current_password", "not your current password")
-    new_hash = await asyncio.to_thread(hash_password, body.new_password)
+    new_hash = await _hashed(hashing, body.new_password)
     async with session.begin():
         await session.execute(
             update(users).where(users.c.id == user.id).values(password_hash=new_hash)

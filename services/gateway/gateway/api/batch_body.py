@@ -13,16 +13,18 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from . import bounded_json
+from .batch_upload import FILE_TYPES, MULTIPART, BatchRequest, parse_upload, upload_of
 from .deps import CurrentUser, SettingsDep
 from .problems import ProblemError, invalid, malformed_json
-from .schemas import BatchIn, too_many_items
+from .schemas import NAME_PATTERN, BatchIn, too_many_items
 
 T = TypeVar("T")
 # 100,000 lines take seconds of CPU (parsing, validation, building the events), holding the GIL
@@ -38,10 +40,49 @@ VALUES_PER_LINE = 8
 OTHER_VALUES = 1_000
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 # The route's `openapi_extra`: FastAPI sees no body parameter (openapi.py adds the schemas).
+_BINARY = {"type": "string", "format": "binary"}
+_FILE_DESCRIPTION = (
+    "A CSV/TSV (any of `, ; TAB |`, UTF-8 with or without BOM, UTF-16 as Excel's Unicode "
+    "text) or XLSX file: columns found by header (ISBN/EAN/ASIN/Code..., Cost/Buy Cost/Price "
+    "Paid..., optional Condition, Quantity, Note), or identifiers in column A and costs in B"
+)
 BATCH_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
+        "description": "The batch as JSON, or a seller's spreadsheet (multipart/form-data "
+        "with `file`, or the file as the body). " + _FILE_DESCRIPTION,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}},
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {**_BINARY, "description": _FILE_DESCRIPTION},
+                        "name": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 200,
+                            "pattern": NAME_PATTERN,
+                            "description": "The batch's name (default: the file's name)",
+                        },
+                        "strategy": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/StrategyName"},
+                                {"$ref": "#/components/schemas/StrategyOverride"},
+                            ],
+                            "description": "A strategy name, or thresholds as a JSON object "
+                            "(as `strategy` of BatchIn)",
+                        },
+                    },
+                },
+                "encoding": {
+                    "file": {"contentType": ", ".join(sorted(FILE_TYPES))},
+                    "strategy": {"contentType": "application/json"},
+                },
+            },
+            **{media: {"schema": _BINARY} for media in sorted(FILE_TYPES)},
+        },
     }
 }
 
@@ -53,13 +94,58 @@ async def in_worker(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_WORKER, call)
 
 
-async def batch_body(request: Request, _user: CurrentUser, settings: SettingsDep) -> BatchIn:
+NameQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        pattern=NAME_PATTERN,
+        description="A file sent as the whole body: the batch's name (default: the time of "
+        "the upload). Ignored for JSON and multipart bodies, which carry their own `name`",
+    ),
+]
+SheetQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="An XLSX file: the sheet to read, by name or number (1: the first, the "
+        "default)",
+    ),
+]
+
+
+async def batch_body(
+    request: Request,
+    _user: CurrentUser,
+    settings: SettingsDep,
+    name: NameQuery = None,
+    sheet: SheetQuery = None,
+) -> BatchRequest:
     """Takes the user so that the request is authenticated and counted (by the request guard,
     or by FastAPI when a test supplies the user) before a byte of the body is read."""
     raw = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() in (*FILE_TYPES, MULTIPART):
+        max_cost = Decimal(str(settings.max_buy_cost))
+        args = (raw, content_type, name, sheet, settings.max_batch_items, max_cost)
+        return (
+            await in_worker(_file_batch, *args) if len(raw) > INLINE_BYTES else _file_batch(*args)
+        )
     if len(raw) <= INLINE_BYTES:
-        return parse_batch(raw, settings.max_batch_items)
-    return await in_worker(parse_batch, raw, settings.max_batch_items)
+        return BatchRequest(parse_batch(raw, settings.max_batch_items))
+    return BatchRequest(await in_worker(parse_batch, raw, settings.max_batch_items))
+
+
+def _file_batch(
+    raw: bytes,
+    content_type: str,
+    name: str | None,
+    sheet: str | None,
+    max_items: int,
+    max_cost: Decimal,
+) -> BatchRequest:
+    return parse_upload(upload_of(raw, content_type, name, sheet), max_items, max_cost)
 
 
 def parse_batch(raw: bytes, max_items: int) -> BatchIn:

@@ -1,15 +1,14 @@
-"""Batches: submit (202 + outbox), list, read, cancel, list their lines, export as CSV."""
+"""Batches: submit (202 + outbox), list, read, cancel, list their lines (export: exports.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
@@ -24,12 +23,12 @@ from .. import business_config, quotas
 from ..adapters.internal import owner_param
 from ..business_config import apply_override
 from ..db.tables import outbox, submissions
-from ..domain import batch_export
 from ..domain.submission import SubmissionEvents, build_submission
 from .batch_body import BATCH_REQUEST_BODY, batch_body, in_worker
+from .batch_upload import BatchRequest
 from .deps import CurrentUser, KnownQueryOnly, ServicesDep, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
-from .schemas import BatchIn, ItemIn, StatusChangeIn
+from .schemas import ItemIn, StatusChangeIn
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"], dependencies=KnownQueryOnly)
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
@@ -40,9 +39,31 @@ LOCATION = {
 }
 
 
+class FileColumns(BaseModel):
+    """The columns of an uploaded file, by their headers (letters without a header row)."""
+
+    identifier: str
+    cost: str
+    condition: str | None = None
+    quantity: str | None = None
+    note: str | None = None
+
+
+class IgnoredRowOut(BaseModel):
+    row: int = Field(description="The row number, as the spreadsheet shows it")
+    reason: str
+
+
 class BatchAccepted(BatchView):
     config_version: int = Field(
         description="The version of your config the batch is analysed with (0: the defaults)"
+    )
+    columns: FileColumns | None = Field(
+        None, description="A file upload: which column held what (null for a JSON batch)"
+    )
+    ignored_rows: list[IgnoredRowOut] = Field(
+        default_factory=list,
+        description="A file upload: rows not read as lines (trailing totals)",
     )
 
 
@@ -89,14 +110,17 @@ def _not_found() -> ProblemError:
 )
 async def submit_batch(
     user: CurrentUser,
-    body: Annotated[BatchIn, Depends(batch_body)],
+    request: Annotated[BatchRequest, Depends(batch_body)],
     session: SessionDep,
     settings: SettingsDep,
     services: ServicesDep,
     response: Response,
 ) -> BatchAccepted:
     """Accept a list for analysis with your current config (snapshotted: later changes do not
-    alter it). Quotas: 429 past your items per day, 409 past your open batches."""
+    alter it): JSON, or your spreadsheet (CSV, TSV, XLSX; a bad cell is a 422 naming its row
+    and column, and nothing is stored). Quotas: 429 past your items per day, 409 past your open
+    batches."""
+    body = request.batch
     limits = quotas.quotas_of(user, settings)
     await quotas.settle_finished(session, services, user.id, limits)
     batch_id, now = uuid.uuid4(), datetime.now(UTC)
@@ -154,6 +178,8 @@ async def submit_batch(
         started_at=None,
         finished_at=None,
         config_version=config.config_version,
+        columns=FileColumns.model_validate(request.columns) if request.columns else None,
+        ignored_rows=[IgnoredRowOut(row=r.row, reason=r.reason) for r in request.ignored],
     )
 
 
@@ -166,6 +192,8 @@ def _chunk_items(lines: Sequence[ItemIn], condition: Condition) -> list[ChunkIte
             asin=parse_identifier(line.identifier).asin,
             buy_cost=line.cost(),
             condition=line.condition or condition,
+            quantity=line.quantity,
+            note=line.note,
         )
         for n, line in enumerate(lines)
     ]
@@ -221,76 +249,6 @@ async def list_batch_items(
         await _accepted_not_yet_recorded(session, batch_id, owner)
         return BatchItemPage(items=[], total=0, page=page, size=size)
     return found
-
-
-class CsvResponse(StreamingResponse):
-    media_type = "text/csv"
-
-
-@router.get(
-    "/{batch_id}/export",
-    response_class=CsvResponse,
-    responses={
-        200: {
-            "description": "One CSV row per line, in submission order: its analysis, or why it "
-            "failed",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "headers": {
-                "Content-Disposition": {
-                    "description": '`attachment; filename="batch-{id}.csv"`',
-                    "schema": {"type": "string"},
-                }
-            },
-        },
-        **problems(*AUTHENTICATED, 404),
-    },
-)
-async def export_batch(
-    batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep, session: SessionDep
-) -> CsvResponse:
-    """The batch as a spreadsheet (streamed; a line still in analysis has status PENDING)."""
-    owner = None if user.is_admin else user.id
-    if await services.batch(f"/internal/batches/{batch_id}", owner_param(owner)) is None:
-        await _accepted_not_yet_recorded(session, batch_id, owner)  # 404 unless ours
-    lines = _export_lines(services.batch, services.analysis, batch_id, owner)
-    return CsvResponse(
-        lines, headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'}
-    )
-
-
-Fetch = Callable[[str, dict[str, Any]], Awaitable[Any]]
-
-
-async def _export_lines(
-    batch: Fetch, analysis: Fetch, batch_id: uuid.UUID, owner: uuid.UUID | None
-) -> AsyncIterator[str]:
-    """Lines and analyses both come in item order: merged like two sorted files."""
-    yield batch_export.header()
-    owned = owner_param(owner)
-    items = _by_position(batch, f"/internal/batches/{batch_id}/items", owned)
-    analyses = _by_position(
-        analysis, "/internal/analyses", {"batch_id": batch_id, "sort": "item", **owned}
-    )
-    pending = await anext(analyses, None)
-    async for item in items:
-        while pending is not None and pending["item_no"] < item["item_no"]:
-            pending = await anext(analyses, None)
-        matched = pending if pending is not None and pending["item_no"] == item["item_no"] else None
-        yield batch_export.row(item, matched)
-
-
-async def _by_position(
-    fetch: Fetch, path: str, params: dict[str, Any]
-) -> AsyncIterator[dict[str, Any]]:
-    after = -1
-    while True:
-        page = await fetch(path, {**params, "size": MAX_PAGE_SIZE, "after_item_no": after})
-        rows: list[dict[str, Any]] = page["items"] if page else []
-        for found in rows:
-            yield found
-        if len(rows) < MAX_PAGE_SIZE:
-            return
-        after = rows[-1]["item_no"]
 
 
 async def _accepted_not_yet_recorded(

@@ -5,6 +5,7 @@ Each batch is analysed with the version that was current when it was submitted.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -15,7 +16,7 @@ from .. import business_config
 from ..business_config import ConfigVersion
 from .deps import CurrentUser, KnownQueryOnly, SessionDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
-from .schemas import BusinessConfigIn, BusinessConfigOut
+from .schemas import IF_MATCH_PATTERN, BusinessConfigIn, BusinessConfigOut
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"], dependencies=KnownQueryOnly)
 ETAG = {
@@ -50,15 +51,14 @@ def _etag(version: int) -> str:
 def _expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
-    try:
+    if re.fullmatch(IF_MATCH_PATTERN, if_match.strip()):  # as the document states it
         return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise ProblemError(
-            400,
-            "bad-if-match",
-            "Bad If-Match",
-            'If-Match takes the ETag of GET /api/v1/config, e.g. "3"',
-        ) from None
+    raise ProblemError(
+        400,
+        "bad-if-match",
+        "Bad If-Match",
+        'If-Match takes the ETag of GET /api/v1/config, e.g. "3"',
+    )
 
 
 @router.get(
@@ -93,7 +93,12 @@ async def replace_config(
     session: SessionDep,
     response: Response,
     if_match: Annotated[
-        str | None, Header(max_length=40, description="Only if still this version")
+        str | None,
+        Header(
+            max_length=40,
+            description='Only if still this version: an ETag of GET (`"3"`), or `*`',
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
     ] = None,
 ) -> Any:
     """Replace the config; saved as a new version. Batches already submitted keep theirs."""

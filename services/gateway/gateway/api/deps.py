@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..adapters.internal import InternalServices
 from ..auth_cache import CredentialCache
 from ..db.tables import api_keys, auth_sessions, users
+from ..domain.sign_in import client_bucket
 from ..ratelimit import SharedCounter, count_request, too_many_requests
-from ..security import decode_access_token, is_api_key, token_digest
+from ..security import PasswordHashing, decode_access_token, is_api_key, token_digest
 from ..settings import GatewaySettings
 from .problems import ProblemError
 
@@ -74,7 +75,12 @@ def get_credential_cache(request: Request) -> CredentialCache:
     return request.app.state.credential_cache  # type: ignore[no-any-return]
 
 
+def get_password_hashing(request: Request) -> PasswordHashing:
+    return request.app.state.password_hashing  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+HashingDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
 CacheDep = Annotated[CredentialCache, Depends(get_credential_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ServicesDep = Annotated[InternalServices, Depends(get_services)]
@@ -237,7 +243,7 @@ async def limit_by_client(request: Request, settings: SettingsDep) -> None:
     """Register, token and refresh: counted per client address (slows password guessing)."""
     if not settings.auth_rate_limit_requests:
         return
-    address = request.client.host if request.client else "unknown"
+    address = client_bucket(request.client.host) if request.client else "unknown"
     async with request.app.state.runtime.sessions() as session:
         state = await count_request(
             session,

@@ -11,6 +11,7 @@ from fastapi.openapi.models import Schema
 from pydantic.json_schema import models_json_schema
 
 from av_shared.events import StrategyName
+from av_shared.events.business_config import InboundPlacementName, SellAgainst
 from av_shared.events.chunk_item import Condition
 from av_shared.views import (
     AnalysisOutcomeName,
@@ -20,7 +21,11 @@ from av_shared.views import (
 )
 
 from ..settings import GatewaySettings
+from ..watchlists.conditions import AlertKind
+from ..webhooks.outbox import WebhookEvent
 from .analyses import SortKey
+from .books import TrendDirectionName
+from .exports import ExportFormat
 from .problems import PROBLEM_JSON
 from .schemas import BatchIn, RoleName
 
@@ -51,6 +56,26 @@ TAGS: list[dict[str, Any]] = [
         "BUY/WATCH/PASS; the instant analysis of one book",
     },
     {"name": "admin", "description": "Admins only: sellers, their roles and quotas"},
+    {
+        "name": "books",
+        "description": "A book you analysed: its Keepa price and sales-rank history, sales, "
+        "trends and chart (no Keepa token spent)",
+    },
+    {
+        "name": "webhooks",
+        "description": "Signed HTTPS callbacks when a batch completes or fails and when an "
+        "alert triggers; their deliveries and attempts",
+    },
+    {
+        "name": "watchlists",
+        "description": "Books you watch, re-analysed on the list's interval, with the "
+        "conditions that raise an alert",
+    },
+    {"name": "alerts", "description": "What triggered on your watchlists, before and after"},
+    {
+        "name": "schedules",
+        "description": "Batches re-submitted on a cron expression or interval; their runs",
+    },
     {"name": "operations", "description": "Health, readiness, metrics, the AsyncAPI document"},
 ]
 
@@ -69,9 +94,21 @@ ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
         get_args(AnalysisOutcomeName),
         "Whether market data was found and the item is a book",
     ),
+    "TrendDirection": (
+        get_args(TrendDirectionName),
+        "Whether a price or the sales rank rose, fell or stayed flat over the window",
+    ),
     "AnalysisSort": (
         get_args(SortKey),
         "Sort field of analyses, `-` for descending; `item`: position in the batch",
+    ),
+    "ExportFormat": (get_args(ExportFormat), "What a batch export is written as"),
+    "WebhookEvent": (get_args(WebhookEvent), "An event a webhook can be sent"),
+    "AlertKind": (get_args(AlertKind), "What a watched book is alerted on"),
+    "SellAgainst": (get_args(SellAgainst), "The price a rank band sells a copy against"),
+    "InboundPlacement": (
+        get_args(InboundPlacementName),
+        "Amazon's inbound placement option your shipments use",
     ),
 }
 _BY_VALUES = {frozenset(values): name for name, (values, _) in ENUMS.items()}
@@ -89,6 +126,7 @@ def customise_openapi(app: FastAPI, settings: GatewaySettings) -> None:
             _named_enums(schema)
             _deployment_limits(schema, settings)
             _operations_routes(schema)
+            _parameters_never_null(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -159,6 +197,20 @@ def _deployment_limits(schema: dict[str, Any], settings: GatewaySettings) -> Non
         if buy_cost is not None and "maximum" in buy_cost:
             buy_cost["maximum"] = settings.max_buy_cost
     components["BatchIn"]["properties"]["items"]["maxItems"] = settings.max_batch_items
+
+
+def _parameters_never_null(schema: dict[str, Any]) -> None:
+    """An optional query parameter or header is left out, never `null`: FastAPI writes
+    `str | None` as `anyOf: [string, null]`, which a client (or schemathesis) sends as `null`."""
+    for item in schema["paths"].values():
+        for op in item.values():
+            for parameter in op.get("parameters", []):
+                found = parameter.get("schema", {})
+                branches = found.get("anyOf", [])
+                kept = [b for b in branches if b.get("type") != "null"]
+                if len(branches) == 2 and len(kept) == 1:
+                    del found["anyOf"]
+                    parameter["schema"] = {**kept[0], **found}
 
 
 def _operations_routes(schema: dict[str, Any]) -> None:

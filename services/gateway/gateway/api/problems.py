@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from av_shared.retry import TransientError, is_transient
 
@@ -27,9 +28,14 @@ PROBLEM_BASE = "https://arbitragevault.dev/problems/"
 class FieldError(BaseModel):
     field: str = Field(
         description="Where: `items[3].identifier`, `strategy.min_profit`, a query "
-        "parameter, or `body` for the body as a whole"
+        "parameter, or `body` for the body as a whole; in an uploaded file "
+        '`row 17, column "ISBN"`'
     )
     message: str
+    row: int | None = Field(None, description="An uploaded file: the row, as numbered there")
+    column: str | None = Field(
+        None, description="An uploaded file: the column's header (its letter without headers)"
+    )
 
 
 class Problem(BaseModel):
@@ -222,6 +228,21 @@ def _field_error(error: Any) -> dict[str, str]:
     }
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method of the request's path (RFC 9110 `Allow`): Starlette names only those of the
+    first route that matched the path, and each method of a path is its own route here. Each
+    method is tried against the routes (included routers match their own routes)."""
+    allowed = [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -271,13 +292,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             503: "Service unavailable",
         }
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
             request,
             exc.status_code,
             f"http-{exc.status_code}",
             titles.get(exc.status_code, "Error"),
             detail,
-            dict(exc.headers or {}),
+            headers,
         )
 
     async def on_infrastructure(request: Request, exc: Exception) -> Response:

@@ -32,7 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from av_shared.retry import is_transient
 
 from ..settings import GatewaySettings
+from ..streams.tickets import carries_ticket
 from .batch_body import NUL_MESSAGE
+from .batch_upload import FILE_TYPES, MULTIPART
 from .bounded_json import NUL, nul_path
 from .deps import authenticate, get_current_user
 from .problems import (
@@ -55,6 +57,8 @@ LARGE_BODIES = frozenset({("POST", "/api/v1/batches")})
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM_PATHS = {"/api/v1/auth/token"}
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
+# A batch may also be the seller's spreadsheet (batch_upload.py).
+BATCH_KINDS = (JSON, MULTIPART, *sorted(FILE_TYPES))
 
 
 def _form_nul(raw: bytes) -> str | None:
@@ -106,6 +110,8 @@ def _route_of(scope: Scope) -> _Route:
     # A test that supplies the user itself has nothing to authenticate.
     supplied = isinstance(app, FastAPI) and get_current_user in app.dependency_overrides
     protected = path.startswith(API_PREFIX) and path not in SIGN_IN_PATHS
+    # A stream opened with `?ticket=` (a browser's EventSource): the route redeems the ticket.
+    protected = protected and not carries_ticket(path, scope.get("query_string", b""))
     return _Route(
         authenticated=protected and not supplied, large_body=(scope["method"], path) in LARGE_BODIES
     )
@@ -168,13 +174,17 @@ class RequestGuard:
         if length and length.isdigit() and int(length) > limit:
             return self._too_large(request, limit), receive
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        expected = FORM if request.scope["path"] in FORM_PATHS else JSON
+        expected = self._kinds(request, route)
         has_body = "transfer-encoding" in headers or (length is not None and length != "0")
-        if has_body and kind != expected:
+        if has_body and kind not in expected:
             return problem_response(
-                request, 415, "unsupported-media-type", "Unsupported media type", f"send {expected}"
+                request,
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send " + " or ".join(expected),
             ), receive
-        if kind not in (JSON, FORM):
+        if kind not in expected:
             return None, receive
         body, receive = await _read(receive, limit)
         if body is None:
@@ -184,6 +194,12 @@ class RequestGuard:
         if (kind == FORM or not route.large_body) and (field := _body_nul(kind, body)):
             return _invalid(request, field, NUL_MESSAGE), receive
         return None, receive
+
+    @staticmethod
+    def _kinds(request: Request, route: _Route) -> tuple[str, ...]:
+        if request.scope["path"] in FORM_PATHS:
+            return (FORM,)
+        return BATCH_KINDS if route.large_body else (JSON,)
 
     def _too_large(self, request: Request, limit: int) -> Response:
         which = (

@@ -31,6 +31,7 @@ from pydantic import Strict as StrictType
 from pydantic_core import PydanticCustomError
 
 from av_shared.events import StrategyName
+from av_shared.events.business_config import InboundPlacementName, SellAgainst
 from av_shared.events.chunk_item import Condition
 from av_shared.identifiers import InvalidIdentifier, parse_identifier
 
@@ -110,8 +111,10 @@ def _as_float(value: Decimal) -> float:
     return float(value)
 
 
-def _number_schema(maximum: float) -> WithJsonSchema:
-    return WithJsonSchema({"type": "number", "minimum": 0, "maximum": maximum})
+def _number_schema(maximum: float, places: int = 2) -> WithJsonSchema:
+    """`multipleOf` states the decimal places (0.01: cents), as the validator checks them."""
+    step = float(Decimal(1).scaleb(-places))
+    return WithJsonSchema({"type": "number", "minimum": 0, "maximum": maximum, "multipleOf": step})
 
 
 AsFloat = PlainSerializer(_as_float, return_type=float, when_used="json")
@@ -128,7 +131,7 @@ CostPerUnit = Annotated[
     Decimal, JsonNumber, Field(ge=0, le=1_000), Cents, _number_schema(1_000), AsFloat
 ]
 TaxPercent = Annotated[
-    Decimal, JsonNumber, Field(ge=0, le=100), _at_most_places(3), _number_schema(100), AsFloat
+    Decimal, JsonNumber, Field(ge=0, le=100), _at_most_places(3), _number_schema(100, 3), AsFloat
 ]
 # The maximum documented here is replaced by the MAX_BUY_COST setting in the served document.
 BuyCost = Annotated[
@@ -140,7 +143,17 @@ BuyCost = Annotated[
     _number_schema(float(DEFAULT_MAX_BUY_COST)),
     AsFloat,
 ]
-Count = Annotated[int, StrictType()]  # a JSON integer: "40", 40.5 and true are refused
+
+
+def _whole_number(value: Any) -> Any:
+    """40.0 is a JSON Schema integer as 40 is (a client may well write it so)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A JSON integer: "40", 40.5 and true are refused
+Count = Annotated[int, BeforeValidator(_whole_number), StrictType()]
 
 
 def no_control_characters(value: str) -> str:
@@ -154,12 +167,34 @@ def no_control_characters(value: str) -> str:
     return value
 
 
+# No control character, and at least one that is not whitespace (names are stripped).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(no_control_characters),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN}),
+]
+# What `parse_identifier` reads: an optional ISBN label, then 10 or 13 letters or digits with
+# spaces and hyphens anywhere. The check digit is beyond a pattern: the format names it.
+_SEP = r"[\s\u2010-\u2014-]"
+IDENTIFIER_PATTERN = (
+    rf"^\s*(?:[Ii][Ss][Bb][Nn](?:{_SEP}*1[03])?\s*[:.]?)?{_SEP}*"
+    rf"(?:[0-9A-Za-z]{_SEP}*){{10}}(?:(?:[0-9A-Za-z]{_SEP}*){{3}})?$"
+)
+IDENTIFIER_FORMAT = "book-identifier"
+MAX_QUANTITY, MAX_NOTE = 10_000, 500
+Note = Annotated[
+    str,
+    StringConstraints(max_length=MAX_NOTE),
+    AfterValidator(no_control_characters),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_NOTE, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}
+    ),
 ]
 RoleName = Literal["user", "admin"]
+# If-Match of PUT /config: `*` or an ETag of GET /config (`"3"`, weak `W/"3"`).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,9}")$'
 
 
 class Strict(BaseModel):
@@ -170,8 +205,14 @@ class ItemIn(Strict):
     identifier: str = Field(
         max_length=40,
         description="ISBN-10, ISBN-13 (978/979) or ASIN (B + 9 letters/digits); "
-        "spaces, hyphens and an 'ISBN' label are ok",
+        "spaces, hyphens and an 'ISBN' label are ok. Format `book-identifier`: the ISBN's "
+        "check digit must hold",
         examples=["0593655036"],
+        json_schema_extra={
+            "minLength": 10,
+            "pattern": IDENTIFIER_PATTERN,
+            "format": IDENTIFIER_FORMAT,
+        },
     )
     buy_cost: BuyCost = Field(
         description="What one copy costs you, in USD: a number with at most 2 decimal places, "
@@ -181,6 +222,8 @@ class ItemIn(Strict):
     condition: Condition | None = Field(
         None, description="Default: your config's batch_defaults.condition ('used' at first)"
     )
+    quantity: Count = Field(1, ge=1, le=MAX_QUANTITY, description="Copies you have of this line")
+    note: Note | None = Field(None, description="Your note, kept with the line's analysis")
 
     @field_validator("identifier")
     @classmethod
@@ -210,6 +253,35 @@ class _Thresholds(Strict):
         description="Most of the time Amazon may hold the new buy box, "
         "percent of Keepa's stats window; `null`: no limit",
     )
+    rank_bands: list[RankBandIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="Sales-rank bands, ascending `up_to_rank`, only the last open: the band of a "
+        "book's rank replaces min_profit/min_roi_percent. Left out: the preset's (or your "
+        "config's), unless min_profit or min_roi_percent is given; `null`: no bands, one "
+        "threshold at every rank",
+    )
+    sell_within_days: Count | None = Field(
+        None, ge=1, le=730, description="How long copies may take to sell (default 180 days)"
+    )
+
+
+class RankBandIn(Strict):
+    """Thresholds for books up to a sales rank (ScoutIQ's triggers): faster sellers may need
+    less margin than a book at rank 2,000,000."""
+
+    up_to_rank: Count | None = Field(
+        ge=1, le=100_000_000, description="Highest rank of the band; `null`: every rank above"
+    )
+    min_profit: Money = Field(description="Lowest profit per copy in this band, USD")
+    min_roi_percent: Percent = Field(description="Lowest ROI in this band, percent")
+    sell_against: SellAgainst = Field(
+        "buy_box",
+        description="The price sold against: the buy box, the lowest FBA offer, the n-th lowest "
+        "FBA offer (`fba_offer_slot`) or the used buy box; the usual order when it is missing",
+    )
+    fba_offer_slot: Count = Field(1, ge=1, le=20, description="With nth_lowest_fba: 1 = lowest")
 
 
 class StrategyOverride(_Thresholds):
@@ -286,6 +358,11 @@ class SellerCostsIn(Strict):
     inbound_shipping_per_lb: CostPerUnit = Decimal("0.50")
     prep_per_unit: CostPerUnit = Decimal("0.35")
     sales_tax_percent: TaxPercent = Decimal("0")
+    inbound_placement: InboundPlacementName = Field(
+        "amazon_optimized",
+        description="Amazon's inbound placement option you ship with: amazon_optimized (free), "
+        "minimal_split or partial_split (a fee per unit, by size and weight)",
+    )
 
 
 class BatchDefaults(Strict):
@@ -300,6 +377,14 @@ class BusinessConfigIn(Strict):
     batch_defaults: BatchDefaults = Field(default_factory=BatchDefaults)
 
 
+class RankBandOut(BaseModel):
+    up_to_rank: int | None
+    min_profit: Annotated[Decimal, AsFloat]
+    min_roi_percent: Annotated[Decimal, AsFloat]
+    sell_against: SellAgainst
+    fba_offer_slot: int
+
+
 class StrategyOut(BaseModel):
     name: StrategyName
     min_roi_percent: Annotated[Decimal, AsFloat]
@@ -308,12 +393,17 @@ class StrategyOut(BaseModel):
     max_sales_rank: int | None
     max_competing_fba_offers: int | None
     max_amazon_buy_box_percent: int | None
+    rank_bands: list[RankBandOut] | None = Field(
+        description="`null`: min_profit/min_roi_percent at every rank, against the buy box"
+    )
+    sell_within_days: int
 
 
 class SellerCostsOut(BaseModel):
     inbound_shipping_per_lb: Annotated[Decimal, AsFloat]
     prep_per_unit: Annotated[Decimal, AsFloat]
     sales_tax_percent: Annotated[Decimal, AsFloat]
+    inbound_placement: InboundPlacementName
 
 
 class BusinessConfigOut(BaseModel):

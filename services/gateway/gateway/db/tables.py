@@ -104,6 +104,33 @@ rate_limit_counters = Table(
     Index("ix_rate_limit_counters_window", "window_start"),
 )
 
+# Wrong passwords in a row per email (known or not: the answer must not tell), and the lock they
+# earned (gateway.domain.sign_in.BackoffPolicy). A correct password deletes the row.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("email", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True), nullable=False),
+    Index("ix_sign_in_failures_last_failed_at", "last_failed_at"),
+)
+
+# Invite codes (registration mode `invite`): a digest of the code, single use, short-lived.
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("code_hash", Text, nullable=False, unique=True),
+    Column("email", Text, nullable=True),  # only this address may spend it
+    Column("created_by", Uuid, ForeignKey("users.id"), nullable=True),
+    Column("max_items_per_day", Integer, nullable=True),  # the new account's quota
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("used_by", Uuid, ForeignKey("users.id"), nullable=True),
+)
+
 # Items a seller submitted per UTC day (batch lines and instant analyses), for the daily quota.
 daily_usage = Table(
     "daily_usage",
