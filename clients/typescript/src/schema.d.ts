@@ -3274,6 +3274,12 @@ export interface components {
          */
         BatchStatus: "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
         /**
+         * ChangeAlertKind
+         * @description A change a watched book is alerted on
+         * @enum {string}
+         */
+        ChangeAlertKind: "becomes_buy" | "amazon_leaves" | "amazon_joins";
+        /**
          * Condition
          * @description Condition of the copy
          * @enum {string}
@@ -3321,6 +3327,12 @@ export interface components {
          * @enum {string}
          */
         StrategyName: "balanced" | "textbook" | "velocity";
+        /**
+         * ThresholdAlertKind
+         * @description A threshold a watched book crosses
+         * @enum {string}
+         */
+        ThresholdAlertKind: "profit_above" | "roi_above" | "sell_price_above" | "sell_price_below" | "sales_rank_below" | "offers_below";
         /**
          * TrendDirection
          * @description Whether a price or the sales rank rose, fell or stayed flat over the window
@@ -6871,6 +6883,24 @@ export interface operations {
             };
             /** @description Not found, or not yours */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large: a batch over MAX_REQUEST_BYTES, any other body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

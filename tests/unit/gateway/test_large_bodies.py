@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -117,11 +118,11 @@ async def test_without_credentials_every_protected_route_is_401_unread(
     async with _client(_settings()) as http:
         response = await http.request(
             method,
-            path.format(
-                batch_id=uuid.uuid4(),
-                analysis_id=uuid.uuid4(),
-                key_id=uuid.uuid4(),
-                user_id=uuid.uuid4(),
+            # Every path parameter is an id but a book's identifier.
+            re.sub(
+                r"\{(\w+)\}",
+                lambda m: "0593655036" if m[1] == "identifier" else str(uuid.uuid4()),
+                path,
             ),
             content=body,
             headers=JSON_TYPE,

@@ -125,7 +125,9 @@ def test_each_route_documents_what_it_can_answer(openapi: dict[str, Any]) -> Non
     assert {"502", "504"} <= statuses("post", "/api/v1/analyses")
     assert {"400", "412"} <= statuses("put", "/api/v1/config")
     for path, method, _ in _api(openapi):
-        assert ("403" in statuses(method, path)) == path.startswith("/api/v1/admin/"), path
+        # 403: admins only, or registration closed (REGISTRATION_MODE).
+        forbidding = path.startswith("/api/v1/admin/") or path == "/api/v1/auth/register"
+        assert ("403" in statuses(method, path)) == forbidding, path
     headers = {
         ("post", "/api/v1/batches", "202"): "Location",
         ("patch", "/api/v1/batches/{batch_id}/status", "202"): "Location",

@@ -4,6 +4,8 @@ that would pass validation are not sent here, except to routes served by the fak
 
 from __future__ import annotations
 
+import json
+
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -41,6 +43,9 @@ class FakeServices:
     async def batch(self, path: str, params: dict[str, Any] | None = None) -> Any:
         self.calls.append((path, params or {}))
         return {"items": [], "total": 0, "page": 1, "size": 50}
+
+    async def analysis_bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        return json.dumps(await self.analysis(path, params)).encode()
 
 
 @pytest.fixture

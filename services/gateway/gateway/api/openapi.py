@@ -22,6 +22,7 @@ from av_shared.views import (
 
 from ..settings import GatewaySettings
 from ..watchlists.conditions import AlertKind
+from .watchlists import ChangeAlertKind, ThresholdAlertKind
 from ..webhooks.outbox import WebhookEvent
 from .analyses import SortKey
 from .books import TrendDirectionName
@@ -105,6 +106,8 @@ ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
     "ExportFormat": (get_args(ExportFormat), "What a batch export is written as"),
     "WebhookEvent": (get_args(WebhookEvent), "An event a webhook can be sent"),
     "AlertKind": (get_args(AlertKind), "What a watched book is alerted on"),
+    "ChangeAlertKind": (get_args(ChangeAlertKind), "A change a watched book is alerted on"),
+    "ThresholdAlertKind": (get_args(ThresholdAlertKind), "A threshold a watched book crosses"),
     "SellAgainst": (get_args(SellAgainst), "The price a rank band sells a copy against"),
     "InboundPlacement": (
         get_args(InboundPlacementName),

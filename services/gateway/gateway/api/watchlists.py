@@ -60,25 +60,31 @@ def _reasonable(moment: datetime) -> datetime:
 RunTime = Annotated[AwareDatetime, AfterValidator(_reasonable)]
 
 
+ThresholdAlertKind = Literal[
+    "profit_above",
+    "roi_above",
+    "sell_price_above",
+    "sell_price_below",
+    "sales_rank_below",
+    "offers_below",
+]
+
+
 class ThresholdAlert(Strict):
     """Profit or ROI above, sell price above or below, sales rank below, competing FBA offers
     below a `value`."""
 
-    kind: Literal[
-        "profit_above",
-        "roi_above",
-        "sell_price_above",
-        "sell_price_below",
-        "sales_rank_below",
-        "offers_below",
-    ]
+    kind: ThresholdAlertKind
     value: float = Field(ge=-1e9, le=1e9, description="The threshold")
+
+
+ChangeAlertKind = Literal["becomes_buy", "amazon_leaves", "amazon_joins"]
 
 
 class ChangeAlert(Strict):
     """The recommendation becomes BUY; Amazon leaves or joins the listing."""
 
-    kind: Literal["becomes_buy", "amazon_leaves", "amazon_joins"]
+    kind: ChangeAlertKind
 
 
 AlertOn = Annotated[ThresholdAlert | ChangeAlert, Field(discriminator="kind")]

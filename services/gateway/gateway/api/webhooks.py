@@ -326,7 +326,7 @@ async def list_webhook_deliveries(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_model=DeliveryOut,
-    responses=problems(*AUTHENTICATED, 404),
+    responses=problems(*AUTHENTICATED, *WITH_BODY, 404),
 )
 async def redeliver_webhook_delivery(
     webhook_id: uuid.UUID, delivery_id: uuid.UUID, user: CurrentUser, session: SessionDep
