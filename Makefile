@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m devstack.bench_read
 	$(BIN)/python -m devstack.bench_keepa
 	$(BIN)/python -m devstack.bench_load
+	$(BIN)/python -m devstack.bench_streams
 
 ts-client: install
 	$(BIN)/python -m devstack.ts_client

@@ -1,8 +1,7 @@
 -- One database, one schema per service, one role per service that can use only its own schema.
 -- Run as a superuser on the `arbitragevault` database (docker-compose mounts it into
 -- /docker-entrypoint-initdb.d; `make run` and `make test` execute it through devstack).
--- Passwords here are placeholders: devstack (make run, make test) replaces them with generated ones,
--- docker-compose with the operator's (deploy/postgres/passwords.sh); production sets its own.
+-- Passwords here are for local development only; production sets its own.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gateway_svc') THEN

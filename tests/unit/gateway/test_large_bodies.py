@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager

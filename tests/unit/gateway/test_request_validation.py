@@ -5,7 +5,6 @@ that would pass validation are not sent here, except to routes served by the fak
 from __future__ import annotations
 
 import json
-
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime

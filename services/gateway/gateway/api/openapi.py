@@ -22,13 +22,13 @@ from av_shared.views import (
 
 from ..settings import GatewaySettings
 from ..watchlists.conditions import AlertKind
-from .watchlists import ChangeAlertKind, ThresholdAlertKind
 from ..webhooks.outbox import WebhookEvent
 from .analyses import SortKey
 from .books import TrendDirectionName
 from .exports import ExportFormat
 from .problems import PROBLEM_JSON
 from .schemas import BatchIn, RoleName
+from .watchlists import ChangeAlertKind, ThresholdAlertKind
 
 TAGS: list[dict[str, Any]] = [
     {
