@@ -92,7 +92,7 @@ def service_auth(audience: str, secret: str) -> Any:
     return Depends(check)
 
 
-def _owner_scope(request: Request, owner_id: uuid.UUID | None = None) -> uuid.UUID | None:
+async def _owner_scope(request: Request, owner_id: uuid.UUID | None = None) -> uuid.UUID | None:
     """The owner a read is limited to: required, except on the admin routes (None: all)."""
     if owner_id is None and not request.url.path.startswith(ADMIN_PREFIX):
         raise HTTPException(422, "owner_id is required (the admin view is /internal/admin/...)")

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import asyncpg
@@ -38,6 +38,7 @@ REVOCATION_BOUND_SECONDS = 2.0
 PING_SECONDS = 1.0
 PING_TIMEOUT_SECONDS = 1.0
 MAX_ENTRIES = 100_000
+Loaded = tuple[uuid.UUID, Any, float | None]  # (user, value, seconds it may be kept; None: ttl)
 
 
 class CredentialCache:
@@ -46,6 +47,7 @@ class CredentialCache:
         self.listening = False  # the cache is used only while notifications can arrive
         self.generation = 0  # counts invalidations: a lookup that saw one is not remembered
         self._entries: dict[Hashable, tuple[float, uuid.UUID, Any]] = {}
+        self._loading: dict[Hashable, tuple[int, asyncio.Future[Loaded]]] = {}
         self._stopped = asyncio.Event()
 
     def get(self, key: Hashable) -> Any | None:
@@ -75,6 +77,28 @@ class CredentialCache:
         lifetime = self.ttl if ttl is None else min(ttl, self.ttl)
         if lifetime > 0:
             self._entries[key] = (time.monotonic() + lifetime, user_id, value)
+
+    async def load_once(self, key: Hashable, load: Callable[[], Awaitable[Loaded]]) -> Any:
+        """What `load()` finds for `key`, remembered. Concurrent misses of one key share one
+        load (a hundred requests of one seller after its entry expired are one query), unless
+        an invalidation came after that load began: then it is not theirs to trust."""
+        loading = self._loading.get(key)
+        if loading is None or loading[0] != self.generation:
+            generation = self.generation
+            future: asyncio.Future[Loaded] = asyncio.ensure_future(load())
+            self._loading[key] = (generation, future)
+            future.add_done_callback(lambda done: self._loaded(key, generation, done))
+        else:
+            future = loading[1]
+        # Shielded: one caller going away does not cancel the others' load.
+        return (await asyncio.shield(future))[1]
+
+    def _loaded(self, key: Hashable, generation: int, done: asyncio.Future[Loaded]) -> None:
+        if self._loading.get(key, (None, None))[1] is done:
+            del self._loading[key]
+        if not done.cancelled() and done.exception() is None:
+            user_id, value, ttl = done.result()
+            self.put(key, user_id, value, generation, ttl)
 
     def forget_user(self, user_id: uuid.UUID) -> None:
         self.generation += 1

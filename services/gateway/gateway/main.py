@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,7 +43,7 @@ from .db.tables import SCHEMA, broker_epoch, dead_letters, outbox, submissions
 from .housekeeping import run_housekeeping
 from .ratelimit import SharedCounter
 from .reconciler import SubmissionReconciler
-from .security import PasswordHashing
+from .security import PasswordHashing, VerifiedTokens
 from .settings import GatewaySettings, refuse_dev_secrets
 from .streams.hub import ProgressHub
 from .watchlists.scheduler import Scheduler
@@ -113,7 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.internal_http_timeout_seconds,
             tokens=ServiceTokens(settings.internal_auth_secret.get_secret_value()),
         )
-        app.state.rate_counter = SharedCounter(runtime.sessions)
+        app.state.rate_counter = SharedCounter(runtime.sessions, settings.rate_limit_flush_seconds)
         app.state.narrator = narrator_from(settings)  # None: insights without a summary
         credential_cache = CredentialCache()
         app.state.credential_cache = credential_cache
@@ -139,6 +140,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             credential_cache.stop()
+            with contextlib.suppress(Exception):  # the database may be gone already
+                await app.state.rate_counter.settle()
             await runtime.stop()
             await app.state.services.aclose()
             if app.state.narrator is not None:
@@ -161,6 +164,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings.password_hash_concurrency, settings.password_hash_queue
     )
     app.state.progress_hub = ProgressHub()  # live progress streams of this instance
+    app.state.verified_tokens = VerifiedTokens(settings.jwt_secret.get_secret_value())
     install_problem_handlers(app)
     install_request_guard(app, settings)
     customise_openapi(app, settings)

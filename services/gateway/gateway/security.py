@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,32 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
     except jwt.PyJWTError:
         return None
     return claims if claims.get("typ") == "access" else None
+
+
+class VerifiedTokens:
+    """Access tokens whose signature and claims this instance has checked: a token never
+    changes, so a second use needs only its expiry checked (login revocation is checked apart,
+    by the credential cache). Invalid tokens are not remembered: nobody can fill this with junk;
+    at `max_entries` it starts afresh."""
+
+    def __init__(self, secret: str, max_entries: int = 100_000) -> None:
+        self._secret = secret
+        self._max_entries = max_entries
+        self._known: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def claims(self, token: str) -> dict[str, Any] | None:
+        known = self._known.get(token)
+        if known is not None:
+            if known[0] > time.time():
+                return known[1]
+            del self._known[token]
+            return None
+        claims = decode_access_token(token, self._secret)
+        if claims is not None:
+            if len(self._known) >= self._max_entries:
+                self._known.clear()
+            self._known[token] = (float(claims["exp"]), claims)
+        return claims
 
 
 def token_digest(token: str) -> str:

@@ -103,6 +103,14 @@ class GatewaySettings(CommonSettings):
     rate_limit_window_seconds: int = Field(
         60, ge=1, le=86_400, description="the rate limit's fixed window (also for sign-in)"
     )
+    rate_limit_flush_seconds: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="a seller's requests far from their limit are decided by each instance and "
+        "added to the shared count at most this often; the last max(50, 10%) of a window's "
+        "requests are counted one statement each (0: every request waits for its statement)",
+    )
     auth_rate_limit_requests: int = Field(
         300,
         ge=0,

@@ -72,3 +72,80 @@ async def test_a_failed_statement_fails_its_requests_and_the_next_ones_are_count
     else:
         raise AssertionError("the failure reaches the request")
     assert (await counter.count("user:a", 5, 60)).remaining == 4
+
+
+# Local first (RATE_LIMIT_FLUSH_SECONDS > 0). The interval is long here so that no statement runs
+# on its own during a test: `settle()` stands for an interval passing.
+FOREVER = 3600.0
+
+
+async def test_far_from_the_limit_a_request_waits_for_no_statement_and_the_limit_is_exact() -> None:
+    table = FakeCounterTable()
+    counter = SharedCounter(table.session, flush_seconds=FOREVER)  # type: ignore[arg-type]
+    states = [await counter.count("user:a", 1000, 60) for _ in range(1100)]
+    # The first request reads the count; then up to the exact zone (the last 100 of 1,000)
+    # nothing waits for the database; the zone is counted one statement a request.
+    assert counter.exact_zone(1000) == 100
+    assert table.statements == 1 + 100
+    assert [s.remaining for s in states[:1000]] == list(range(999, -1, -1))
+    assert [s.exceeded for s in states] == [False] * 1000 + [True] * 100
+    # Refusals past the limit are decided here too, and counted at the next statement.
+    assert table.hits["user:a"] == 1000
+    await counter.settle()
+    assert table.hits["user:a"] == 1100
+
+
+async def test_two_instances_hold_the_limit_while_each_sees_the_other_within_an_interval() -> None:
+    table = FakeCounterTable()
+    first, second = (
+        SharedCounter(table.session, flush_seconds=FOREVER)  # type: ignore[arg-type]
+        for _ in range(2)
+    )
+    admitted = 0
+    for _ in range(20):  # rounds of 30 requests each, fewer than the exact zone of 100
+        for counter in (first, second):
+            states = [await counter.count("user:a", 1000, 60) for _ in range(30)]
+            admitted += sum(not s.exceeded for s in states)
+        await first.settle()
+        await second.settle()
+    assert admitted == 1000
+    assert table.hits["user:a"] == 1200
+
+
+async def test_a_small_limit_is_counted_one_statement_a_request() -> None:
+    table = FakeCounterTable()
+    counter = SharedCounter(table.session, flush_seconds=FOREVER)  # type: ignore[arg-type]
+    states = [await counter.count("user:a", 8, 60) for _ in range(9)]
+    # 8 is within the smallest exact zone (50): a statement each, but the ninth, past the limit
+    # as counted by the eighth's statement, is refused here.
+    assert table.statements == 8
+    assert [s.remaining for s in states] == [7, 6, 5, 4, 3, 2, 1, 0, 0]
+
+
+async def test_after_a_failed_statement_the_next_request_waits_for_the_database() -> None:
+    table = FakeCounterTable()
+    failing = False
+
+    @asynccontextmanager
+    async def flaky() -> AsyncIterator[Any]:
+        if failing:
+            raise ConnectionError("database away")
+        async with table.session() as session:
+            yield session
+
+    counter = SharedCounter(flaky, flush_seconds=0.01)  # type: ignore[arg-type]
+    await counter.count("user:a", 1000, 60)
+    await counter.count("user:a", 1000, 60)  # decided here
+    failing = True
+    # Wait (bounded) until the background statement has failed and what it knew is dropped:
+    # then a request does not pass on an unknown count, the failure reaches it.
+    for _ in range(2000):
+        try:
+            await counter.count("user:a", 1000, 60)
+        except ConnectionError:
+            break
+        await asyncio.sleep(0.005)
+    else:
+        raise AssertionError("no request waited for the database once it failed")
+    failing = False
+    assert not (await counter.count("user:a", 1000, 60)).exceeded

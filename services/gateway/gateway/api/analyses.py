@@ -30,7 +30,7 @@ class AnalysisPage(Page[AnalysisView]):
     """Analyses, in the order asked for."""
 
 
-def analysis_filters(
+async def analysis_filters(
     recommendation: RecommendationName | None = None,
     min_roi: Annotated[float | None, Query(ge=-1e6, le=1e6, description="ROI percent")] = None,
     min_velocity: Annotated[int | None, Query(ge=0, le=100)] = None,

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
 from av_shared.events.chunk_item import Condition
@@ -20,13 +21,20 @@ from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
 from av_shared.views import BatchItemView, BatchView, ItemStatusName
 
 from .. import business_config, quotas
-from ..adapters.internal import owner_param
+from ..adapters.internal import InternalServices, owner_param
 from ..business_config import apply_override
 from ..db.tables import outbox, submissions
 from ..domain.submission import SubmissionEvents, build_submission
 from .batch_body import BATCH_REQUEST_BODY, batch_body, in_worker
 from .batch_upload import BatchRequest
-from .deps import CurrentUser, KnownQueryOnly, ServicesDep, SessionDep, SettingsDep
+from .deps import (
+    BatchCacheDep,
+    CurrentUser,
+    KnownQueryOnly,
+    ServicesDep,
+    SessionDep,
+    SettingsDep,
+)
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import ItemIn, StatusChangeIn
 
@@ -210,13 +218,40 @@ async def list_batches(
 
 @router.get("/{batch_id}", response_model=BatchView, responses=problems(*AUTHENTICATED, 404))
 async def get_batch(
-    batch_id: uuid.UUID, user: CurrentUser, services: ServicesDep, session: SessionDep
+    batch_id: uuid.UUID,
+    user: CurrentUser,
+    services: ServicesDep,
+    cache: BatchCacheDep,
+    request: Request,
 ) -> Any:
-    """A batch: status, progress and, while it runs, `eta_seconds`."""
+    """A batch: status, progress and, while it runs, `eta_seconds`. Each gateway instance
+    answers repeated reads from what it last read, kept current by the batch's progress events:
+    at most a second behind the batch service (a finished batch never changes)."""
     owner = None if user.is_admin else user.id
-    batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
+    if owner is not None and (body := cache.get(batch_id, owner)) is not None:
+        return Response(body, media_type="application/json")
+    batch = await read_batch(request.app.state.runtime.sessions, services, batch_id, owner)
+    if owner is None:
+        return batch
+    return Response(cache.put(owner, batch), media_type="application/json")
+
+
+async def read_batch(
+    sessions: async_sessionmaker[AsyncSession],
+    services: InternalServices,
+    batch_id: uuid.UUID,
+    owner: uuid.UUID | None,
+) -> dict[str, Any]:
+    """The batch as the services know it now (a BatchView as JSON; 404 for another seller's):
+    from the batch service, with the ETA of the analysis service while it runs, or PENDING when
+    accepted here and not yet recorded there."""
+    batch: dict[str, Any] | None = await services.batch(
+        f"/internal/batches/{batch_id}", owner_param(owner)
+    )
     if batch is None:
-        return await _accepted_not_yet_recorded(session, batch_id, owner)
+        async with sessions() as session:
+            view = await _accepted_not_yet_recorded(session, batch_id, owner)
+        return view.model_dump(mode="json")
     if batch["status"] in ("PENDING", "PROCESSING"):
         progress = await services.analysis(
             f"/internal/batches/{batch_id}/progress", owner_param(owner)
@@ -301,10 +336,12 @@ async def cancel_batch(
     services: ServicesDep,
     session: SessionDep,
     response: Response,
+    cache: BatchCacheDep,
 ) -> Any:
     """Cancel a running batch: lines not analysed yet are skipped. The cancel is applied by the
     batch service shortly after this answer, unless the batch finishes first."""
     owner = None if user.is_admin else user.id
+    cache.drop(batch_id)  # read it afresh, and again once the cancel is applied
     batch = await services.batch(f"/internal/batches/{batch_id}", owner_param(owner))
     async with session.begin():
         if batch is None:

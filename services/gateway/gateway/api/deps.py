@@ -26,8 +26,9 @@ from ..auth_cache import CredentialCache
 from ..db.tables import api_keys, auth_sessions, users
 from ..domain.sign_in import client_bucket
 from ..ratelimit import SharedCounter, count_request, too_many_requests
-from ..security import PasswordHashing, decode_access_token, is_api_key, token_digest
+from ..security import PasswordHashing, VerifiedTokens, is_api_key, token_digest
 from ..settings import GatewaySettings
+from ..streams.batch_cache import BatchCache
 from .problems import ProblemError
 
 oauth2 = OAuth2PasswordBearer(
@@ -56,7 +57,7 @@ class CurrentUserInfo:
         return self.role == "admin"
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -65,17 +66,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_services(request: Request) -> InternalServices:
+async def get_services(request: Request) -> InternalServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def get_credential_cache(request: Request) -> CredentialCache:
+async def get_credential_cache(request: Request) -> CredentialCache:
     """This instance's cache of credentials: a route that changes an account, a login or an API
     key forgets that user here at once (other instances learn of it by NOTIFY)."""
     return request.app.state.credential_cache  # type: ignore[no-any-return]
 
 
-def get_password_hashing(request: Request) -> PasswordHashing:
+async def get_batch_cache(request: Request) -> BatchCache:
+    """This instance's batch reads (gateway.streams.batch_cache), fed by the progress hub."""
+    return request.app.state.progress_hub.cache  # type: ignore[no-any-return]
+
+
+async def get_password_hashing(request: Request) -> PasswordHashing:
     return request.app.state.password_hashing  # type: ignore[no-any-return]
 
 
@@ -84,6 +90,7 @@ HashingDep = Annotated[PasswordHashing, Depends(get_password_hashing)]
 CacheDep = Annotated[CredentialCache, Depends(get_credential_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ServicesDep = Annotated[InternalServices, Depends(get_services)]
+BatchCacheDep = Annotated[BatchCache, Depends(get_batch_cache)]
 
 
 def unauthorized(detail: str = "missing or invalid credentials") -> ProblemError:
@@ -100,9 +107,10 @@ def _user_info(row: Any, **extra: Any) -> CurrentUserInfo:
     )
 
 
-def _access_claims(token: str, settings: GatewaySettings) -> tuple[uuid.UUID, uuid.UUID]:
-    """(user, login) of a valid access token (checked here, with its expiry, every time)."""
-    claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
+def _access_claims(request: Request, token: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(user, login) of a valid access token (its expiry checked every time)."""
+    tokens: VerifiedTokens = request.app.state.verified_tokens
+    claims = tokens.claims(token)
     if claims is None:
         raise unauthorized("invalid or expired access token")
     try:
@@ -167,42 +175,43 @@ async def _by_api_key(session: AsyncSession, key: str) -> tuple[CurrentUserInfo,
     return user, row.key_expires
 
 
-async def _identify(
-    request: Request, credential: str, settings: GatewaySettings
-) -> CurrentUserInfo:
+async def _identify(request: Request, credential: str) -> CurrentUserInfo:
     """Who `credential` is: from this instance's cache (gateway.auth_cache, at most
     CACHE_SECONDS old and forgotten when PostgreSQL announces a change), else from PostgreSQL."""
     cache: CredentialCache = request.app.state.credential_cache
     if is_api_key(credential):
         key: tuple[str, ...] = ("key", token_digest(credential))
     else:
-        user_id, session_id = _access_claims(credential, settings)
+        user_id, session_id = _access_claims(request, credential)
         key = ("login", str(user_id), str(session_id))
     cached = cache.get(key)
     if cached is not None:
         user, expires = cached
         if expires is None or expires > datetime.now(UTC):
             return user  # type: ignore[no-any-return]
-    generation = cache.generation
-    # Its own short session: the route's session stays free for the route's own transaction.
-    async with request.app.state.runtime.sessions() as session:
-        if key[0] == "key":
-            user, expires = await _by_api_key(session, credential)
-        else:
-            user, expires = await _by_access_token(session, user_id, session_id), None
-    ttl = None if expires is None else (expires - datetime.now(UTC)).total_seconds()
-    cache.put(key, user.id, (user, expires), generation, ttl)
-    return user
+
+    async def load() -> tuple[uuid.UUID, Any, float | None]:
+        # Its own short session: the route's session stays free for its own transaction.
+        async with request.app.state.runtime.sessions() as session:
+            if key[0] == "key":
+                user, expires = await _by_api_key(session, credential)
+            else:
+                user, expires = await _by_access_token(session, user_id, session_id), None
+        ttl = None if expires is None else (expires - datetime.now(UTC)).total_seconds()
+        return user.id, (user, expires), ttl
+
+    user, _ = await cache.load_once(key, load)
+    return user  # type: ignore[no-any-return]
 
 
 async def authenticate(request: Request) -> CurrentUserInfo:
     """The caller of `request`, counted against their rate limit (401/429 otherwise). The request
     guard calls it before it reads a body; the route's `CurrentUser` is then this user."""
-    settings = get_settings(request)
+    settings: GatewaySettings = request.app.state.settings
     credential = await api_key_header(request) or await oauth2(request)
     if not credential:
         raise unauthorized()
-    user = await _identify(request, credential, settings)
+    user = await _identify(request, credential)
     request.state.user = user
     if settings.rate_limit_requests:
         counter: SharedCounter = request.app.state.rate_counter

@@ -15,12 +15,16 @@
   batch, `batch_body` finds it, off the event loop).
 
 It also makes the MAX_BUY_COST and MAX_BATCH_ITEMS settings of this app the limits the schemas
-check.
+check, and answers a seller's `GET /api/v1/batches/{id}` itself when this instance has the answer
+(`gateway.streams.batch_cache`, the same answer the route gives from it): a status poll is then
+authentication, the rate limit and a dictionary read, without the router and its dependencies.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl
@@ -32,11 +36,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from av_shared.retry import is_transient
 
 from ..settings import GatewaySettings
+from ..streams.batch_cache import BatchCache
 from ..streams.tickets import carries_ticket
 from .batch_body import NUL_MESSAGE
 from .batch_upload import FILE_TYPES, MULTIPART
 from .bounded_json import NUL, nul_path
-from .deps import authenticate, get_current_user
+from .deps import CurrentUserInfo, authenticate, get_current_user
 from .problems import (
     INFRASTRUCTURE_ERRORS,
     ProblemError,
@@ -57,6 +62,7 @@ LARGE_BODIES = frozenset({("POST", "/api/v1/batches")})
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 FORM_PATHS = {"/api/v1/auth/token"}
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
+BATCH_READ = re.compile(r"/api/v1/batches/([0-9A-Fa-f-]{32,36})")
 # A batch may also be the seller's spreadsheet (batch_upload.py).
 BATCH_KINDS = (JSON, MULTIPART, *sorted(FILE_TYPES))
 
@@ -130,6 +136,21 @@ async def _refused(request: Request) -> Response | None:
     return None
 
 
+def _kept_batch(request: Request) -> Response | None:
+    """This instance's answer to a seller's read of their batch, when it has one."""
+    match = BATCH_READ.fullmatch(request.scope["path"])
+    user = getattr(request.state, "user", None)
+    if match is None or not isinstance(user, CurrentUserInfo) or user.is_admin:
+        return None
+    try:
+        batch_id = uuid.UUID(match[1])
+    except ValueError:
+        return None  # the route answers that
+    cache: BatchCache = request.app.state.progress_hub.cache
+    body = cache.get(batch_id, user.id)
+    return None if body is None else Response(body, media_type="application/json")
+
+
 class RequestGuard:
     """Pure ASGI (no per-request task group): a JSON or form body is buffered (at most its
     limit), looked at, and handed on unchanged."""
@@ -159,6 +180,8 @@ class RequestGuard:
         if route.authenticated and (refused := await _refused(request)) is not None:
             return refused, receive
         query = scope.get("query_string", b"")
+        if not query and scope["method"] == "GET" and (known := _kept_batch(request)):
+            return known, receive
         if b"%00" in query and (field := _form_nul(query)) is not None:
             return _invalid(request, field, NUL_MESSAGE), receive
         if scope["method"] not in BODY_METHODS:

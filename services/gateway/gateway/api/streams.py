@@ -20,7 +20,7 @@ from ..db.tables import users
 from ..streams.hub import ProgressHub, Subscription, follow
 from ..streams.messages import HEARTBEAT, RETRY, StreamMessage, from_view, last_event_id
 from ..streams.tickets import issue_ticket, redeem_ticket
-from .batches import get_batch
+from .batches import read_batch
 from .deps import (
     CurrentUser,
     CurrentUserInfo,
@@ -70,9 +70,10 @@ def _hub(conn: HTTPConnection) -> ProgressHub:
 async def _read_state(conn: HTTPConnection, user: CurrentUserInfo, batch_id: uuid.UUID) -> Any:
     """The batch as `GET /api/v1/batches/{id}` answers it (404 for another seller's), in a
     session of its own: an open stream holds no database connection."""
-    async with conn.app.state.runtime.sessions() as session:
-        view = await get_batch(batch_id, user, conn.app.state.services, session)
-    return view if isinstance(view, dict) else view.model_dump(mode="json")
+    owner = None if user.is_admin else user.id
+    return await read_batch(
+        conn.app.state.runtime.sessions, conn.app.state.services, batch_id, owner
+    )
 
 
 async def _ticket_holder(conn: HTTPConnection, ticket: str, batch_id: uuid.UUID) -> CurrentUserInfo:

@@ -1,5 +1,6 @@
 """The in-process hub: one Kafka reader per gateway instance, fanning BatchProgressed events out
-to the streams open here, by batch.
+to the streams open here, by batch, and keeping this instance's cache of batch reads
+(`batch_cache`) up to date.
 
 Every instance must see every batch's progress (a seller's stream may be on any of them), so the
 reader is in no consumer group: it assigns itself every partition of the status topic and starts
@@ -27,6 +28,7 @@ from av_shared.retry import Backoff
 from av_shared.settings import CommonSettings
 from av_shared.topics import BATCH_STATUS
 
+from .batch_cache import BatchCache
 from .messages import StreamMessage, from_event
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,9 @@ class Subscription:
 
 
 class ProgressHub:
-    def __init__(self) -> None:
+    def __init__(self, cache: BatchCache | None = None) -> None:
         self._streams: dict[str, set[Subscription]] = {}
+        self.cache = cache or BatchCache()  # the batch reads this instance answers itself
         self.delivered_total = 0
         self.reader_starts = 0
 
@@ -96,6 +99,7 @@ class ProgressHub:
             self.delivered_total += 1
 
     def resync_all(self) -> None:
+        self.cache.drop_running()
         for streams in self._streams.values():
             for subscription in streams:
                 subscription.put(RESYNC)
@@ -109,7 +113,8 @@ class ProgressHub:
         """One record of the status topic: parsed only when it is progress of a watched batch."""
         if key is None or value is None or _PROGRESSED not in value:
             return
-        if not self.watches(key.decode(errors="replace")):
+        batch_id = key.decode(errors="replace")
+        if not self.watches(batch_id) and batch_id not in self.cache:
             return
         try:
             event = parse_event(value)
@@ -117,7 +122,9 @@ class ProgressHub:
             log.warning("unreadable progress event skipped: %r", exc)
             return
         if isinstance(event, BatchProgressed):
-            self.publish(from_event(event))
+            self.cache.apply(event)
+            if self.watches(batch_id):
+                self.publish(from_event(event))
 
     async def run(self, settings: CommonSettings) -> None:
         """Read the status topic for ever, reconnecting with backoff."""
