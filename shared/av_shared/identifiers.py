@@ -23,11 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import mul
 
 __all__ = [
     "Identifier",
     "IdentifierKind",
     "InvalidIdentifier",
+    "asin_of",
     "is_valid_isbn10",
     "is_valid_isbn13",
     "isbn10_check_digit",
@@ -88,6 +90,8 @@ class Identifier:
 def normalize_identifier(raw: str) -> str:
     """Upper-cased, without a leading "ISBN"/"ISBN-13:" label, spaces and hyphens."""
     upper = raw.upper()
+    if upper.isalnum() and upper.isascii() and not upper.startswith("ISBN"):
+        return upper  # the common case, a clean identifier: nothing to take away
     label = _ISBN_LABEL.match(upper)
     if label is None:
         return _SEPARATORS.sub("", upper)
@@ -100,14 +104,26 @@ def normalize_identifier(raw: str) -> str:
     return value
 
 
+_WEIGHTS10 = tuple(range(10, 1, -1))
+_WEIGHTS13 = (1, 3) * 6
+_ZERO = ord("0")
+
+
+def _weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
+    """sum(weight * digit) over ASCII digits (callers check the shape first), at C speed."""
+    if len(digits) != len(weights) or not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"expected {len(weights)} digits, got {digits!r}")
+    return sum(map(mul, weights, digits.encode())) - _ZERO * sum(weights)
+
+
 def isbn10_check_digit(first9: str) -> str:
-    total = sum((10 - i) * int(c) for i, c in enumerate(first9))
+    total = _weighted_sum(first9, _WEIGHTS10)
     check = (11 - total % 11) % 11
     return "X" if check == 10 else str(check)
 
 
 def isbn13_check_digit(first12: str) -> str:
-    total = sum((3 if i % 2 else 1) * int(c) for i, c in enumerate(first12))
+    total = _weighted_sum(first12, _WEIGHTS13)
     return str((10 - total % 10) % 10)
 
 
@@ -129,8 +145,7 @@ def isbn10_to_isbn13(isbn10: str) -> str:
     value = normalize_identifier(isbn10)
     if not is_valid_isbn10(value):
         raise InvalidIdentifier(isbn10, "not a valid ISBN-10")
-    first12 = "978" + value[:9]
-    return first12 + isbn13_check_digit(first12)
+    return _isbn13_of_valid_isbn10(value)
 
 
 def isbn13_to_isbn10(isbn13: str) -> str | None:
@@ -138,16 +153,33 @@ def isbn13_to_isbn10(isbn13: str) -> str | None:
     value = normalize_identifier(isbn13)
     if not is_valid_isbn13(value):
         raise InvalidIdentifier(isbn13, "not a valid ISBN-13")
-    if value.startswith("979"):
-        return None
+    return None if value.startswith("979") else _isbn10_of_978(value)
+
+
+def _isbn13_of_valid_isbn10(value: str) -> str:
+    first12 = "978" + value[:9]
+    return first12 + isbn13_check_digit(first12)
+
+
+def _isbn10_of_978(value: str) -> str:
     return value[3:12] + isbn10_check_digit(value[3:12])
+
+
+def asin_of(normalized: str) -> str | None:
+    """The ASIN of an identifier `parse_identifier` accepted, from its `normalized` form
+    (without checking it again): an ISBN-10 or ASIN is its own, a 978 ISBN-13 converts, a 979
+    ISBN-13 has none."""
+    if len(normalized) != 13:
+        return normalized
+    return None if normalized.startswith("979") else _isbn10_of_978(normalized)
 
 
 def parse_identifier(raw: str) -> Identifier:
     value = normalize_identifier(raw)
     if not value:
         raise InvalidIdentifier(raw, "empty: enter an ISBN-10, ISBN-13 or ASIN")
-    bad = sorted({c for c in value if not (c.isascii() and c.isalnum())})
+    clean = value.isascii() and value.isalnum()
+    bad = [] if clean else sorted({c for c in value if not (c.isascii() and c.isalnum())})
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         raise InvalidIdentifier(raw, f"bad characters: {shown} (only digits, letters, X)")
@@ -171,7 +203,7 @@ def _parse_isbn13(raw: str, value: str) -> Identifier:
         raw=raw,
         normalized=value,
         kind=IdentifierKind.ISBN13,
-        asin=isbn13_to_isbn10(value),
+        asin=None if value.startswith("979") else _isbn10_of_978(value),
         isbn13=value,
     )
 
@@ -186,7 +218,7 @@ def _parse_ten(raw: str, value: str) -> Identifier:
             normalized=value,
             kind=IdentifierKind.ISBN10,
             asin=value,
-            isbn13=isbn10_to_isbn13(value),
+            isbn13=_isbn13_of_valid_isbn10(value),
         )
     if _DIGITS_AND_X.match(value):
         # Digits with an X somewhere other than the end: a mistyped ISBN-10, not an ASIN.

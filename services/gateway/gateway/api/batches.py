@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
 from av_shared.events.chunk_item import Condition
-from av_shared.identifiers import parse_identifier
+from av_shared.identifiers import asin_of
 from av_shared.outbox import add_to_outbox
 from av_shared.pagination import MAX_PAGE_SIZE, Page
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
@@ -152,8 +152,7 @@ async def submit_batch(
                 correlation_id=correlation_id,
             )
 
-        # About 15 µs a line (the identifier parsed again, the line validated as the event's):
-        # a large batch is built off the event loop.
+        # A few µs a line (100,000 lines: about 0.6 s): a large batch is built off the loop.
         events = await in_worker(build) if len(body.items) > INLINE_LINES else build()
         await session.execute(
             submissions.insert().values(
@@ -192,12 +191,14 @@ async def submit_batch(
 
 
 def _chunk_items(lines: Sequence[ItemIn], condition: Condition) -> list[ChunkItem]:
-    """The lines as the events carry them; a line's condition defaults to `condition`."""
+    """The lines as the events carry them; a line's condition defaults to `condition`. Built
+    without validating each again: `ItemIn` checked every field against the same bounds
+    (tests/unit/gateway/test_submission_contract.py holds the two contracts together)."""
     return [
-        ChunkItem(
+        ChunkItem.model_construct(
             item_no=n,
             identifier=line.identifier,
-            asin=parse_identifier(line.identifier).asin,
+            asin=asin_of(line.identifier),
             buy_cost=line.cost(),
             condition=line.condition or condition,
             quantity=line.quantity,
