@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python -m devstack.bench_keepa
 	$(BIN)/python -m devstack.bench_load
 	$(BIN)/python -m devstack.bench_streams
+	$(BIN)/python -m devstack.bench_export
 
 ts-client: install
 	$(BIN)/python -m devstack.ts_client
