@@ -113,7 +113,8 @@ def _weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
     """sum(weight * digit) over ASCII digits (callers check the shape first), at C speed."""
     if len(digits) != len(weights) or not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"expected {len(weights)} digits, got {digits!r}")
-    return sum(map(mul, weights, digits.encode())) - _ZERO * sum(weights)
+    total: int = sum(map(mul, weights, digits.encode()))
+    return total - _ZERO * sum(weights)
 
 
 def isbn10_check_digit(first9: str) -> str:
