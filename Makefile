@@ -1,17 +1,17 @@
 # ArbitrageVault: `make run` starts everything, `make test` tests everything.
-# Both install into ./.venv first (idempotent: re-runs only when requirements change).
+# Both install into ./.venv first, exactly what uv.lock pins (idempotent: re-runs only when a
+# pyproject.toml or the lock changes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := -e shared -e services/gateway -e services/batch-service -e services/analysis-service -e tools -e clients/cli
 
 .PHONY: install run test test-unit test-integration test-e2e test-fault lint lint-types bench clean asyncapi ts-client
 
-$(STAMP): requirements.txt shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml clients/cli/pyproject.toml
+$(STAMP): uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml tools/pyproject.toml clients/cli/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt $(PACKAGES)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --inexact --quiet --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
