@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pydantic_core import from_json
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +32,9 @@ def create_engine(database_url: str, *, schema: str, pool_size: int, app_name: s
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        # JSON columns decoded by pydantic's core (Rust): a page of 500 analyses spent a third
+        # of its time in the standard library's decoder.
+        json_deserializer=from_json,
         connect_args={
             "server_settings": {"search_path": schema, "application_name": app_name},
             "timeout": 10,
