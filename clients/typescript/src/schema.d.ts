@@ -317,7 +317,9 @@ export interface paths {
         };
         /**
          * Get Batch
-         * @description A batch: status, progress and, while it runs, `eta_seconds`.
+         * @description A batch: status, progress and, while it runs, `eta_seconds`. Each gateway instance
+         *     answers repeated reads from what it last read, kept current by the batch's progress events:
+         *     at most a second behind the batch service (a finished batch never changes).
          */
         get: operations["get_batch"];
         put?: never;
