@@ -46,7 +46,8 @@ lint-types: install
 
 bench: install
 	$(BIN)/python -m devstack.bench
-	$(BIN)/python -m devstack.bench_read
+	$(BIN)/python -m devstack.bench_read --profile
+	$(BIN)/python -m devstack.bench_read --gateways 2
 	$(BIN)/python -m devstack.bench_keepa
 	$(BIN)/python -m devstack.bench_load
 	$(BIN)/python -m devstack.bench_streams

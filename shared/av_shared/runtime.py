@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -381,6 +382,16 @@ async def _rewind_beyond_end(
                 await consumer.seek_to_beginning(tp)
 
 
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
     """Run a service's ASGI app until SIGTERM/SIGINT, then shut down gracefully and exit 0.
 
@@ -401,10 +412,14 @@ def serve(app: Any, *, host: str, port: int, settings: CommonSettings) -> None:
     # pooled client to the internal APIs): when both sides time out at the same moment, a
     # request sent on a connection the server is closing fails with "disconnected without a
     # response".
+    # With REUSE_PORT several processes listen on one port: the socket is bound here with
+    # SO_REUSEPORT and handed to uvicorn, and the kernel spreads new connections over them.
+    shared = _reuse_port_socket(host, port) if settings.reuse_port else None
     uvicorn.run(
         app,
         host=host,
         port=port,
+        fd=shared.fileno() if shared is not None else None,
         log_config=None,
         timeout_keep_alive=30,
         # uvicorn would trust X-Forwarded-For from 127.0.0.1 by default: a client on the same

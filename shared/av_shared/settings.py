@@ -64,6 +64,11 @@ class CommonSettings(BaseSettings):
         description="proxies whose X-Forwarded-For/-Proto name the client (comma-separated "
         "addresses or networks, `*` for any); empty: none, the client is the peer of the socket",
     )
+    reuse_port: bool = Field(
+        False,
+        description="listen with SO_REUSEPORT: several processes of a service share one port, "
+        "the kernel spreads connections over them (scaling out on one machine without a balancer)",
+    )
     log_level: str = Field("INFO", description="Python log level")
     log_json: bool = Field(True, description="one JSON object per log line (with correlation_id)")
     instance_id: str = Field(

@@ -161,6 +161,12 @@ async def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument(
+        "--gateways",
+        type=int,
+        default=1,
+        help="gateway processes sharing the port (REUSE_PORT): scaling out on one machine",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy each service during the JWT run (own time per frame)",
@@ -180,6 +186,8 @@ async def main() -> int:
             conventional_ports=False,
             keepa_refill_rate=1_000_000,
             keepa_time_scale=60,
+            gateway_instances=args.gateways,
+            gateway_shared_port=args.gateways > 1,
             # The rate limit counts every request (its code path is measured) but never refuses.
             extra_env={"LOG_LEVEL": "WARNING", "RATE_LIMIT_REQUESTS": "1000000000"},
         )
@@ -197,6 +205,7 @@ async def main() -> int:
         base = stack.gateway_url
         print(
             f"wrk: {args.threads} threads x {args.connections} connections, {args.seconds} s each"
+            f"; {args.gateways} gateway process(es) on one port"
         )
         reference = await wrk(f"http://127.0.0.1:{bare_port}/bare", {}, args)
         print(f"{'bare FastAPI route (reference)':<48} {reference.line()}")

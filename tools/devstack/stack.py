@@ -19,7 +19,7 @@ import httpx
 from av_shared.kafka import ensure_topics
 
 from . import postgres
-from .ports import free_port, preferred_port, wait_for_port
+from .ports import free_port, preferred_port, wait_for_listener, wait_for_port
 from .supervisor import ManagedProcess, ProcessSpec
 
 log = logging.getLogger("devstack")
@@ -35,6 +35,8 @@ class StackConfig:
     analysis_instances: int = 1
     gateway_instances: int = 1
     gateway_port: int = 8000
+    # The gateway instances on one port (REUSE_PORT), the kernel spreading connections over them
+    gateway_shared_port: bool = False
     conventional_ports: bool = True  # prefer 8000, 8001... when free; tests use random ports
     partitions: int = 12
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -63,8 +65,10 @@ class Stack:
         self.keepa_port = pick(8090)
         self.gateway_ports = [
             pick(config.gateway_port + (i * 100 if i else 0))
-            for i in range(config.gateway_instances)
+            for i in range(1 if config.gateway_shared_port else config.gateway_instances)
         ]
+        if config.gateway_shared_port:
+            self.gateway_ports *= config.gateway_instances
         self.gateway_port = self.gateway_ports[0]
         self.batch_port = pick(8001)
         self.analysis_ports = [pick(8010 + i) for i in range(config.analysis_instances)]
@@ -192,8 +196,13 @@ class Stack:
             ),
         }
         name = "gateway" if instance == 0 else f"gateway-{instance}"
+        if self.config.gateway_shared_port:
+            env["REUSE_PORT"] = "true"
         env |= self.config.service_env.get("gateway", {})
-        return self._service_spec(name, "gateway", env, port)
+        spec = self._service_spec(name, "gateway", env, port)
+        if self.config.gateway_shared_port:  # the port answers already: wait for this process
+            spec.after_start = lambda: wait_for_listener(self.processes[name].proc, port, 180)
+        return spec
 
     def batch_spec(self) -> ProcessSpec:
         env = self.common_env("batch", "batch-0") | {"BATCH_SERVICE_PORT": str(self.batch_port)}
