@@ -288,10 +288,14 @@ def storage_fee(schedule: FeeSchedule, package: PackageSize, start: date, days: 
     )
     volume = package.volume_cubic_feet
     total = Decimal(0)
-    for offset in range(max(days, 0)):
-        day = start + timedelta(days=offset)
+    day, end = start, start + timedelta(days=max(days, 0))
+    while day < end:  # a month at a time: its days in the span times its daily rate
+        month_days = calendar.monthrange(day.year, day.month)[1]
+        next_month = day.replace(day=1) + timedelta(days=month_days)
+        span = (min(end, next_month) - day).days
         rate = peak if day.month >= 10 else off_peak
-        total += rate / calendar.monthrange(day.year, day.month)[1]
+        total += rate * span / month_days
+        day = min(end, next_month)
     return money(total * volume)
 
 
