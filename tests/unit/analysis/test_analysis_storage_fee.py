@@ -10,9 +10,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis_service.domain.fee_tables import FeeSchedule
+from analysis_service.domain.fee_tables import FEE_SCHEDULES, FeeSchedule
 from analysis_service.domain.fees import (
-    FEE_SCHEDULES,
     PackageSize,
     money,
     size_tier,
