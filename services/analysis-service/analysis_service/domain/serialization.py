@@ -8,7 +8,7 @@ analysis can be re-run on exactly the market data it saw.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -160,19 +160,38 @@ _SNAPSHOT_TYPES = get_type_hints(MarketSnapshot)
 _OFFER_TYPES = get_type_hints(LowestOffer)
 
 
+def _decimal(value: Any) -> Decimal:
+    return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _loader(kind: Any) -> Callable[[Any], Any]:
+    """How a stored JSON value becomes a field of `kind` (chosen once per field, not per load)."""
+    text = str(kind)
+    if "Decimal" in text:
+        return _decimal
+    if "datetime" in text:
+        return datetime.fromisoformat
+    if "bool" in text:
+        return bool
+    if "int" in text:
+        return int
+    return _as_is
+
+
+_LOADERS: dict[Any, Callable[[Any], Any]] = {}
+
+
 def _load(kind: Any, value: Any) -> Any:
     if value is None:
         return None
-    text = str(kind)
-    if "Decimal" in text:
-        return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
-    if "datetime" in text:
-        return datetime.fromisoformat(value)
-    if "bool" in text:
-        return bool(value)
-    if "int" in text:
-        return int(value)
-    return value
+    load = _LOADERS.get(kind)
+    if load is None:
+        load = _LOADERS[kind] = _loader(kind)
+    return load(value)
 
 
 def _offer_from_json(d: Mapping[str, Any]) -> LowestOffer:
