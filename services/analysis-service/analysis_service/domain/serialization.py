@@ -160,10 +160,6 @@ _SNAPSHOT_TYPES = get_type_hints(MarketSnapshot)
 _OFFER_TYPES = get_type_hints(LowestOffer)
 
 
-def _decimal(value: Any) -> Decimal:
-    return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(str(value))
-
-
 def _as_is(value: Any) -> Any:
     return value
 
