@@ -43,6 +43,8 @@ lint: install
 lint-types: install
 	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools:clients/cli \
 	  $(BIN)/mypy -p av_shared -p gateway -p batch_service -p analysis_service -p keepa_sim -p devstack -p arbitragevault_cli
+	MYPYPATH=shared:services/gateway:services/batch-service:services/analysis-service:tools:clients/cli \
+	  $(BIN)/mypy tests
 
 bench: install
 	$(BIN)/python -m devstack.bench

@@ -25,6 +25,7 @@ from .logging import correlation_id_var
 from .retry import Backoff, is_transient
 from .settings import CommonSettings
 from .topics import ALL_TOPICS, DEAD_LETTERS
+from .tracing import annotate_event, consume_span
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,16 @@ class EventConsumer:
     async def handle(self, msg: KafkaMessage) -> None:
         self._in_flight += 1
         try:
-            await self._handle(msg)
+            record = _record(msg)
+            # Tracing on: handled in a span, child of the record's traceparent (a nullcontext off).
+            with consume_span(
+                topic=record.topic,
+                group=self.group,
+                partition=record.partition,
+                offset=record.offset,
+                headers=record.headers,
+            ):
+                await self._handle(msg)
         finally:
             self._in_flight -= 1
 
@@ -172,6 +182,7 @@ class EventConsumer:
     async def _apply(self, body: bytes) -> None:
         event: AnyEvent = parse_event(body)
         correlation_id_var.set(event.correlation_id)
+        annotate_event(event)
         handler = self._handlers.get(type(event))
         if handler is None:
             return  # an event type this group does not act on (topics carry several types)

@@ -33,6 +33,8 @@ def define_messaging_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("payload", Text, nullable=False),
         # The batch (or other aggregate) the event is about: lets an owner re-publish its events.
         Column("aggregate_id", Uuid, nullable=True),
+        # W3C trace context of the writer (tracing on): the relay's publish continues its trace.
+        Column("traceparent", Text, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
         Column("publish_count", Integer, nullable=False, server_default=text("0")),

@@ -22,6 +22,7 @@ from .db import raw_dsn
 from .events import Event, serialize_event
 from .retry import Backoff
 from .topics import TopicSpec
+from .tracing import PublishSpans, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,11 @@ async def add_to_outbox(
     events: Sequence[Event],
     aggregate_id: uuid.UUID | None = None,
 ) -> None:
-    """Write events in the caller's transaction; the relay is notified when it commits."""
+    """Write events in the caller's transaction; the relay is notified when it commits. Each row
+    keeps the current trace context (tracing on): the relay's publish continues the trace."""
     if not events:
         return
+    traceparent = current_traceparent()
     rows = [
         {
             "event_id": event.event_id,
@@ -49,6 +52,7 @@ async def add_to_outbox(
             "partition_key": event.partition_key(),
             "payload": serialize_event(event).decode(),
             "aggregate_id": aggregate_id,
+            "traceparent": traceparent,
         }
         for event in events
     ]
@@ -114,7 +118,14 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.execute(
-                    select(o.c.id, o.c.topic, o.c.partition_key, o.c.payload)
+                    select(
+                        o.c.id,
+                        o.c.topic,
+                        o.c.partition_key,
+                        o.c.payload,
+                        o.c.event_type,
+                        o.c.traceparent,
+                    )
                     .where(o.c.sent_at.is_(None))
                     .order_by(o.c.id)
                     .limit(self._batch_size)
@@ -123,13 +134,22 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            sends = [
-                await self._producer.send(
-                    row.topic, value=row.payload.encode(), key=row.partition_key.encode()
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*sends)  # every record acknowledged (acks=all) before marking
+            spans = PublishSpans()  # a producer span per record (tracing on), its traceparent
+            try:
+                sends = [
+                    await self._producer.send(
+                        row.topic,
+                        value=row.payload.encode(),
+                        key=row.partition_key.encode(),
+                        headers=spans.headers(row.topic, row.event_type, row.traceparent),
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*sends)  # every record acknowledged (acks=all) before marking
+            except BaseException as exc:
+                spans.end(exc)
+                raise
+            spans.end()
             await session.execute(
                 update(o)
                 .where(o.c.id.in_([row.id for row in rows]))

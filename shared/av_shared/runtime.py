@@ -35,6 +35,9 @@ from .outbox import OutboxRelay
 from .retry import Backoff, retry_forever
 from .settings import CommonSettings
 from .topics import TopicSpec
+from .tracing import enabled as tracing_enabled
+from .tracing import flush as flush_traces
+from .tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.service = service
+        setup_tracing(settings, service)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
         self.engine = create_engine(
             settings.database_url,
             schema=schema,
@@ -310,6 +314,8 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.producer.stop(), 10)
         await self.engine.dispose()
+        if tracing_enabled():
+            await asyncio.to_thread(flush_traces)  # the last spans, before the process exits
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}

@@ -69,6 +69,14 @@ class CommonSettings(BaseSettings):
         description="listen with SO_REUSEPORT: several processes of a service share one port, "
         "the kernel spreads connections over them (scaling out on one machine without a balancer)",
     )
+    otel_exporter_otlp_endpoint: str = Field(
+        "",
+        description="OpenTelemetry collector (OTLP/HTTP) base URL, e.g. `http://otel-collector:4318`:"
+        " spans go to its /v1/traces; empty: tracing off",
+    )
+    otel_service_name: str = Field(
+        "", description="service.name of this process's spans; empty: the service's name"
+    )
     log_level: str = Field("INFO", description="Python log level")
     log_json: bool = Field(True, description="one JSON object per log line (with correlation_id)")
     instance_id: str = Field(

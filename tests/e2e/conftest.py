@@ -88,18 +88,15 @@ class Seller:
             await asyncio.sleep(0.25)
 
     async def all_analyses(self, batch_id: str) -> list[dict[str, Any]]:
+        """Every page by its `next` cursor (offsets stop at 10,000 rows)."""
         found: list[dict[str, Any]] = []
-        page = 1
+        params: dict[str, Any] = {"batch_id": batch_id, "size": 500}
         while True:
-            body = (
-                await self.get(
-                    "/api/v1/analyses", params={"batch_id": batch_id, "page": page, "size": 500}
-                )
-            ).json()
+            body = (await self.get("/api/v1/analyses", params=params)).json()
             found += body["items"]
-            if len(found) >= body["total"] or not body["items"]:
+            if body.get("next") is None:
                 return found
-            page += 1
+            params = {**params, "after": body["next"]}
 
 
 async def register(http: httpx.AsyncClient, email: str | None = None) -> Seller:

@@ -325,9 +325,9 @@ async def test_every_endpoint_requires_authentication(http: httpx.AsyncClient) -
                 {"X-API-Key": "avk_not-a-key"},
                 {"Authorization": "Bearer avk_not-a-key"},
             ):
-                body = {"json": {}} if method in ("post", "put", "patch") else {}
+                body: dict[str, object] | None = {} if method in ("post", "put", "patch") else None
                 assert_unauthorized(
-                    await http.request(method.upper(), concrete, headers=headers, **body)
+                    await http.request(method.upper(), concrete, headers=headers, json=body)
                 )
             checked += 1
     assert checked >= 18  # every authenticated operation of the API

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -45,7 +48,7 @@ async def test_analysed_book_has_history_trends_and_charts_at_no_token(
 ) -> None:
     analysis = await analyse(stack, seller)
     assert analysis["asin"] == BOOK
-    assert analysis["chart_url"] == f"/api/v1/books/{BOOK}/chart.png"
+    assert analysis["chart_url"].startswith(f"/api/v1/books/{BOOK}/chart.png?")
     fetched = await keepa_requests_for(stack, BOOK)
     assert fetched >= 1  # this stack fetched it (here or for an earlier test): it is cached
 
@@ -105,3 +108,41 @@ async def test_bad_identifier_names_the_field(seller: Seller) -> None:
     assert response.json()["errors"][0]["field"] == "identifier"
     too_far = await seller.get(f"/api/v1/books/{BOOK}/history", params={"days": 5000})
     assert too_far.status_code == 422
+
+
+async def test_chart_url_loads_without_authorization_and_refuses_tampering(
+    stack: Stack, seller: Seller, http: httpx.AsyncClient
+) -> None:
+    """An analysis's `chart_url` is usable as an <img src>: signed for its seller, no header."""
+    analysis = await analyse(stack, seller)
+    url = analysis["chart_url"]
+    png = await http.get(url)  # the anonymous client: no Authorization, no API key
+    assert png.status_code == 200, png.text
+    assert png.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).size == (1000, 500)
+    again = await seller.get(f"/api/v1/analyses/{analysis['id']}")
+    assert again.json()["chart_url"].startswith(f"/api/v1/books/{BOOK}/chart.png?")
+
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert set(query) == {"owner", "exp", "sig"}
+    assert int(query["exp"]) - time.time() <= 15 * 60 + 5
+
+    def altered(path: str = parts.path, **changes: str) -> str:
+        return f"{path}?{urlencode({**query, **changes})}"
+
+    flipped = query["sig"][:-1] + ("0" if query["sig"][-1] != "0" else "1")
+    refused = [
+        altered(sig=flipped),  # the signature
+        altered(exp=str(int(query["exp"]) + 3600)),  # a longer life
+        altered(exp=str(int(time.time()) - 1)),  # expired (and so not what was signed)
+        altered(path=parts.path.replace("chart.png", "chart.svg")),  # another chart
+        altered(owner=str(uuid.uuid4())),  # another seller
+        f"{parts.path}?{urlencode({'sig': query['sig']})}",  # parts left out
+    ]
+    for bad in refused:
+        answer = await http.get(bad)
+        assert answer.status_code in (401, 403), (bad, answer.status_code, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    # Without a signature and without credentials: as any other route, a 401.
+    assert (await http.get(parts.path)).status_code == 401

@@ -42,3 +42,53 @@ async def test_a_line_of_five_copies_reads_back_with_its_totals(seller: Seller) 
     single = await seller.get(f"/api/v1/analyses/{five['id']}")
     assert single.status_code == 200
     assert (single.json()["quantity"], single.json()["total_profit"]) == (5, five["total_profit"])
+
+
+async def test_an_instant_analysis_of_three_copies_has_per_unit_and_total_figures(
+    seller: Seller,
+) -> None:
+    """POST /api/v1/analyses with `quantity`: the per-copy figures are those of one copy, the
+    totals are for all three, and the stored analysis reads back the same."""
+    book = {"identifier": SAMPLE_BOOK, "buy_cost": 2.0}
+    one_r = await seller.post("/api/v1/analyses", json=book)
+    three_r = await seller.post("/api/v1/analyses", json={**book, "quantity": 3, "note": "till"})
+    assert one_r.status_code == 201, one_r.text
+    assert three_r.status_code == 201, three_r.text
+    one, three = one_r.json(), three_r.json()
+    assert (one["batch_id"], three["batch_id"]) == (None, None)
+    assert (one["quantity"], three["quantity"], three["note"]) == (1, 3, "till")
+
+    # Per copy: the same book, cost and market, so the same price, fees, profit and ROI.
+    for field in ("sell_price", "profit", "roi_percent", "expected_days_to_sell", "fees"):
+        assert three[field] == one[field], field
+    assert three["profit"] is not None
+    # One copy: its totals are its own figures.
+    assert one["total_profit"] == one["profit"]
+    assert one["days_to_sell_all"] == one["expected_days_to_sell"]
+    # Three: at most three times one copy's profit, less only the later copies' extra storage.
+    assert 3 * three["profit"] - 0.5 <= three["total_profit"] <= 3 * three["profit"] + 0.005
+    # Cash paid before any sale, per copy: cost, tax, prep, inbound shipping, placement.
+    fees = three["fees"]
+    per_copy = 2.0 + fees["sales_tax"] + fees["prep"] + fees["inbound_shipping"]
+    per_copy += fees["inbound_placement_fee"]
+    assert math.isclose(one["total_cash_needed"], round(per_copy, 2), abs_tol=0.005)
+    assert math.isclose(three["total_cash_needed"], round(3 * per_copy, 2), abs_tol=0.005)
+    # All three sell at our share of monthly sales (sales / (offers + 1)): 3 x 30 / share days.
+    share = three["monthly_sales_share"]
+    assert share is not None and share > 0 and share == one["monthly_sales_share"]
+    assert abs(three["days_to_sell_all"] - 30 * 3 / share) <= 1  # the share is shown rounded
+    assert three["days_to_sell_all"] >= one["days_to_sell_all"]
+
+    stored = await seller.get(f"/api/v1/analyses/{three['id']}")
+    assert stored.status_code == 200
+    for field in ("quantity", "note", "total_profit", "total_cash_needed", "days_to_sell_all"):
+        assert stored.json()[field] == three[field], field
+
+
+async def test_an_instant_analysis_refuses_a_quantity_below_one(seller: Seller) -> None:
+    answer = await seller.post(
+        "/api/v1/analyses", json={"identifier": SAMPLE_BOOK, "buy_cost": 2.0, "quantity": 0}
+    )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "quantity" in answer.text

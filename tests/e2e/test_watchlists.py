@@ -38,9 +38,9 @@ async def watch_stack(state_dir: Path) -> AsyncIterator[Stack]:
     config = webhook_stack_config(
         state_dir / "watchlists",
         gateway={"SCHEDULER_TICK_SECONDS": "0.5"},
-        # Every run fetches the market again: the simulator's price change is seen at once.
-        **{"analysis-service": {"MARKET_CACHE_TTL_SECONDS": "0"}},
     )
+    # Every run fetches the market again: the simulator's price change is seen at once.
+    config.service_env["analysis-service"] = {"MARKET_CACHE_TTL_SECONDS": "0"}
     async for system in started(config):
         yield system
 

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pydantic import ValidationError
@@ -140,7 +140,7 @@ def test_configs_serialized_before_the_amazon_buy_box_limit_still_parse() -> Non
     """A snapshot stored or in flight before engine 2026.12.4 has no max_amazon_buy_box_percent:
     it parses with the 50% default, which reaches the engine; null (no limit) and 0-100 parse,
     other values are refused."""
-    old = {
+    old: dict[str, Any] = {
         "config_version": 3,
         "strategy": {
             "name": "velocity",
@@ -170,7 +170,7 @@ def test_configs_serialized_before_the_amazon_buy_box_limit_still_parse() -> Non
 def test_configs_serialized_before_the_placement_option_still_parse() -> None:
     """A snapshot stored or in flight before engine 2026.12.3 has no inbound_placement: it parses,
     with the free Amazon-optimized default; the new options parse; others are refused."""
-    old = {
+    old: dict[str, Any] = {
         "config_version": 4,
         "strategy": {"name": "textbook"},
         "seller_costs": {

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql
 from analysis_service.api.routes import EXPORT_FIELDS, EXPORT_FROM
 from analysis_service.db.tables import analyses
 from av_shared.internal_auth import ServiceTokens
+from av_shared.pagination import MAX_OFFSET_ROWS
 
 from .bench import login, unique_isbns
 from .stack import REPO_ROOT, Stack, StackConfig
@@ -191,7 +192,7 @@ async def page_figures(
     owner = (await http.get("/api/v1/users/me", headers=headers)).json()["id"]
     tokens = ServiceTokens(stack.internal_auth_secret)
     conn = await asyncpg.connect(stack.admin_url)
-    middle = max(1, args.items // 1000)
+    middle = max(1, min(args.items // 1000, MAX_OFFSET_ROWS // 500))  # offsets are capped
     try:
         for page in (1, middle):
             params = {"batch_id": batch_id, "size": "500", "page": str(page)}

@@ -271,6 +271,8 @@ export interface paths {
         /**
          * List Config Versions
          * @description Every saved version, newest first, with the time it was saved.
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_config_versions"];
         put?: never;
@@ -291,6 +293,8 @@ export interface paths {
         /**
          * List Batches
          * @description Your batches, newest first.
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_batches"];
         put?: never;
@@ -340,6 +344,8 @@ export interface paths {
         /**
          * List Batch Items
          * @description The batch's lines in submission order, each PENDING, DONE or FAILED (with the reason).
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_batch_items"];
         put?: never;
@@ -467,7 +473,9 @@ export interface paths {
         };
         /**
          * List Analyses
-         * @description Your analyses, filtered and sorted. An unknown query parameter is a 422.
+         * @description Your analyses, filtered and sorted (ties by id, in the sort's direction; a missing value last). An unknown query parameter is a 422.
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_analyses"];
         put?: never;
@@ -596,7 +604,9 @@ export interface paths {
         };
         /**
          * List Users
-         * @description Accounts with their quotas and usage (two queries whatever the page size).
+         * @description Accounts with their quotas and usage, oldest first (two queries whatever the page size).
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_users"];
         put?: never;
@@ -706,7 +716,9 @@ export interface paths {
         };
         /**
          * List Webhook Deliveries
-         * @description What was sent to the webhook, newest first, each with every attempt and its answer.
+         * @description What was sent to the webhook, newest first (ties by id, descending), each with every attempt and its answer.
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_webhook_deliveries"];
         put?: never;
@@ -856,7 +868,9 @@ export interface paths {
         };
         /**
          * List Alerts
-         * @description Your alerts, newest first; `watchlist_id` for one list's.
+         * @description Your alerts, newest first (ties by id, descending); `watchlist_id` for one list's.
+         *
+         *     Paging: `page`/`size` for the first 10,000 rows, then `after` = the previous answer's `next` (null on the last page) at any depth, each page from an index. `total` counts your rows up to 10,000: beyond, it is 10,000 and `total_is_exact` is false.
          */
         get: operations["list_alerts"];
         put?: never;
@@ -1112,12 +1126,26 @@ export interface components {
         AlertPage: {
             /** Items */
             items: components["schemas"]["AlertOut"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /**
          * AnalysisPage
@@ -1126,12 +1154,26 @@ export interface components {
         AnalysisPage: {
             /** Items */
             items: components["schemas"]["AnalysisView"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /** AnalysisView */
         AnalysisView: {
@@ -1354,7 +1396,7 @@ export interface components {
             season?: components["schemas"]["SeasonView"] | null;
             /**
              * Chart Url
-             * @description The book's price and rank chart (PNG; `.svg` for SVG)
+             * @description The book's price and rank chart (PNG), a signed link usable as it is (an `<img src>`: no Authorization header needed) for 15 minutes; read the analysis again for a fresh one
              */
             chart_url?: string | null;
         };
@@ -1396,7 +1438,7 @@ export interface components {
             name: string;
             /**
              * Expires At
-             * @description When the key stops working (with its time zone, in the future); null: when it is deleted
+             * @description When the key stops working: an RFC 3339 date-time with its offset, in the future (a time already past is refused: 422); null: when it is deleted
              */
             expires_at?: string | null;
         };
@@ -1586,12 +1628,26 @@ export interface components {
         BatchItemPage: {
             /** Items */
             items: components["schemas"]["BatchItemView"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /**
          * BatchItemView
@@ -1622,12 +1678,26 @@ export interface components {
         BatchPage: {
             /** Items */
             items: components["schemas"]["BatchView"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /** BatchView */
         BatchView: {
@@ -1854,12 +1924,26 @@ export interface components {
         ConfigVersionPage: {
             /** Items */
             items: components["schemas"]["BusinessConfigOut"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /** CronSchedule */
         CronSchedule: {
@@ -1939,12 +2023,26 @@ export interface components {
         DeliveryPage: {
             /** Items */
             items: components["schemas"]["DeliveryOut"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /** EarlierBatch */
         EarlierBatch: {
@@ -2515,7 +2613,10 @@ export interface components {
         };
         /** RefreshIn */
         RefreshIn: {
-            /** Refresh Token */
+            /**
+             * Refresh Token
+             * @description A refresh token as /api/v1/auth/token or /api/v1/auth/refresh sent it
+             */
             refresh_token: string;
         };
         /** RegisterIn */
@@ -3008,12 +3109,26 @@ export interface components {
         UserPage: {
             /** Items */
             items: components["schemas"]["AdminUserOut"][];
-            /** Total */
+            /**
+             * Total
+             * @description Rows matching, counted up to 10,000
+             */
             total: number;
             /** Page */
             page: number;
             /** Size */
             size: number;
+            /**
+             * Next
+             * @description Cursor of the following page (pass as `after`); null on the last page
+             */
+            next?: string | null;
+            /**
+             * Total Is Exact
+             * @description False when more than 10,000 rows match (`total` is capped)
+             * @default true
+             */
+            total_is_exact: boolean;
         };
         /**
          * WatchAnalysed
@@ -4543,8 +4658,11 @@ export interface operations {
     list_config_versions: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path?: never;
@@ -4614,8 +4732,11 @@ export interface operations {
     list_batches: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path?: never;
@@ -4885,9 +5006,12 @@ export interface operations {
     list_batch_items: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
                 status?: components["schemas"]["ItemStatus"];
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path: {
@@ -5280,7 +5404,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description `status` or `progress` */
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                        data?: string;
+                    };
                 };
             };
             /** @description Not authenticated: missing, invalid, expired or revoked credentials */
@@ -5434,11 +5564,14 @@ export interface operations {
     list_analyses: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
                 batch_id?: string;
                 /** @description field, '-' for descending; `item`: position in the batch */
                 sort?: components["schemas"]["AnalysisSort"];
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
                 recommendation?: components["schemas"]["Recommendation"];
                 /** @description ROI percent */
                 min_roi?: number;
@@ -5871,6 +6004,12 @@ export interface operations {
             query?: {
                 /** @description How many days back from `as_of` */
                 days?: number;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): its seller */
+                owner?: string;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): expiry */
+                exp?: string;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): its signature */
+                sig?: string;
             };
             header?: {
                 "if-none-match"?: string;
@@ -5967,6 +6106,12 @@ export interface operations {
             query?: {
                 /** @description How many days back from `as_of` */
                 days?: number;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): its seller */
+                owner?: string;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): expiry */
+                exp?: string;
+                /** @description A chart link from an analysis's `chart_url` (instead of an Authorization header): its signature */
+                sig?: string;
             };
             header?: {
                 "if-none-match"?: string;
@@ -6061,10 +6206,13 @@ export interface operations {
     list_users: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
                 /** @description Part of the email */
                 email?: string;
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path?: never;
@@ -6772,8 +6920,11 @@ export interface operations {
     list_webhook_deliveries: {
         parameters: {
             query?: {
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path: {
@@ -7044,6 +7195,15 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An item's `from_analysis` is no analysis of yours */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7399,7 +7559,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not yours */
+            /** @description No such watchlist, or `from_analysis` is no analysis of yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7635,8 +7795,11 @@ export interface operations {
         parameters: {
             query?: {
                 watchlist_id?: string;
+                /** @description Page number, from 1: `page * size` at most 10,000 rows (a 422 beyond). Deeper, follow `next` with `after`. */
                 page?: number;
                 size?: number;
+                /** @description Keyset cursor: the `next` of the previous page (opaque). With `after`, `page` stays 1; rows inserted meanwhile never shift the pages (no row twice, none skipped). */
+                after?: string;
             };
             header?: never;
             path?: never;
@@ -7798,6 +7961,15 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `config` names a version you do not have */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -17,6 +17,7 @@ from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS, CHUNK_DISPATCH
+from av_shared.tracing import http_telemetry
 
 from .adapters.keepa_client import KeepaClient, OnTokens
 from .adapters.market_data import MarketData
@@ -147,7 +148,11 @@ def create_app(settings: AnalysisServiceSettings | None = None) -> FastAPI:
         finally:
             await service.stop()
 
-    app = FastAPI(title="ArbitrageVault analysis service (internal)", lifespan=lifespan)
+    app = FastAPI(
+        title="ArbitrageVault analysis service (internal)",
+        lifespan=lifespan,
+        telemetry=http_telemetry(),  # server spans when tracing is on (av_shared.tracing)
+    )
     mount_internal_api(
         app,
         router,

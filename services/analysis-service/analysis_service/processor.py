@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,8 @@ from av_shared.logging import correlation_id_var
 from av_shared.outbox import add_to_outbox
 from av_shared.retry import Backoff, is_transient, retry_forever
 from av_shared.topics import CHUNK_RESULTS
+from av_shared.tracing import annotate
+from av_shared.tracing import span as trace_span
 
 from .adapters.market_data import MarketData
 from .adapters.token_budget import spending_owner
@@ -41,12 +44,26 @@ class ChunkProcessor:
 
     async def process(self, chunk: ClaimedChunk) -> None:
         correlation_id_var.set(chunk.correlation_id)
-        # The lease is kept by the pool's heartbeat, however long the chunk waits for tokens.
-        if await self._is_cancelled(chunk):
-            outcomes: list[ItemOutcome] | None = None
-        else:
-            outcomes = await self._analyse(chunk)
-        await self._complete(chunk, outcomes)
+        # Tracing on: a span, child of the handler that queued the chunk (its completion, written
+        # to the outbox within, continues the trace).
+        with trace_span(
+            "analyse chunk",
+            kind=SpanKind.CONSUMER,
+            parent=chunk.traceparent,
+            attributes={
+                "av.batch_id": str(chunk.batch_id),
+                "av.chunk_no": chunk.chunk_no,
+                "av.chunk.items": len(chunk.items),
+                "av.chunk.attempt": chunk.attempts,
+            },
+        ):
+            # The lease is kept by the pool's heartbeat, however long the chunk waits for tokens.
+            if await self._is_cancelled(chunk):
+                outcomes: list[ItemOutcome] | None = None
+            else:
+                outcomes = await self._analyse(chunk)
+            with trace_span("store analyses"):
+                await self._complete(chunk, outcomes)
 
     async def _analyse(self, chunk: ClaimedChunk) -> list[ItemOutcome]:
         spending = spending_owner.set(chunk.owner_id)  # the tokens it costs are the owner's
@@ -144,6 +161,7 @@ class ChunkProcessor:
             await add_to_outbox(
                 session, outbox, topic=CHUNK_RESULTS, events=[event], aggregate_id=chunk.batch_id
             )
+            annotate({"av.analyses.stored": len(analysed), "av.items.failed": len(failed)})
         self.items_analysed += len(analysed)
 
 

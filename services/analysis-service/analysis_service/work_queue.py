@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
+from av_shared.tracing import current_traceparent
 
 from .db.tables import keepa_tokens, owner_token_usage, owner_turns, work_chunks
 
@@ -42,6 +43,7 @@ class ClaimedChunk:
     config: BusinessConfigSnapshot
     correlation_id: str
     attempts: int
+    traceparent: str | None = None  # of the handler that queued it (tracing on)
 
 
 def _claimable() -> Any:
@@ -52,7 +54,11 @@ def _claimable() -> Any:
 
 
 async def enqueue(session: AsyncSession, row: dict[str, Any]) -> bool:
-    """Queue a chunk once; False when it was already queued (or done) by an earlier delivery."""
+    """Queue a chunk once; False when it was already queued (or done) by an earlier delivery.
+    The chunk keeps the current trace context (tracing on): its processing continues the trace."""
+    traceparent = current_traceparent()
+    if traceparent is not None:
+        row = {**row, "traceparent": traceparent}
     result = await session.execute(
         insert(work_chunks)
         .values(**row)
@@ -152,6 +158,7 @@ class WorkQueue:
             config=BusinessConfigSnapshot.model_validate(row.config),
             correlation_id=row.correlation_id,
             attempts=row.attempts + 1,
+            traceparent=row.traceparent,
         )
 
     async def _lock_next(self, session: AsyncSession, owner: uuid.UUID | None = None) -> Any:

@@ -22,6 +22,7 @@ from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS, CHUNK_RESULTS
+from av_shared.tracing import http_telemetry
 
 from .api.routes import router
 from .db.tables import SCHEMA, batch_chunks, broker_epoch, dead_letters, outbox
@@ -81,7 +82,11 @@ def create_app(settings: BatchServiceSettings | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="ArbitrageVault batch service (internal)", lifespan=lifespan)
+    app = FastAPI(
+        title="ArbitrageVault batch service (internal)",
+        lifespan=lifespan,
+        telemetry=http_telemetry(),  # server spans when tracing is on (av_shared.tracing)
+    )
     mount_internal_api(
         app,
         router,

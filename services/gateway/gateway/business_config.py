@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from av_shared.events import (
@@ -122,8 +122,11 @@ async def save(
 
 
 async def history(
-    session: AsyncSession, user_id: UUID, offset: int, limit: int
+    session: AsyncSession, user_id: UUID, offset: int, limit: int, before: int | None = None
 ) -> tuple[list[ConfigVersion], int]:
+    """Newest first from the primary key (user_id, version); `before`: older versions only.
+    The total is the seller's versions (one seller's rows of the primary key)."""
+    older = true() if before is None else business_configs.c.version < before
     total = await session.scalar(
         select(func.count())
         .select_from(business_configs)
@@ -132,7 +135,7 @@ async def history(
     rows = (
         await session.execute(
             select(business_configs)
-            .where(business_configs.c.user_id == user_id)
+            .where(business_configs.c.user_id == user_id, older)
             .order_by(business_configs.c.version.desc())
             .offset(offset)
             .limit(limit)

@@ -23,6 +23,7 @@ from av_shared.logging import configure_logging
 from av_shared.metrics import metrics_router
 from av_shared.runtime import ServiceRuntime
 from av_shared.topics import BATCH_STATUS
+from av_shared.tracing import http_telemetry
 
 from .adapters.internal import InternalServices
 from .adapters.narrative import narrator_from
@@ -158,6 +159,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Operation ids are the routes' names, snake_case verbs (`submit_batch`): typed clients
         # get clean method names.
         generate_unique_id_function=lambda route: OPERATION_IDS.get(route.name, route.name),
+        telemetry=http_telemetry(),  # server spans when tracing is on (av_shared.tracing)
     )
     app.state.settings = settings
     app.state.password_hashing = PasswordHashing(

@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar, overload
 
 import asyncpg
 import httpx
@@ -49,6 +49,7 @@ from tests.helpers import admin_fetch, admin_value, isbn10s
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Event)
+E_co = TypeVar("E_co", bound=Event, covariant=True)
 
 # Quick relays and retries: every module waits for outbox rows and handlers, never for defaults
 # meant for production. A short grace keeps the module's teardown short.
@@ -97,14 +98,23 @@ GATEWAY = Role(
 
 
 @dataclass(frozen=True)
-class Seen:
+class Seen(Generic[E_co]):
     """One record the service published, as it travelled: topic, key, parsed event, and when
-    the producer sent it (seconds since the epoch)."""
+    the producer sent it (seconds since the epoch). `Seen[E]`: a record whose event is an E."""
 
     topic: str
     key: str
-    event: AnyEvent
+    event: E_co
     at: float
+
+
+def _is_of(seen: Seen[Event], kind: type[E]) -> TypeGuard[Seen[E]]:
+    return isinstance(seen.event, kind)
+
+
+def of_kind(seen: Iterable[Seen[Event]], kind: type[E]) -> list[Seen[E]]:
+    """The records among `seen` whose event is a `kind`, in their order."""
+    return [s for s in seen if _is_of(s, kind)]
 
 
 class TopicLog:
@@ -113,7 +123,7 @@ class TopicLog:
     that does not parse is a broken contract and fails the reading test."""
 
     def __init__(self) -> None:
-        self.records: list[Seen] = []
+        self.records: list[Seen[AnyEvent]] = []
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -144,18 +154,16 @@ class TopicLog:
                 Seen(record.topic, key, parse_event(record.value), record.timestamp / 1000)
             )
 
-    def seen(self, kind: type[E], batch_id: uuid.UUID) -> list[Seen]:
+    def seen(self, kind: type[E], batch_id: uuid.UUID) -> list[Seen[E]]:
         """Records of one event type and batch, in arrival order (per partition)."""
         if self._task is not None and self._task.done():
             self._task.result()  # the reader died: say why (e.g. an event that did not parse)
         return [
-            s
-            for s in self.records
-            if isinstance(s.event, kind) and getattr(s.event, "batch_id", None) == batch_id
+            s for s in of_kind(self.records, kind) if getattr(s.event, "batch_id", None) == batch_id
         ]
 
     def events(self, kind: type[E], batch_id: uuid.UUID) -> list[E]:
-        return [s.event for s in self.seen(kind, batch_id)]  # type: ignore[misc]
+        return [s.event for s in self.seen(kind, batch_id)]
 
 
 @dataclass
@@ -178,21 +186,40 @@ class ServiceHarness:
                 topic.name, serialize_event(event), key=event.partition_key().encode()
             )
 
+    @overload
     async def eventually(
         self,
-        probe: Callable[[], Awaitable[T]] | Callable[[], T],
+        probe: Callable[[], Awaitable[T]],
+        ok: Callable[[T], bool],
+        what: str,
+        timeout: float = 30,
+    ) -> T: ...
+
+    @overload
+    async def eventually(
+        self,
+        probe: Callable[[], T],
+        ok: Callable[[T], bool],
+        what: str,
+        timeout: float = 30,
+    ) -> T: ...
+
+    async def eventually(
+        self,
+        probe: Callable[[], Awaitable[T] | T],
         ok: Callable[[T], bool],
         what: str,
         timeout: float = 30,
     ) -> T:
-        """Poll `probe` until `ok` holds; on timeout fail with the last value and the service's
-        log tail (the service runs in another process: its log is the only witness)."""
+        """Poll `probe` (a function or a coroutine function) until `ok` holds on what it
+        returns; on timeout fail with the last value and the service's log tail (the service
+        runs in another process: its log is the only witness)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            value = probe()
-            value = await value if inspect.isawaitable(value) else value
-            if ok(value):  # type: ignore[arg-type]
-                return value  # type: ignore[return-value]
+            probed = probe()
+            value: T = await probed if inspect.isawaitable(probed) else probed
+            if ok(value):
+                return value
             if asyncio.get_running_loop().time() > deadline:
                 tail = self.stack.log_tail(self.role.process, 30)
                 pytest.fail(f"not within {timeout:.0f}s: {what}; last: {value!r}\n{tail}")

@@ -72,11 +72,13 @@ async def _items(harness: ServiceHarness, batch_id: uuid.UUID, status: str) -> l
 
 
 async def _status(harness: ServiceHarness, batch_id: uuid.UUID, status: str) -> dict[str, Any]:
-    return await harness.eventually(  # type: ignore[return-value]
+    batch = await harness.eventually(
         lambda: _batch(harness, batch_id),
         lambda b: b is not None and b["status"] == status,
         f"batch {batch_id} {status}",
     )
+    assert batch is not None  # what `ok` held for
+    return batch
 
 
 async def _acknowledged(
@@ -251,7 +253,7 @@ async def test_a_chunk_without_completion_is_redispatched_then_given_up(
         lambda found: len(found) >= 2,
         "two re-dispatches",
     )
-    events: list[ChunkRedispatched] = [s.event for s in resent]  # type: ignore[misc]
+    events: list[ChunkRedispatched] = [s.event for s in resent]
     assert [e.attempt for e in events[:2]] == [1, 2]
     assert len({e.event_id for e in events}) == len(events)
     for seen, event in zip(resent, events, strict=True):

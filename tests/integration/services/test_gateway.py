@@ -24,7 +24,13 @@ from av_shared.identifiers import isbn13_check_digit, isbn13_to_isbn10
 from av_shared.topics import BATCH_STATUS, BATCH_SUBMISSIONS
 from tests.e2e.conftest import Seller, register
 from tests.helpers import admin_fetch, isbn10s, items_for
-from tests.integration.services.harness import GATEWAY, Seen, ServiceHarness, service_alone
+from tests.integration.services.harness import (
+    GATEWAY,
+    Seen,
+    ServiceHarness,
+    of_kind,
+    service_alone,
+)
 
 ACK_DEADLINE = 2.0
 GATEWAY_ENV = {
@@ -38,6 +44,8 @@ GATEWAY_ENV = {
 # After an acknowledgement, this long without a re-publication proves they stopped: a deadline,
 # the longest backoff, a reconciler pass and a relay poll, with room to spare.
 QUIET_SECONDS = 2 * ACK_DEADLINE + 1.5
+# What the gateway publishes on the submissions topic: a batch's header, then its chunks.
+Published = Seen[BatchSubmitted | BatchChunkSubmitted]
 ISBN13_978 = "978-1-4920-5620-1"
 ISBN13_979 = "979860218853" + isbn13_check_digit("979860218853")  # no ISBN-10, so no ASIN
 
@@ -61,7 +69,7 @@ async def _submit(seller: Seller, items: list[dict[str, Any]]) -> tuple[uuid.UUI
     return uuid.UUID(accepted["id"]), uuid.UUID(me["id"])
 
 
-def _published(harness: ServiceHarness, batch_id: uuid.UUID) -> list[Seen]:
+def _published(harness: ServiceHarness, batch_id: uuid.UUID) -> list[Published]:
     return [
         *harness.log.seen(BatchSubmitted, batch_id),
         *harness.log.seen(BatchChunkSubmitted, batch_id),
@@ -70,10 +78,10 @@ def _published(harness: ServiceHarness, batch_id: uuid.UUID) -> list[Seen]:
 
 async def _published_whole(
     harness: ServiceHarness, batch_id: uuid.UUID, chunks: int, copies: int = 1
-) -> list[Seen]:
+) -> list[Published]:
     """Until the header and every chunk were published `copies` times each."""
 
-    def whole(seen: list[Seen]) -> bool:
+    def whole(seen: list[Published]) -> bool:
         counts = [sum(isinstance(s.event, BatchSubmitted) for s in seen)]
         counts += [
             sum(getattr(s.event, "chunk_no", None) == n for s in seen) for n in range(chunks)
@@ -103,14 +111,14 @@ async def test_a_submitted_batch_is_published_as_its_header_and_keyed_chunks(
     batch_id, owner_id = await _submit(seller, items)
 
     seen = await _published_whole(harness, batch_id, chunks=3)
-    [header] = {s.event.event_id: s for s in seen if isinstance(s.event, BatchSubmitted)}.values()
+    [header] = {s.event.event_id: s for s in of_kind(seen, BatchSubmitted)}.values()
     assert header.key == str(batch_id)
     assert (header.event.owner_id, header.event.items_total, header.event.chunk_count) == (
         owner_id,
         250,
         3,
     )
-    chunks = {s.event.event_id: s for s in seen if isinstance(s.event, BatchChunkSubmitted)}
+    chunks = {s.event.event_id: s for s in of_kind(seen, BatchChunkSubmitted)}
     # A re-publication is the same event (same id): the consumers' inboxes drop it.
     assert sorted(s.event.chunk_no for s in chunks.values()) == [0, 1, 2]
     for chunk in chunks.values():

@@ -60,6 +60,7 @@ def test_the_band_of_a_rank(
 
 
 def test_a_rank_beyond_every_bounded_band_fails_and_takes_the_last() -> None:
+    assert BALANCED.rank_bands is not None
     bounded = replace(BALANCED, rank_bands=BALANCED.rank_bands[:2])  # up to 500,000
     applied = apply_band(bounded, 600_000)
     assert applied.check.passed is False and applied.label == "rank 100,001-500,000"

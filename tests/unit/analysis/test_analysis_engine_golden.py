@@ -138,6 +138,34 @@ def test_new_copy_of_the_offers_sample_loses_money() -> None:
     # and Amazon held the buy box 98.93% of the time (see the used copy's test)
     assert failed == ["min_profit", "min_roi_percent", "max_amazon_buy_box_percent"]
 
+    # --- in full, from the raw JSON ------------------------------------------------------
+    # as_of 2026-05-01: us-fba-2026-04-17-r2. Package 244 x 166 x 36 mm, 599 g (as in the
+    # envelope): 1.32 lb large standard, 1.25-1.5 lb, $10-$50: $5.42 + 0.19 (3.5%) = $5.61.
+    # Sales stats.salesRankDrops30 = 45; score round(100 x log10(46) / log10(1001)) = 55.
+    # Rank stats.current[3] = 63: band "rank <= 100,000" ($2.00, 25%). New offers
+    # stats.current[11] = 41: days ceil(30 x 42 / 45) = 28. Storage 0.05165 cu ft x $0.78 x
+    # 28/31 = 0.0364 -> 0.04. FBA new offers: stats.offerCountFBA 4 (the live isFBA new offers).
+    fees = a.fees
+    assert a.fee_schedule_id == "us-fba-2026-04-17-r2"
+    assert (fees.closing_fee, fees.fulfillment_fee, fees.fuel_surcharge) == (
+        D("1.80"), D("5.61"), D("0.19"))  # fmt: skip
+    assert fees.keepa_pick_and_pack_fee == D("5.68")  # fbaFees.pickAndPackFee 568 (peak day)
+    assert (fees.storage_fee, fees.storage_days) == (D("0.04"), 28)
+    assert (fees.inbound_shipping, fees.prep, fees.sales_tax) == (D("0.66"), D("0.25"), D(0))
+    assert (fees.inbound_placement_fee, fees.inbound_placement) == (D(0), "amazon_optimized")
+    assert fees.total == D("10.64")  # 2.28 + 1.80 + 5.61 + 0.04 + 0.66 + 0.25
+    # profit 15.23 - 10.64 - 5.00 = -0.41; cash per copy 5.00 + 0.66 + 0.25 = 5.91;
+    # ROI -0.41 / 5.91 = -6.94%; margin -0.41 / 15.23 = -2.69%; break-even 15.23 - 10.64 =
+    # 4.59; for the band's 25%: (4.59 - 0.2275) / 1.25 = 3.49.
+    assert (a.roi_percent, a.margin_percent) == (D("-6.94"), D("-2.69"))
+    assert (a.break_even_buy_cost, a.max_buy_cost_for_target_roi) == (D("4.59"), D("3.49"))
+    assert (a.estimated_monthly_sales, a.sales_estimate_basis) == (D(45), "sales_rank_drops30")
+    assert (a.velocity_score, a.expected_days_to_sell, a.sales_rank) == (55, 28, 63)
+    assert (a.competing_offers, a.competing_fba_offers) == (41, 4)
+    assert {r.band for r in a.reasons} == {"rank <= 100,000"}
+    [fba] = [r for r in a.reasons if r.rule == "max_competing_fba_offers"]
+    assert (fba.actual, fba.passed) == ("4", True)  # 4 <= 15
+
 
 def test_amazon_holding_the_buy_box_makes_a_profitable_new_copy_a_watch() -> None:
     """Issue 12 item 4: at $1.00 the new copy makes money, but Amazon holds the buy box."""
@@ -258,6 +286,65 @@ def test_envelope_sample_without_offers() -> None:
     # No buy box price without offers (stats.buyBoxPrice -2), but stats.buyBoxIsAmazon true and
     # buyBoxSellerId ATVPDKIKX0DER: the buy box is Amazon's price, stats.current[0] = 1698.
     assert (new.sell_price, new.price_basis) == (D("16.98"), "buy_box_new")
+
+    # --- every figure of both copies, from the raw JSON -------------------------------------
+    # as_of 2026-05-01: us-fba-2026-04-17-r2 (2026 card + 3.5% fuel surcharge).
+    # packageLength/Width/Height/Weight 244 / 166 / 36 mm, 599 g: 9.61 x 6.54 x 1.42 in,
+    # 1.3206 lb -> 1.32 lb large standard (thicker than 0.75 in), 1.25-1.5 lb band, $10-$50:
+    # $5.42 + 3.5% (0.1897 -> 0.19) = $5.61, for both prices ($14.49 and $16.98).
+    # Inbound 1.3206 lb x $0.50 = 0.6603 -> 0.66; prep 0.25; sales tax 0%; placement
+    # Amazon-optimized: 0.00. Cash per copy: 5.00 + 0.66 + 0.25 = 5.91 (the ROI's basis).
+    # Sales: stats.salesRankDrops30 = 46 (>= 4: not sparse). Velocity score
+    # round(100 x log10(1 + 46) / log10(1 + 1000)) = round(55.73) = 56. Rank stats.current[3] 74:
+    # band "rank <= 100,000" (balanced: min profit $2.00, min ROI 25%).
+    # Days to sell: ceil(30 x (competing offers + 1) / 46); used offers stats.current[12] = 32:
+    # ceil(30 x 33 / 46 = 21.52) = 22; new offers stats.current[11] = 39: ceil(26.09) = 27.
+    # Storage: 9.61 x 6.54 x 1.42 = 89.25 cu in = 0.05165 cu ft x $0.78 (May) = 0.04029 a month,
+    # x 22/31 = 0.0286 -> 0.03 (used); x 27/31 = 0.0351 -> 0.04 (new).
+    assert (a.sales_rank, a.competing_offers, a.competing_fba_offers) == (74, 32, None)
+    assert (new.sales_rank, new.competing_offers, new.competing_fba_offers) == (74, 39, None)
+    assert (a.fee_schedule_id, new.fee_schedule_id) == ("us-fba-2026-04-17-r2",) * 2
+    expected = {
+        # used: referral 15% x 14.49 = 2.1735 -> 2.17;
+        # total 2.17 + 1.80 + 5.61 + 0.03 + 0.66 + 0.25 = 10.52
+        "used": (a, "2.17", "0.03", 22, "10.52"),
+        # new: referral 15% x 16.98 = 2.547 -> 2.55;
+        # total 2.55 + 1.80 + 5.61 + 0.04 + 0.66 + 0.25 = 10.91
+        "new": (new, "2.55", "0.04", 27, "10.91"),
+    }
+    for copy_, referral, storage, days, total in expected.values():
+        fees = copy_.fees
+        assert fees is not None
+        assert (fees.referral_fee, fees.closing_fee) == (D(referral), D("1.80"))
+        assert (fees.fulfillment_fee, fees.fuel_surcharge) == (D("5.61"), D("0.19"))
+        assert (fees.size_tier, fees.price_band, fees.billable_weight_lb) == (
+            "large_standard", "10_to_50", D("1.32"))  # fmt: skip
+        assert fees.keepa_pick_and_pack_fee == D("5.37")  # fbaFees.pickAndPackFee 537, beside
+        assert (fees.storage_fee, fees.storage_days) == (D(storage), days)
+        assert (fees.inbound_shipping, fees.prep, fees.sales_tax) == (D("0.66"), D("0.25"), D(0))
+        assert (fees.inbound_placement_fee, fees.inbound_placement) == (D(0), "amazon_optimized")
+        assert fees.total == D(total)
+        assert (copy_.estimated_monthly_sales, copy_.sales_estimate_basis) == (
+            D(46), "sales_rank_drops30")  # fmt: skip
+        assert (copy_.velocity_score, copy_.expected_days_to_sell) == (56, days)
+    # used: profit 14.49 - 10.52 - 5.00 = -1.03; ROI -1.03 / 5.91 = -17.43%; margin
+    # -1.03 / 14.49 = -7.11%; break-even 14.49 - 10.52 = 3.97; the most to pay for the band's
+    # 25%: (3.97 - x) = 0.25 (x + 0.91) -> x = (3.97 - 0.2275) / 1.25 = 2.994 -> 2.99.
+    assert (a.profit, a.roi_percent, a.margin_percent) == (D("-1.03"), D("-17.43"), D("-7.11"))
+    assert (a.break_even_buy_cost, a.max_buy_cost_for_target_roi) == (D("3.97"), D("2.99"))
+    # new: profit 16.98 - 10.91 - 5.00 = 1.07; ROI 1.07 / 5.91 = 18.10%; margin 1.07 / 16.98
+    # = 6.30%; break-even 16.98 - 10.91 = 6.07; (6.07 - 0.2275) / 1.25 = 4.674 -> 4.67.
+    assert (new.profit, new.roi_percent, new.margin_percent) == (D("1.07"), D("18.10"), D("6.30"))
+    assert (new.break_even_buy_cost, new.max_buy_cost_for_target_roi) == (D("6.07"), D("4.67"))
+    # Both below the band's $2.00 and 25%: PASS, on exactly those two rules (FBA competition
+    # and Amazon's buy box share unknown without offers: not checked, None).
+    for copy_ in (a, new):
+        assert copy_.recommendation is Recommendation.PASS
+        assert [r.rule for r in copy_.reasons if r.passed is False] == [
+            "min_profit", "min_roi_percent"]  # fmt: skip
+        assert {r.band for r in copy_.reasons} == {"rank <= 100,000"}
+        assert sorted(r.rule for r in copy_.reasons if r.passed is None) == [
+            "max_amazon_buy_box_percent", "max_competing_fba_offers"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from analysis_testkit import large, small
 
 from analysis_service.domain import (
     FEE_SCHEDULES,
+    PackageSize,
     SizeTier,
     fulfillment_fee,
     schedule_by_id,
@@ -211,3 +212,101 @@ def test_fuel_surcharge_applies_on_top_of_the_peak_rate() -> None:
     assert quote.base_fee == D("5.73")
     assert quote.fuel_surcharge == D("0.20")  # 3.5% of 5.73 = 0.20055
     assert quote.total == D("5.93")
+
+
+# --- the 2024-25 peak (us-fba-peak-2024-10-15), every published row at its limit and above ---
+# Amazon's under-$10 peak rates (LOW_PRICE_PEAK_*, above) and, $0.77 higher, the $10-$50 rates;
+# the 2024 card has no over-$50 band. (max oz, under $10, $10-$50), worked by hand:
+PEAK_2024_SMALL = [
+    ("2", "2.48", "3.25"), ("4", "2.57", "3.34"), ("6", "2.67", "3.44"), ("8", "2.76", "3.53"),
+    ("10", "2.87", "3.64"), ("12", "2.97", "3.74"), ("14", "3.05", "3.82"), ("16", "3.10", "3.87"),
+]  # fmt: skip
+PEAK_2024_LARGE = [
+    ("4", "3.15", "3.92"), ("8", "3.39", "4.16"), ("12", "3.66", "4.43"), ("16", "4.07", "4.84"),
+    ("20", "4.52", "5.29"), ("24", "4.91", "5.68"), ("28", "5.07", "5.84"), ("32", "5.33", "6.10"),
+    ("36", "5.47", "6.24"), ("40", "5.67", "6.44"), ("44", "5.84", "6.61"), ("48", "6.26", "7.03"),
+    # 3+ lb: $6.69 / $7.46 plus $0.08 per started 4 oz; 48.01 oz is one step.
+    ("48.01", "6.77", "7.54"),
+]  # fmt: skip
+
+
+def _peak_2024_edges() -> list[tuple[str, object, SizeTier, str, str]]:
+    cases: list[tuple[str, object, SizeTier, str, str]] = []
+    for i, (oz, low, mid) in enumerate(PEAK_2024_SMALL):
+        cases.append((f"small-{oz}oz", small(oz), SizeTier.SMALL_STANDARD, low, mid))
+        above = D(oz) + D("0.01")
+        if i + 1 < len(PEAK_2024_SMALL):
+            _, nlow, nmid = PEAK_2024_SMALL[i + 1]
+            tier = SizeTier.SMALL_STANDARD
+        else:  # 16.01 oz: large standard, its 16-20 oz row
+            _, nlow, nmid = PEAK_2024_LARGE[4]
+            tier = SizeTier.LARGE_STANDARD
+        cases.append((f"small-{above}oz", small(str(above)), tier, nlow, nmid))
+    for i, (oz, low, mid) in enumerate(PEAK_2024_LARGE[:-1]):
+        lb = D(oz) / 16
+        cases.append((f"large-{oz}oz", large(str(lb)), SizeTier.LARGE_STANDARD, low, mid))
+        above = (D(oz) + D("0.01")) / 16
+        _, nlow, nmid = PEAK_2024_LARGE[i + 1]
+        cases.append(
+            (f"large-{D(oz) + D('0.01')}oz", large(str(above)), SizeTier.LARGE_STANDARD, nlow, nmid)
+        )
+    return cases
+
+
+PEAK_2024_EDGES = _peak_2024_edges()
+
+
+@pytest.mark.parametrize(
+    ("package", "tier", "under_10", "mid"),
+    [case[1:] for case in PEAK_2024_EDGES],
+    ids=[case[0] for case in PEAK_2024_EDGES],
+)
+def test_2024_peak_every_band_edge(
+    package: object, tier: SizeTier, under_10: str, mid: str
+) -> None:
+    assert isinstance(package, PackageSize)
+    assert schedule_by_id("us-fba-peak-2024-10-15") is US_2024_PEAK
+    for price, fee in ((D("9.99"), under_10), (MID, mid), (D("50.01"), mid)):
+        quote = fulfillment_fee(US_2024_PEAK, package, price)
+        assert quote.size_tier is tier
+        # no fuel surcharge before 2026-04-17
+        assert (quote.base_fee, quote.fuel_surcharge, quote.total) == (D(fee), D(0), D(fee))
+
+
+def bulky_rod(lb: str) -> PackageSize:
+    """38 x 2 x 2 in: longer than small bulky's 37 in, so large bulky; dimensional weight
+    38 x 2 x 2 / 139 = 1.09 lb, below every unit weight used."""
+    return PackageSize(D(38), D(2), D(2), D(lb))
+
+
+# Large bulky at peak: base for the first lb, + $0.38 per started lb above it. Off peak: 2024
+# card $8.84 / $9.61, 2026 card $8.58 / $9.35; the peak adds $1.04 (Amazon's example) to each.
+# (lb, price, 2024-25 peak, 2025-26 peak, 2026-27 peak base before the 3.5% surcharge)
+LARGE_BULKY_PEAK = [
+    ("2", "20.00", "11.03", "11.03", "10.77"),  # 10.65 + 0.38; 10.39 + 0.38
+    ("2.01", "20.00", "11.41", "11.41", "11.15"),  # two started lb above the first
+    ("2", "9.99", "10.26", "10.26", "10.00"),  # 9.88 + 0.38; 9.62 + 0.38
+    ("2", "50.01", "11.03", "11.03", "10.77"),  # no over-$50 premium for bulky
+    ("50", "20.00", "29.27", "29.27", "29.01"),  # + 49 x 0.38 = 18.62
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lb", "price", "fee_2024", "fee_2025", "fee_2026"), LARGE_BULKY_PEAK)
+def test_large_bulky_at_peak(
+    lb: str, price: str, fee_2024: str, fee_2025: str, fee_2026: str
+) -> None:
+    for schedule, fee in (
+        (US_2024_PEAK, fee_2024), (US_2025_PEAK, fee_2025), (US_2026_PEAK, fee_2026),
+    ):  # fmt: skip
+        quote = fulfillment_fee(schedule, bulky_rod(lb), D(price))
+        assert (quote.size_tier, quote.base_fee) == (SizeTier.LARGE_BULKY, D(fee))
+
+
+def test_large_bulky_2026_peak_pays_the_surcharge_on_top() -> None:
+    # 2 lb at $20: 9.35 + 1.04 + 0.38 = 10.77; 3.5% = 0.37695 -> 0.38; total 11.15.
+    quote = fulfillment_fee(US_2026_PEAK, bulky_rod("2"), MID)
+    assert (quote.base_fee, quote.fuel_surcharge, quote.total) == (
+        D("10.77"), D("0.38"), D("11.15"))  # fmt: skip
+    # Off peak the same day a year later (us-fba-2027-01-15): 9.73 + 0.34 (0.34055) = 10.07.
+    after = fulfillment_fee(schedule_by_id("us-fba-2027-01-15"), bulky_rod("2"), MID)
+    assert (after.base_fee, after.total) == (D("9.73"), D("10.07"))

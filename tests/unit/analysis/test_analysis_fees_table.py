@@ -6,13 +6,14 @@ test_analysis_fees_placement.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from analysis_testkit import large, small
 
-from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee
+from analysis_service.domain import PackageSize, SizeTier, fulfillment_fee, schedule_by_id
 from analysis_service.domain.fee_tables import (
     US_2024,
     US_2025_PEAK,
@@ -294,3 +295,132 @@ def test_bulky_storage_is_charged_at_the_oversize_rate() -> None:
     # 40 x 10 x 5 in = 2000 cu in = 1.157 cu ft x $0.56 (June, oversize) for a whole month
     assert storage_fee(US_2026, PackageSize(D(40), D(10), D(5), D(3)), date(2026, 6, 1), 30) == (
         D("0.65"))  # fmt: skip
+
+
+# --- every published row of every off-peak card, at its limit and just above -----------------
+# The rows below are copied from the rate cards (fee_tables.py cites them), not read from the
+# engine's tables: (max oz of the band, under $10, $10-$50, over $50; None: the same as $10-$50).
+# Each row is checked at its limit (the row's fee) and 0.01 oz above it (the next row's fee).
+CARD_2024_SMALL = [
+    ("2", "2.29", "3.06", None), ("4", "2.38", "3.15", None), ("6", "2.47", "3.24", None),
+    ("8", "2.56", "3.33", None), ("10", "2.66", "3.43", None), ("12", "2.76", "3.53", None),
+    ("14", "2.83", "3.60", None), ("16", "2.88", "3.65", None),
+]  # fmt: skip
+CARD_2024_LARGE = [
+    ("4", "2.91", "3.68", None), ("8", "3.13", "3.90", None), ("12", "3.38", "4.15", None),
+    ("16", "3.78", "4.55", None), ("20", "4.22", "4.99", None), ("24", "4.60", "5.37", None),
+    ("28", "4.75", "5.52", None), ("32", "5.00", "5.77", None), ("36", "5.10", "5.87", None),
+    ("40", "5.28", "6.05", None), ("44", "5.44", "6.21", None), ("48", "5.85", "6.62", None),
+    # 3+ lb: $6.15 / $6.92 plus $0.08 per started 4 oz above 48 oz; 48.01 oz is one step.
+    ("48.01", "6.23", "7.00", None),
+]  # fmt: skip
+CARD_2026_SMALL = [
+    ("2", "2.43", "3.32", "3.58"), ("4", "2.49", "3.42", "3.68"), ("6", "2.56", "3.45", "3.71"),
+    ("8", "2.66", "3.54", "3.80"), ("10", "2.77", "3.68", "3.94"), ("12", "2.82", "3.78", "4.04"),
+    ("14", "2.92", "3.91", "4.17"), ("16", "2.95", "3.96", "4.22"),
+]  # fmt: skip
+CARD_2026_LARGE = [
+    ("4", "2.91", "3.73", "3.99"), ("8", "3.13", "3.95", "4.21"), ("12", "3.38", "4.20", "4.46"),
+    ("16", "3.78", "4.60", "4.86"), ("20", "4.22", "5.04", "5.30"), ("24", "4.60", "5.42", "5.68"),
+    ("28", "4.75", "5.57", "5.83"), ("32", "5.00", "5.82", "6.08"), ("36", "5.10", "5.92", "6.18"),
+    ("40", "5.28", "6.10", "6.36"), ("44", "5.44", "6.26", "6.52"), ("48", "5.85", "6.67", "6.93"),
+    # 3+ lb: $6.15 / $6.97 / $7.23 plus $0.08 per started 4 oz: one step at 48.01 oz.
+    ("48.01", "6.23", "7.05", "7.31"),
+]  # fmt: skip
+# A price in each band: under $10, $10-$50, over $50.
+PRICES = (D("9.99"), D("20.00"), D("50.01"))
+JUST_ABOVE = D("0.01")  # oz
+
+
+Row = tuple[str, str, str, str | None]
+
+
+def band_edges(
+    small_rows: Sequence[Row],
+    large_rows: Sequence[Row],
+) -> list[tuple[str, PackageSize, SizeTier, tuple[str, str, str]]]:
+    """(case id, package, tier, fee in each price band) at every row's limit and just above."""
+
+    def fees(row: Row) -> tuple[str, str, str]:
+        return (row[1], row[2], row[3] or row[2])
+
+    cases: list[tuple[str, PackageSize, SizeTier, tuple[str, str, str]]] = []
+    for i, row in enumerate(small_rows):
+        oz = D(row[0])
+        cases.append((f"small-{oz}oz", small(str(oz)), SizeTier.SMALL_STANDARD, fees(row)))
+        above = oz + JUST_ABOVE
+        if i + 1 < len(small_rows):
+            nxt, tier = small_rows[i + 1], SizeTier.SMALL_STANDARD
+        else:  # over 16 oz is large standard: its 1-1.25 lb row (max 20 oz)
+            nxt, tier = large_rows[4], SizeTier.LARGE_STANDARD
+        cases.append((f"small-{above}oz", small(str(above)), tier, fees(nxt)))
+    for i, row in enumerate(large_rows[:-1]):  # the last row is the first 3+ lb step
+        oz = D(row[0])
+        package = large(str(oz / 16))
+        cases.append((f"large-{oz}oz", package, SizeTier.LARGE_STANDARD, fees(row)))
+        above = oz + JUST_ABOVE
+        nxt = large_rows[i + 1]
+        cases.append(
+            (f"large-{above}oz", large(str(above / 16)), SizeTier.LARGE_STANDARD, fees(nxt))
+        )
+    return cases
+
+
+CARD_2024_EDGES = band_edges(CARD_2024_SMALL, CARD_2024_LARGE)
+# The four ids the 2024 card was in force under (off peak): the 2024-02-05 card, with the
+# placement fee from 2024-03-01, after the 2024 peak (2025-01-15), no partial split (2025-02-20).
+CARD_2024_IDS = ("us-fba-2024-02-05", "us-fba-2024-03-01", "us-fba-2025-01-15", "us-fba-2025-02-20")
+
+
+@pytest.mark.parametrize("schedule_id", CARD_2024_IDS)
+@pytest.mark.parametrize(
+    ("package", "tier", "fees"),
+    [case[1:] for case in CARD_2024_EDGES],
+    ids=[case[0] for case in CARD_2024_EDGES],
+)
+def test_2024_card_every_band_edge(
+    schedule_id: str, package: PackageSize, tier: SizeTier, fees: tuple[str, str, str]
+) -> None:
+    schedule = schedule_by_id(schedule_id)
+    assert not schedule.holiday_peak and schedule.fuel_surcharge_percent == 0
+    for price, fee in zip(PRICES, fees, strict=True):
+        quote = fulfillment_fee(schedule, package, price)
+        assert quote.size_tier is tier
+        assert (quote.base_fee, quote.fuel_surcharge, quote.total) == (D(fee), D(0), D(fee))
+
+
+def with_fuel(base: str) -> Decimal:
+    """The card's fee plus the 3.5% fuel and logistics surcharge, rounded half up to the cent."""
+    fee = D(base)
+    return fee + (fee * D("0.035")).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+
+
+CARD_2026_EDGES = band_edges(CARD_2026_SMALL, CARD_2026_LARGE)
+
+
+@pytest.mark.parametrize(
+    ("package", "tier", "fees"),
+    [case[1:] for case in CARD_2026_EDGES],
+    ids=[case[0] for case in CARD_2026_EDGES],
+)
+def test_2027_schedule_is_the_2026_card_plus_fuel_at_every_band_edge(
+    package: PackageSize, tier: SizeTier, fees: tuple[str, str, str]
+) -> None:
+    schedule = schedule_by_id("us-fba-2027-01-15")
+    assert not schedule.holiday_peak
+    for price, fee in zip(PRICES, fees, strict=True):
+        quote = fulfillment_fee(schedule, package, price)
+        assert quote.size_tier is tier
+        assert quote.base_fee == D(fee)
+        assert quote.total == with_fuel(fee)
+
+
+@pytest.mark.parametrize(
+    ("price", "total"),
+    # Worked by hand: 1-1.25 lb row $4.22 / $5.04 / $5.30; 3.5% = 0.1477 -> 0.15,
+    # 0.1764 -> 0.18, 0.1855 -> 0.19.
+    [("9.99", "4.37"), ("20.00", "5.22"), ("50.01", "5.49")],
+)
+def test_2027_fuel_worked_by_hand(price: str, total: str) -> None:
+    assert fulfillment_fee(schedule_by_id("us-fba-2027-01-15"), large("1.1"), D(price)).total == (
+        D(total))  # fmt: skip

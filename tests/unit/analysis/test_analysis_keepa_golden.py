@@ -233,6 +233,7 @@ def test_amazons_share_of_the_buy_box_from_buy_box_stats() -> None:
     assert share(others) == D("0.00")
     assert share({**others, "ATVPDKIKX0DER": {"percentageWon": 49.999}}) == D("50.00")
     assert share({"ATVPDKIKX0DER": {"percentageWon": 100}}) == D("100.00")
+    unknown: object
     for unknown in (None, {}, [], {"ATVPDKIKX0DER": {"percentageWon": None}},
                     {"ATVPDKIKX0DER": {"percentageWon": True}}):  # fmt: skip
         assert share(unknown) is None, unknown

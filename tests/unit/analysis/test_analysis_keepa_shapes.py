@@ -846,7 +846,7 @@ def test_property_any_product_shape_parses_sanely(product: dict[str, Any]) -> No
 
 @cache
 def _trimmed_sample() -> dict[str, Any]:
-    product = product_copy(OFFERS)
+    product: dict[str, Any] = product_copy(OFFERS)
     keep = sorted(product["liveOffersOrder"])[:25]
     product["offers"] = [product["offers"][i] for i in keep]
     product["liveOffersOrder"] = list(range(len(keep)))

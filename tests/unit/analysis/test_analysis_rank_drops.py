@@ -76,6 +76,27 @@ def test_counts_from_the_history_are_keepas_on_the_recorded_products(
         assert history_counts(product, as_of=answered) == keepa
 
 
+@pytest.mark.parametrize(
+    ("name", "keepa_365", "ours_365"),
+    [
+        # stats.salesRankDrops365; csv[3] starts at minute 6538698, before both windows' start
+        # (7776156 - 365 x 1440 = 7250556; 7793516 - 525600 = 7267916), so the count is known.
+        (ENVELOPE, 988, 985),
+        (OFFERS, 955, 952),
+    ],
+)
+def test_the_365_day_count_is_within_3_of_keepas(name: str, keepa_365: int, ours_365: int) -> None:
+    """Not used by the engine (it reads 30/90/180 days), but the docstring states it: the
+    same rule over 365 days stays within 3 of Keepa's count (0.3%)."""
+    product = product_copy(name)
+    assert product["stats"]["salesRankDrops365"] == keepa_365
+    ranks = product["csv"][3]
+    points = list(zip(ranks[::2], ranks[1::2], strict=True))
+    ours = count_sales(points, end_minute=product["lastUpdate"], days=365)
+    assert ours == ours_365
+    assert ours is not None and abs(ours - keepa_365) <= 3
+
+
 def test_the_recorded_counts_are_every_fall_of_at_least_one_percent() -> None:
     """What the agreement rests on: in the 180 days before lastUpdate 7793516 every fall of
     the bestseller's rank is at least 1.16% (86 -> 85), so all count, as Keepa counts them."""

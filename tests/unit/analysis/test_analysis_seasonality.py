@@ -35,7 +35,7 @@ def textbook_series(
 ) -> list[tuple[int, int | None]]:
     """One point a day: ``peak`` in the peak months, ``off`` otherwise."""
     days = (last - first).days + 1
-    points = []
+    points: list[tuple[int, int | None]] = []
     for n in range(days):
         day = first + timedelta(days=n)
         points.append((minute(day), peak if day.month in peak_months else off))

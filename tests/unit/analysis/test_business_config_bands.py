@@ -4,6 +4,7 @@ api/schemas): set, read back, validated naming the field, and old documents kept
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from gateway.business_config import (
     document_of,
 )
 
-BANDS = [
+BANDS: list[dict[str, Any]] = [
     {"up_to_rank": 200_000, "min_profit": 1.5, "min_roi_percent": 20},
     {"up_to_rank": None, "min_profit": 6, "min_roi_percent": 60, "sell_against": "lowest_fba"},
 ]

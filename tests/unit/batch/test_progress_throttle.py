@@ -144,9 +144,9 @@ async def _collect(
 
     sent: list[StreamMessage | None] = []
     async with asyncio.timeout(10):
-        async for item in follow(subscription, first, last_seen, reread, 0.01):
-            sent.append(item)
-            if item is None and len([s for s in sent if s is None]) > 3:
+        async for message in follow(subscription, first, last_seen, reread, 0.01):
+            sent.append(message)
+            if message is None and len([s for s in sent if s is None]) > 3:
                 break
     subscription.close()
     return sent

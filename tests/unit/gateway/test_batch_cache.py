@@ -39,7 +39,7 @@ def progressed(batch_id: uuid.UUID, status: str = "PROCESSING", done: int = 20) 
         correlation_id=str(batch_id),
         batch_id=batch_id,
         owner_id=SELLER,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         status_changed=status != "PROCESSING",
         items_total=100,
         items_processed=done,

@@ -78,6 +78,13 @@ def test_used_line_has_a_vertex_per_step() -> None:
     assert len(vertices) >= 2 * 20
 
 
+def rgb_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """The pixel's channels (an RGB image's pixel is a tuple)."""
+    pixel = image.getpixel(xy)
+    assert isinstance(pixel, tuple), pixel
+    return pixel
+
+
 def test_png_shows_the_new_price_line_where_its_value_is() -> None:
     fig = build_figure(history())
     prices = fig.axes[0]
@@ -88,7 +95,7 @@ def test_png_shows_the_new_price_line_where_its_value_is() -> None:
     x, y = prices.transData.transform((when, 15.0))
     px, py = round(x), round(image.height - y)
     colour = tuple(int(PRICE_SERIES["new"][1][i : i + 2], 16) for i in (1, 3, 5))
-    near = [image.getpixel((px, py + dy)) for dy in range(-2, 3)]
+    near = [rgb_at(image, (px, py + dy)) for dy in range(-2, 3)]
     assert any(sum(abs(a - b) for a, b in zip(p, colour, strict=True)) < 60 for p in near), near
     # ...and not a few pixels above it, where nothing is drawn but the background.
     assert image.getpixel((px, py - 25)) != colour
@@ -103,6 +110,11 @@ async def test_rendered_off_the_loop_and_the_same_bytes_each_time() -> None:
 
 
 def test_a_book_without_series_still_gets_a_chart() -> None:
-    empty = {"asin": "0593655036", "title": None, "as_of": AS_OF.isoformat(), "series": {}}
+    empty: dict[str, Any] = {
+        "asin": "0593655036",
+        "title": None,
+        "as_of": AS_OF.isoformat(),
+        "series": {},
+    }
     svg = figure_bytes(build_figure(empty), "svg")
     assert b"no price or rank history" in svg

@@ -22,16 +22,16 @@ from gateway.seller_files.tables import sniff_delimiter
 MAX_COST = Decimal("10000")
 
 
-def read(data: bytes | str, media: str = "text/csv", **kw: object) -> SellerFile:
+def read(
+    data: bytes | str, media: str = "text/csv", *, sheet: str | None = None, max_lines: int = 1000
+) -> SellerFile:
     raw = data.encode() if isinstance(data, str) else data
-    return read_seller_file(
-        raw, media, max_lines=kw.pop("max_lines", 1000), max_buy_cost=MAX_COST, **kw
-    )  # type: ignore[arg-type]
+    return read_seller_file(raw, media, sheet=sheet, max_lines=max_lines, max_buy_cost=MAX_COST)
 
 
-def rejected(data: bytes | str, **kw: object) -> list[str]:
+def rejected(data: bytes | str, media: str = "text/csv") -> list[str]:
     with pytest.raises(FileRejected) as caught:
-        read(data, **kw)
+        read(data, media)
     return [str(e) for e in caught.value.errors]
 
 

@@ -17,7 +17,7 @@ from gateway.api.batches import _chunk_items
 from gateway.api.schemas import MAX_NOTE, MAX_QUANTITY, ItemIn, buy_cost_limit
 from gateway.settings import GatewaySettings
 
-HIGHEST_MAX_BUY_COST = GatewaySettings.model_fields["max_buy_cost"].metadata[1].le  # type: ignore[attr-defined]
+HIGHEST_MAX_BUY_COST = GatewaySettings.model_fields["max_buy_cost"].metadata[1].le
 
 _nine = st.text(string.digits, min_size=9, max_size=9)
 ISBN10 = _nine.map(lambda s: s + isbn10_check_digit(s))

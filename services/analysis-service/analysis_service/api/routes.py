@@ -6,20 +6,48 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, RowMapping, Text, and_, cast, column, func, null, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    cast,
+    column,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from av_shared.events import BusinessConfigSnapshot, ChunkItem
 from av_shared.internal_auth import Owner
-from av_shared.pagination import MAX_PAGE_SIZE, offset_of
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    ANALYSIS_SORT_KINDS,
+    COUNT_LIMIT,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    CursorValue,
+    check_page,
+    counted,
+    encode_cursor,
+    offset_of,
+    read_cursor,
+)
 from av_shared.retry import TransientError
 
 from ..adapters.market_data import UNAVAILABLE
@@ -83,14 +111,22 @@ async def list_analyses(
     request: Request,
     owner_id: Owner,
     filters: Filters,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     batch_id: uuid.UUID | None = None,
     sort: SortKey = "-created",
     after_item_no: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> Response:
-    """`after_item_no` (with `batch_id`, `sort=item`) pages by position instead of offset.
+    """`after_item_no` (with `batch_id`, `sort=item`) pages by position instead of offset;
+    `after` (a page's `next`) by the sort's key, any sort. `total` counts up to COUNT_LIMIT rows.
     The page's JSON is built once here; the gateway passes it on as it is."""
+    check_page(page, size, after)
+    cursor = None
+    if after is not None:
+        cursor = read_cursor(after, sort, [ANALYSIS_SORT_KINDS[sort.lstrip("-")], "uuid"])
     where = _owned(owner_id)
     if batch_id:
         where = and_(where, analyses.c.batch_id == batch_id)
@@ -100,11 +136,23 @@ async def list_analyses(
     sessions = _sessions(request)
     # The count and the page on two connections at once: the answer waits for the slower one.
     only_batch = batch_id is not None and after_item_no is None and filters.none
+    offset = 0 if cursor else offset_of(page, size)
     total, rows = await asyncio.gather(
         _count(sessions, where, batch_id if only_batch else None, owner_id),
-        _page(sessions, where, sort, offset_of(page, size), size),
+        _page(sessions, where, sort, cursor, offset, size),
     )
-    body = {"items": [analysis_view(r) for r in rows], "total": total, "page": page, "size": size}
+    more, rows = rows[size:], rows[:size]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(sort, [last[SORT_COLUMNS[sort.lstrip("-")].name], last["id"]])
+    body = {
+        "items": [analysis_view(r) for r in rows],
+        **counted(total),
+        "page": page,
+        "size": size,
+        "next": next_cursor,
+    }
     return Response(to_json(body), media_type="application/json")
 
 
@@ -112,27 +160,52 @@ async def list_analyses(
 _VIEW_COLUMNS = [column for column in analyses.c if column.name != "config"]
 
 
-def _order(sort: str) -> list[ColumnElement[Any]]:
-    column = SORT_COLUMNS[sort.lstrip("-")]
+def _keyset(sort: str, cursor: list[CursorValue] | None, where: ColumnElement[bool], n: int) -> Any:
+    """The rows after `cursor` in the sort's order, as one statement reading the sort's index:
+    (key, id) compared as a row, ascending or descending alike. A nullable key (NULLS LAST) reads
+    the non-NULL keys first, then the NULL ones by id: two index ranges, each at most `n` rows."""
+    key = SORT_COLUMNS[sort.lstrip("-")]
     descending = sort.startswith("-")
-    if (
-        column is analyses.c.created_at
-    ):  # never NULL: the order of the (owner|batch, created) indexes
-        return [column.desc(), analyses.c.id.desc()] if descending else [column, analyses.c.id]
-    return [column.desc().nulls_last() if descending else column.asc().nulls_last(), analyses.c.id]
+
+    def ordered(query: Select[Any], *columns: Any) -> Select[Any]:
+        return query.order_by(*(c.desc() if descending else c.asc() for c in columns))
+
+    def after(columns: list[Any], values: list[Any]) -> ColumnElement[bool]:
+        row, mark = tuple_(*columns), tuple_(*values)
+        return row < mark if descending else row > mark
+
+    if key is analyses.c.created_at:  # never NULL: the order of the (owner|batch, created) indexes
+        query = select(*_VIEW_COLUMNS).where(where)
+        if cursor is not None:
+            query = query.where(after([key, analyses.c.id], cursor))
+        return ordered(query, key, analyses.c.id)
+    value, last_id = cursor if cursor is not None else (None, None)
+    nulls = select(*_VIEW_COLUMNS, literal(1).label("part")).where(where, key.is_(None))
+    if last_id is not None and value is None:  # already among the NULL keys
+        nulls = nulls.where(after([analyses.c.id], [last_id]))
+        return ordered(nulls, key, analyses.c.id)  # all NULL: by id, in the index's order
+    keyed = select(*_VIEW_COLUMNS, literal(0).label("part")).where(where, key.is_not(None))
+    if cursor is not None:
+        keyed = keyed.where(after([key, analyses.c.id], [value, last_id]))
+    first = ordered(keyed, key, analyses.c.id).limit(n).subquery("keyed")
+    second = ordered(nulls, key, analyses.c.id).limit(n).subquery("nulls")
+    both = union_all(select(first), select(second)).subquery("page")
+    return ordered(select(both).order_by(both.c.part), both.c[key.name], both.c.id)
 
 
 async def _page(
     sessions: async_sessionmaker[AsyncSession],
     where: ColumnElement[bool],
     sort: str,
+    cursor: list[CursorValue] | None,
     offset: int,
     size: int,
-) -> Sequence[RowMapping]:
+) -> list[dict[str, Any]]:
+    """The page and one row more (is there a next page?)."""
     async with sessions() as session:
-        query = select(*_VIEW_COLUMNS).where(where).order_by(*_order(sort))
-        result = await session.execute(query.offset(offset).limit(size))
-        return result.mappings().all()
+        query = _keyset(sort, cursor, where, offset + size + 1)
+        result = await session.execute(query.offset(offset).limit(size + 1))
+        return [dict(r) for r in result.mappings().all()]
 
 
 async def _count(
@@ -141,7 +214,8 @@ async def _count(
     whole_batch: uuid.UUID | None,
     owner_id: uuid.UUID | None,
 ) -> int:
-    """With only a batch asked for, its analyses are counted from the batch index alone: a batch
+    """Up to COUNT_LIMIT + 1 rows of the owner (the owner's index), never every seller's.
+    With only a batch asked for, its analyses are counted from the batch index alone: a batch
     has one owner, checked on one row (a 100,000-line batch: no heap read per line)."""
     async with sessions() as session:
         if whole_batch is not None:
@@ -154,7 +228,8 @@ async def _count(
                 if mine is None:
                     return 0
             where = analyses.c.batch_id == whole_batch
-        return await session.scalar(select(func.count()).select_from(analyses).where(where)) or 0
+        capped = select(analyses.c.id).where(where).limit(COUNT_LIMIT + 1).subquery()
+        return await session.scalar(select(func.count()).select_from(capped)) or 0
 
 
 # The engine's answer read once per row: each `result->'key'` would detoast and decompress the

@@ -46,6 +46,8 @@ work_chunks = Table(
     Column("completion", NULLABLE_JSONB, nullable=True),  # the ChunkAnalysed payload, to re-send
     Column("enqueued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("done_at", DateTime(timezone=True), nullable=True),
+    # W3C trace context of the handler that queued it (tracing on): its processing continues it.
+    Column("traceparent", Text, nullable=True),
     Index("ix_work_queued", "owner_id", "enqueued_at", postgresql_where=text("status = 'QUEUED'")),
 )
 
@@ -110,9 +112,10 @@ analyses = Table(
     UniqueConstraint("batch_id", "item_no", name="uq_analyses_batch_item"),
     UniqueConstraint("owner_id", "request_id", name="uq_analyses_owner_request"),
     Index("ix_analyses_owner_created", "owner_id", text("created_at DESC"), text("id DESC")),
-    Index("ix_analyses_owner_roi", "owner_id", "roi_percent"),
-    Index("ix_analyses_owner_profit", "owner_id", "profit"),
-    Index("ix_analyses_owner_velocity", "owner_id", "velocity_score"),
+    # Keyset pages (0005_keyset_indexes): (owner, key, id) ranges, read forwards or backwards.
+    Index("ix_analyses_owner_roi_id", "owner_id", "roi_percent", "id"),
+    Index("ix_analyses_owner_profit_id", "owner_id", "profit", "id"),
+    Index("ix_analyses_owner_velocity_id", "owner_id", "velocity_score", "id"),
     Index("ix_analyses_owner_recommendation", "owner_id", "recommendation"),
     Index("ix_analyses_batch", "batch_id", "item_no"),
     # A batch's analyses newest first (0004_analyses_by_batch): the list's default order.

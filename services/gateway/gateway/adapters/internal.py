@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from av_shared.internal_auth import ADMIN_PREFIX, ServiceTokens
+from av_shared.tracing import traced_http_transport
 
 from ..api.problems import ProblemError
 
@@ -24,7 +25,10 @@ class InternalServices:
         self, *, batch_url: str, analysis_urls: list[str], timeout: float, tokens: ServiceTokens
     ) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        # Tracing on: each call a client span, its traceparent sent (None off: httpx's own).
+        self._http = httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=traced_http_transport(limits=limits)
+        )
         self._tokens = tokens
         self._batch_url = batch_url.rstrip("/")
         self._analysis_urls = analysis_urls

@@ -13,9 +13,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    Page,
+    after_key,
+    capped_count,
+    check_page,
+    counted,
+    encode_cursor,
+    offset_of,
+    page_answer,
+    read_cursor,
+)
 
 from ..db.tables import users
 from ..invites import create_invite
@@ -67,31 +83,46 @@ def _view(row: Any, settings: GatewaySettings) -> AdminUserOut:
     )
 
 
-@router.get("/users", response_model=UserPage, responses=problems(*ADMIN))
+@router.get(
+    "/users",
+    response_model=UserPage,
+    responses=problems(*ADMIN),
+    description="Accounts with their quotas and usage, oldest first (two queries whatever the "
+    "page size)." + PAGINATION_NOTE,
+)
 async def list_users(
     admin: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     email: Annotated[str | None, Query(max_length=320, description="Part of the email")] = None,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> Any:
-    """Accounts with their quotas and usage (two queries whatever the page size)."""
+    check_page(page, size, after)
     matching = users.c.email.contains(email.lower(), autoescape=True) if email else None
-    counted = select(func.count()).select_from(users)
+    counted_rows = select(users.c.id)
     listed = users_with_usage()
     if matching is not None:
-        counted, listed = counted.where(matching), listed.where(matching)
-    total = await session.scalar(counted)
-    rows = (
+        counted_rows, listed = counted_rows.where(matching), listed.where(matching)
+    key = [users.c.created_at, users.c.id]  # ix_users_created_id
+    if after is not None:
+        listed = after_key(listed, key, read_cursor(after, "created", ["datetime", "uuid"]), False)
+    total = await session.scalar(capped_count(counted_rows)) or 0
+    read = (
         await session.execute(
-            listed.order_by(users.c.created_at, users.c.id)
-            .offset(offset_of(page, size))
-            .limit(size)
+            listed.order_by(*key).offset(0 if after else offset_of(page, size)).limit(size + 1)
         )
     ).all()
+    rows, cursor = page_answer(read, size, lambda r: encode_cursor("created", [r.created_at, r.id]))
     return UserPage(
-        items=[_view(r, settings) for r in rows], total=total or 0, page=page, size=size
+        items=[_view(r, settings) for r in rows],
+        **counted(total),
+        page=page,
+        size=size,
+        next=cursor,
     )
 
 

@@ -8,9 +8,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    Page,
+    after_key,
+    capped_count,
+    check_page,
+    counted,
+    encode_cursor,
+    offset_of,
+    page_answer,
+    read_cursor,
+)
 
 from ..watchlists.conditions import AlertKind
 from ..watchlists.tables import alerts, scheduled_runs, watchlist_items
@@ -39,30 +55,47 @@ class AlertPage(Page[AlertOut]):
     """Alerts, newest first."""
 
 
-@router.get("", response_model=AlertPage, responses=problems(*AUTHENTICATED))
+@router.get(
+    "",
+    response_model=AlertPage,
+    responses=problems(*AUTHENTICATED),
+    description="Your alerts, newest first (ties by id, descending); `watchlist_id` for one "
+    "list's." + PAGINATION_NOTE,
+)
 async def list_alerts(
     user: CurrentUser,
     session: SessionDep,
     watchlist_id: uuid.UUID | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> AlertPage:
-    """Your alerts, newest first; `watchlist_id` for one list's."""
+    check_page(page, size, after)
     conditions = [alerts.c.owner_id == user.id]
     if watchlist_id is not None:
         conditions.append(alerts.c.watchlist_id == watchlist_id)
-    total = await session.scalar(select(func.count()).select_from(alerts).where(*conditions))
-    rows = (
+    key = [alerts.c.created_at, alerts.c.id]  # ix_alerts_owner_created_id
+    total = await session.scalar(capped_count(select(alerts.c.id).where(*conditions))) or 0
+    query = (
+        select(alerts, watchlist_items.c.identifier, scheduled_runs.c.batch_id)
+        .join(watchlist_items, watchlist_items.c.id == alerts.c.item_id)
+        .join(scheduled_runs, scheduled_runs.c.id == alerts.c.run_id)
+        .where(*conditions)
+    )
+    if after is not None:
+        query = after_key(query, key, read_cursor(after, "-created", ["datetime", "uuid"]), True)
+    read = (
         await session.execute(
-            select(alerts, watchlist_items.c.identifier, scheduled_runs.c.batch_id)
-            .join(watchlist_items, watchlist_items.c.id == alerts.c.item_id)
-            .join(scheduled_runs, scheduled_runs.c.id == alerts.c.run_id)
-            .where(*conditions)
-            .order_by(alerts.c.created_at.desc(), alerts.c.id)
-            .offset(offset_of(page, size))
-            .limit(size)
+            query.order_by(*(c.desc() for c in key))
+            .offset(0 if after else offset_of(page, size))
+            .limit(size + 1)
         )
     ).all()
+    rows, cursor = page_answer(
+        read, size, lambda r: encode_cursor("-created", [r.created_at, r.id])
+    )
     items = [
         AlertOut(
             id=r.id,
@@ -78,4 +111,4 @@ async def list_alerts(
         )
         for r in rows
     ]
-    return AlertPage(items=items, total=total or 0, page=page, size=size)
+    return AlertPage(items=items, **counted(total), page=page, size=size, next=cursor)

@@ -9,7 +9,18 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from av_shared.events import ChunkItem
 from av_shared.identifiers import parse_identifier
-from av_shared.pagination import MAX_PAGE_SIZE, Page
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    ANALYSIS_SORT_KINDS,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    Page,
+    check_page,
+    read_cursor,
+)
 from av_shared.views import AnalysisView, RecommendationName
 
 from .. import business_config, quotas
@@ -42,22 +53,34 @@ async def analysis_filters(
 AnalysisFilters = Annotated[dict[str, Any], Depends(analysis_filters)]
 
 
-@router.get("", response_model=AnalysisPage, responses=problems(*AUTHENTICATED))
+@router.get(
+    "",
+    response_model=AnalysisPage,
+    responses=problems(*AUTHENTICATED),
+    description="Your analyses, filtered and sorted (ties by id, in the sort's direction; a "
+    "missing value last). An unknown query parameter is a 422." + PAGINATION_NOTE,
+)
 async def list_analyses(
     user: CurrentUser,
     services: ServicesDep,
     filters: AnalysisFilters,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     batch_id: uuid.UUID | None = None,
     sort: Annotated[
         SortKey, Query(description="field, '-' for descending; `item`: position in the batch")
     ] = "-created",
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> Response:
-    """Your analyses, filtered and sorted. An unknown query parameter is a 422."""
+    check_page(page, size, after)
+    if after is not None:  # a 422 naming `after` here (the service checks it too)
+        read_cursor(after, sort, [ANALYSIS_SORT_KINDS[sort.lstrip("-")], "uuid"])
     params = {
         "page": page,
         "size": size,
+        "after": after,
         "batch_id": batch_id,
         **filters,
         "sort": sort,
@@ -71,14 +94,16 @@ async def list_analyses(
 @router.get(
     "/{analysis_id}", response_model=AnalysisWithChart, responses=problems(*AUTHENTICATED, 404)
 )
-async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, services: ServicesDep) -> Any:
+async def get_analysis(
+    analysis_id: uuid.UUID, user: CurrentUser, services: ServicesDep, settings: SettingsDep
+) -> Any:
     """One analysis, with every rule it checked."""
     found = await services.analysis(
         f"/internal/analyses/{analysis_id}", owner_param(None if user.is_admin else user.id)
     )
     if found is None:
         raise ProblemError(404, "not-found", "Not found", "no such analysis")
-    return with_chart_url(found)
+    return with_chart_url(found, user.id, settings)
 
 
 @router.post(
@@ -174,7 +199,7 @@ async def create_instant_analysis(
     if not charged and idempotency_key is not None:
         async with session.begin():
             await quotas.charge_served_replay(session, user.id, idempotency_key)
-    return with_chart_url(response.json())
+    return with_chart_url(response.json(), user.id, settings)
 
 
 async def _refund(session: SessionDep, user_id: uuid.UUID, key: str | None, charged: bool) -> None:

@@ -11,30 +11,47 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from ..db.tables import api_keys, users
 from ..security import API_KEY_SHOWN_CHARS, new_api_key, token_digest
 from .deps import CacheDep, CurrentUser, KnownQueryOnly, SessionDep, SettingsDep
 from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
-from .schemas import no_control_characters
+from .schemas import NAME_PATTERN, DateTimeText, no_control_characters
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api_keys"], dependencies=KnownQueryOnly)
 KeyName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(no_control_characters),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN}),
 ]
 
 
 def _in_the_future(moment: datetime) -> datetime:
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # the calendar's very ends: year 1 east of UTC, 9999 west of it
+        if moment.year == 1:
+            raise ValueError("must be in the future") from None
+        return datetime.max.replace(tzinfo=UTC)
     if moment <= datetime.now(UTC):
         raise ValueError("must be in the future")
     return moment
 
 
-Expiry = Annotated[AwareDatetime, AfterValidator(_in_the_future)]
+# "In the future" is beyond JSON Schema: the document says it in words (and a past time is a 422
+# naming `expires_at`).
+Expiry = Annotated[AwareDatetime, DateTimeText, AfterValidator(_in_the_future)]
 
 
 def _live() -> ColumnElement[bool]:
@@ -51,8 +68,8 @@ class ApiKeyIn(BaseModel):
     name: KeyName = Field(description="What the key is for, e.g. 'repricer script'")
     expires_at: Expiry | None = Field(
         None,
-        description="When the key stops working (with its time zone, in the future); "
-        "null: when it is deleted",
+        description="When the key stops working: an RFC 3339 date-time with its offset, in the "
+        "future (a time already past is refused: 422); null: when it is deleted",
     )
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,7 +46,7 @@ from .deps import (
     unauthorized,
 )
 from .problems import AUTHENTICATED, COMMON, WITH_BODY, ProblemError, invalid, problems
-from .schemas import RoleName
+from .schemas import Email, RoleName
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=KnownQueryOnly)
 ByClient = [Depends(limit_by_client)]
@@ -57,7 +57,7 @@ PUBLIC_BODY = (*COMMON, 429, *WITH_BODY)
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=256)
     invite_code: str | None = Field(
         None,
@@ -92,7 +92,13 @@ class TokenOut(BaseModel):
 class RefreshIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: str = Field(
+        min_length=1,
+        max_length=200,
+        # What /auth/token and /auth/refresh hand out: `avr_` and URL-safe base64 (RFC 4648).
+        pattern=r"^avr_[A-Za-z0-9_-]+$",
+        description="A refresh token as /api/v1/auth/token or /api/v1/auth/refresh sent it",
+    )
 
 
 class PasswordChangeIn(BaseModel):

@@ -16,7 +16,17 @@ from av_shared.events import TERMINAL_STATUSES, BatchCancelRequested, ChunkItem
 from av_shared.events.chunk_item import Condition
 from av_shared.identifiers import asin_of
 from av_shared.outbox import add_to_outbox
-from av_shared.pagination import MAX_PAGE_SIZE, Page
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    Page,
+    check_page,
+    read_cursor,
+)
 from av_shared.topics import BATCH_COMMANDS, BATCH_SUBMISSIONS
 from av_shared.views import BatchItemView, BatchView, ItemStatusName
 
@@ -39,8 +49,11 @@ from .problems import AUTHENTICATED, WITH_BODY, ProblemError, problems
 from .schemas import ItemIn, StatusChangeIn
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"], dependencies=KnownQueryOnly)
-PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+PageNo = Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+After = Annotated[
+    str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+]
 INLINE_LINES = 200  # a few milliseconds of building: not worth a hand-off to the worker
 LOCATION = {
     "Location": {"description": "The batch: `/api/v1/batches/{id}`", "schema": {"type": "string"}}
@@ -208,12 +221,28 @@ def _chunk_items(lines: Sequence[ItemIn], condition: Condition) -> list[ChunkIte
     ]
 
 
-@router.get("", response_model=BatchPage, responses=problems(*AUTHENTICATED))
+@router.get(
+    "",
+    response_model=BatchPage,
+    responses=problems(*AUTHENTICATED),
+    description="Your batches, newest first." + PAGINATION_NOTE,
+)
 async def list_batches(
-    user: CurrentUser, services: ServicesDep, page: PageNo = 1, size: PageSize = 50
+    user: CurrentUser,
+    services: ServicesDep,
+    page: PageNo = 1,
+    size: PageSize = 50,
+    after: After = None,
 ) -> Any:
-    """Your batches, newest first."""
-    params = {"page": page, "size": size, **owner_param(None if user.is_admin else user.id)}
+    check_page(page, size, after)
+    if after is not None:
+        read_cursor(after, "-created", ["datetime", "uuid"])  # a 422 here, not from the service
+    params = {
+        "page": page,
+        "size": size,
+        "after": after,
+        **owner_param(None if user.is_admin else user.id),
+    }
     return await services.batch("/internal/batches", params)
 
 
@@ -264,7 +293,11 @@ async def read_batch(
 
 
 @router.get(
-    "/{batch_id}/items", response_model=BatchItemPage, responses=problems(*AUTHENTICATED, 404)
+    "/{batch_id}/items",
+    response_model=BatchItemPage,
+    responses=problems(*AUTHENTICATED, 404),
+    description="The batch's lines in submission order, each PENDING, DONE or FAILED (with the "
+    "reason)." + PAGINATION_NOTE,
 )
 async def list_batch_items(
     batch_id: uuid.UUID,
@@ -274,12 +307,15 @@ async def list_batch_items(
     page: PageNo = 1,
     size: PageSize = 100,
     status: ItemStatusName | None = None,
+    after: After = None,
 ) -> Any:
-    """The batch's lines in submission order, each PENDING, DONE or FAILED (with the reason)."""
+    check_page(page, size, after)
+    if after is not None:
+        read_cursor(after, "item", ["int"])
     owner = None if user.is_admin else user.id
     found = await services.batch(
         f"/internal/batches/{batch_id}/items",
-        {"page": page, "size": size, "status": status, **owner_param(owner)},
+        {"page": page, "size": size, "status": status, "after": after, **owner_param(owner)},
     )
     if found is None:  # 404 unless accepted and not yet recorded (then no line is known yet)
         await _accepted_not_yet_recorded(session, batch_id, owner)

@@ -10,20 +10,35 @@ answers may be cached for a while; a chart also has an ETag (`If-None-Match` →
 from __future__ import annotations
 
 import hashlib
+import time
+import uuid
 from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from av_shared.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from av_shared.views import AnalysisView
 
 from ..adapters.internal import owner_param
 from ..charts import CHART_MEDIA_TYPES, ChartFormat, render_chart
-from .deps import CurrentUser, KnownQueryOnly, ServicesDep
+from ..charts.signing import CHART_URL_SECONDS, BadSignature, ChartSigner
+from ..db.tables import users
+from .deps import (
+    CurrentUser,
+    CurrentUserInfo,
+    KnownQueryOnly,
+    ServicesDep,
+    SettingsDep,
+    api_key_header,
+    authenticate,
+    oauth2,
+    unauthorized,
+)
 from .problems import AUTHENTICATED, ProblemError, invalid, problems
 from .schemas import IDENTIFIER_FORMAT, IDENTIFIER_PATTERN
 
@@ -172,21 +187,81 @@ class BookHistoryView(BaseModel):
 
 class AnalysisWithChart(AnalysisView):
     chart_url: str | None = Field(
-        None, description="The book's price and rank chart (PNG; `.svg` for SVG)"
+        None,
+        description="The book's price and rank chart (PNG), a signed link usable as it is (an "
+        f"`<img src>`: no Authorization header needed) for {CHART_URL_SECONDS // 60} minutes; "
+        "read the analysis again for a fresh one",
     )
 
 
-def chart_url(asin: str | None) -> str | None:
-    return f"{PREFIX}/{asin}/chart.png" if asin else None
+def signer(settings: Any) -> ChartSigner:
+    return ChartSigner(settings.jwt_secret.get_secret_value())
 
 
-def with_chart_url(found: Any) -> Any:
-    """An analysis (or a page of them) with its book's chart link."""
+def chart_url(asin: str | None, owner: uuid.UUID, settings: Any) -> str | None:
+    """The signed link of the book's PNG chart, for `owner`."""
+    if not asin:
+        return None
+    return signer(settings).sign(f"{PREFIX}/{asin}/chart.png", owner, time.time())
+
+
+def with_chart_url(found: Any, owner: uuid.UUID, settings: Any) -> Any:
+    """An analysis (or a page of them) with its book's chart link, signed for `owner`."""
     if isinstance(found, dict) and isinstance(found.get("items"), list):
-        return {**found, "items": [with_chart_url(i) for i in found["items"]]}
+        return {**found, "items": [with_chart_url(i, owner, settings) for i in found["items"]]}
     if isinstance(found, dict) and "asin" in found:
-        return {**found, "chart_url": chart_url(found.get("asin"))}
+        return {**found, "chart_url": chart_url(found.get("asin"), owner, settings)}
     return found
+
+
+_SIGNED = "A chart link from an analysis's `chart_url` (instead of an Authorization header)"
+OwnerQuery = Annotated[
+    str | None, Query(min_length=1, max_length=64, description=f"{_SIGNED}: its seller")
+]
+ExpQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=20, pattern=r"^[0-9]+$", description=f"{_SIGNED}: expiry"),
+]
+SigQuery = Annotated[
+    str | None, Query(min_length=1, max_length=128, description=f"{_SIGNED}: its signature")
+]
+
+
+async def chart_viewer(
+    request: Request,
+    settings: SettingsDep,
+    owner: OwnerQuery = None,
+    exp: ExpQuery = None,
+    sig: SigQuery = None,
+    # Declared for the OpenAPI document's security schemes; `authenticate` reads the headers.
+    _token: Annotated[str | None, Depends(oauth2)] = None,
+    _api_key: Annotated[str | None, Depends(api_key_header)] = None,
+) -> CurrentUserInfo:
+    """The seller of a signed chart link (`sig`, `exp`, `owner`: 401 when altered or expired),
+    else the caller the request guard authenticated."""
+    if sig is None and owner is None and exp is None:
+        known = getattr(request.state, "user", None)
+        return known if isinstance(known, CurrentUserInfo) else await authenticate(request)
+    if sig is None or owner is None or exp is None:
+        raise unauthorized("invalid chart link: it needs owner, exp and sig")
+    try:
+        seller = signer(settings).verify(request.url.path, owner, exp, sig, time.time())
+    except BadSignature as exc:
+        raise unauthorized(str(exc)) from None
+    async with request.app.state.runtime.sessions() as session:
+        row = (
+            await session.execute(
+                select(users.c.id, users.c.email, users.c.role, users.c.disabled).where(
+                    users.c.id == seller
+                )
+            )
+        ).first()
+    if row is None or row.disabled:
+        raise unauthorized("account unknown or disabled")
+    return CurrentUserInfo(row.id, row.email, row.role)
+
+
+ChartViewer = Annotated[CurrentUserInfo, Depends(chart_viewer)]
 
 
 CACHED = {"Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}}}
@@ -249,7 +324,7 @@ class SvgResponse(Response):
 )
 async def get_book_chart_png(
     identifier: IdentifierPath,
-    user: CurrentUser,
+    user: ChartViewer,
     services: ServicesDep,
     days: Days = 365,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
@@ -264,7 +339,7 @@ async def get_book_chart_png(
 )
 async def get_book_chart_svg(
     identifier: IdentifierPath,
-    user: CurrentUser,
+    user: ChartViewer,
     services: ServicesDep,
     days: Days = 365,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
@@ -283,7 +358,7 @@ RENDERED_KEPT = 32
 async def _chart(
     services: ServicesDep,
     identifier: str,
-    user: CurrentUser,
+    user: CurrentUserInfo,
     days: int,
     fmt: ChartFormat,
     if_none_match: str | None,
@@ -310,7 +385,7 @@ def _etag(found: dict[str, Any], fmt: str) -> str:
 
 
 async def _history(
-    services: ServicesDep, identifier: str, user: CurrentUser, days: int
+    services: ServicesDep, identifier: str, user: CurrentUserInfo, days: int
 ) -> dict[str, Any]:
     parsed = _parse(identifier)
     path = f"/internal/books/{parsed.normalized}/history"
@@ -318,7 +393,7 @@ async def _history(
 
 
 async def _internal(
-    services: ServicesDep, path: str, user: CurrentUser, **params: Any
+    services: ServicesDep, path: str, user: CurrentUserInfo, **params: Any
 ) -> dict[str, Any]:
     owner = owner_param(None if user.is_admin else user.id)  # an admin sees every book
     found = await services.analysis(path, {**params, **owner})

@@ -10,7 +10,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    Page,
+    check_page,
+    encode_cursor,
+    offset_of,
+    page_answer,
+    read_cursor,
+)
 
 from .. import business_config
 from ..business_config import ConfigVersion
@@ -118,13 +131,29 @@ async def replace_config(
     return _out(saved)
 
 
-@router.get("/history", response_model=ConfigVersionPage, responses=problems(*AUTHENTICATED))
+@router.get(
+    "/history",
+    response_model=ConfigVersionPage,
+    responses=problems(*AUTHENTICATED),
+    description="Every saved version, newest first, with the time it was saved." + PAGINATION_NOTE,
+)
 async def list_config_versions(
     user: CurrentUser,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> Any:
-    """Every saved version, newest first, with the time it was saved."""
-    versions, total = await business_config.history(session, user.id, offset_of(page, size), size)
-    return ConfigVersionPage(items=[_out(v) for v in versions], total=total, page=page, size=size)
+    check_page(page, size, after)
+    before = None
+    if after is not None:
+        [version] = read_cursor(after, "-version", ["int"])
+        before = version if isinstance(version, int) else None
+    offset = 0 if after else offset_of(page, size)
+    read, total = await business_config.history(session, user.id, offset, size + 1, before)
+    versions, cursor = page_answer(read, size, lambda v: encode_cursor("-version", [v.version]))
+    return ConfigVersionPage(
+        items=[_out(v) for v in versions], total=total, page=page, size=size, next=cursor
+    )

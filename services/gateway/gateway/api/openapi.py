@@ -127,6 +127,8 @@ def customise_openapi(app: FastAPI, settings: GatewaySettings) -> None:
             _bodies_parsed_by_routes(schema)
             _problem_only_errors(schema)
             _named_enums(schema)
+            _json_schema_bounds(schema)
+            _no_nul_in_strings(schema)
             _deployment_limits(schema, settings)
             _operations_routes(schema)
             _parameters_never_null(schema)
@@ -190,6 +192,68 @@ def _named_enums(schema: dict[str, Any]) -> None:
             "title": name,
             "description": description,
         }
+
+
+# pydantic writes the bounds of an Annotated type with a validator before them (`Count | None`
+# with `Field(ge=1)`) under its own names, which JSON Schema does not know: a client would see
+# no bound at all.
+_BOUND_KEYWORDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def _json_schema_bounds(schema: dict[str, Any]) -> None:
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for n in node:
+                walk(n)
+        elif isinstance(node, dict):
+            if node.get("type") in ("integer", "number"):
+                for ours, standard in _BOUND_KEYWORDS.items():
+                    if ours in node and not isinstance(node[ours], dict):
+                        node.setdefault(standard, node.pop(ours))
+            for value in node.values():
+                walk(value)
+
+    walk(schema)
+
+
+# A NUL character is refused in every string of a request (PostgreSQL cannot store it): a
+# string the document gives no stricter shape says so.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+_COMPONENT = "#/components/schemas/"
+_SHAPED = ("pattern", "format", "enum", "const", "contentMediaType", "contentEncoding")
+
+
+def _no_nul_in_strings(schema: dict[str, Any]) -> None:
+    """In requests only: a problem may quote what was refused."""
+    components = schema.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for n in node:
+                walk(n)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_COMPONENT):
+                name = ref.removeprefix(_COMPONENT)
+                if name not in seen and name in components:
+                    seen.add(name)
+                    walk(components[name])
+            if node.get("type") == "string" and not any(k in node for k in _SHAPED):
+                node["pattern"] = NO_NUL_PATTERN
+            for value in node.values():
+                walk(value)
+
+    for item in schema["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                walk(op.get("parameters", []))
+                walk(op.get("requestBody", {}))
 
 
 def _deployment_limits(schema: dict[str, Any], settings: GatewaySettings) -> None:

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from av_shared.retry import is_transient
 
+from ..charts.signing import carries_signature
 from ..settings import GatewaySettings
 from ..streams.batch_cache import BatchCache
 from ..streams.tickets import carries_ticket
@@ -117,7 +118,10 @@ def _route_of(scope: Scope) -> _Route:
     supplied = isinstance(app, FastAPI) and get_current_user in app.dependency_overrides
     protected = path.startswith(API_PREFIX) and path not in SIGN_IN_PATHS
     # A stream opened with `?ticket=` (a browser's EventSource): the route redeems the ticket.
-    protected = protected and not carries_ticket(path, scope.get("query_string", b""))
+    query = scope.get("query_string", b"")
+    protected = protected and not carries_ticket(path, query)
+    # A chart opened by its signed URL (a browser's <img>): the route verifies the signature.
+    protected = protected and not carries_signature(path, query)
     return _Route(
         authenticated=protected and not supplied, large_body=(scope["method"], path) in LARGE_BODIES
     )

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from croniter import CroniterError, croniter
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +37,7 @@ CRON_PATTERN = (
 class _Schedule(Strict):
     name: Name
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_LINES)
-    config: Literal["latest"] | Count = Field(
+    config: Literal["latest"] | Annotated[Count, Field(ge=1, le=2**31 - 1)] = Field(
         "latest", description='"latest": your config at each run; a number: that version'
     )
     start_at: RunTime | None = Field(
@@ -70,7 +70,7 @@ ScheduleIn = CronSchedule | IntervalSchedule
 
 class SchedulePatch(Strict):
     name: Name | None = None
-    paused: bool | None = Field(None, description="true: no runs until false again")
+    paused: StrictBool | None = Field(None, description="true: no runs until false again")
     next_run_at: RunTime | None = None
 
 
@@ -154,7 +154,12 @@ def _line(item: ItemIn) -> dict[str, Any]:
 
 
 @router.post(
-    "", status_code=201, response_model=ScheduleOut, responses=problems(*AUTHENTICATED, *WITH_BODY)
+    "",
+    status_code=201,
+    response_model=ScheduleOut,
+    responses=problems(
+        *AUTHENTICATED, *WITH_BODY, 404, s404="`config` names a version you do not have"
+    ),
 )
 async def create_schedule(
     body: ScheduleIn,

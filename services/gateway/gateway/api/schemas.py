@@ -20,10 +20,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    EmailStr,
     Field,
     PlainSerializer,
     StringConstraints,
     Tag,
+    TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
@@ -175,12 +177,15 @@ Name = Annotated[
     AfterValidator(no_control_characters),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN}),
 ]
-# What `parse_identifier` reads: an optional ISBN label, then 10 or 13 letters or digits with
+# What `parse_identifier` reads: an optional ISBN label, then an ISBN-10 (9 digits and a digit
+# or X), an ASIN (B and 9 letters or digits) or an ISBN-13 (13 digits from 978 or 979), with
 # spaces and hyphens anywhere. The check digit is beyond a pattern: the format names it.
 _SEP = r"[\s\u2010-\u2014-]"
+_D = rf"[0-9]{_SEP}*"
 IDENTIFIER_PATTERN = (
     rf"^\s*(?:[Ii][Ss][Bb][Nn](?:{_SEP}*1[03])?\s*[:.]?)?{_SEP}*"
-    rf"(?:[0-9A-Za-z]{_SEP}*){{10}}(?:(?:[0-9A-Za-z]{_SEP}*){{3}})?$"
+    rf"(?:(?:{_D}){{9}}[0-9Xx]|[Bb]{_SEP}*(?:[0-9A-Za-z]{_SEP}*){{8}}[0-9A-Za-z]"
+    rf"|9{_SEP}*7{_SEP}*[89]{_SEP}*(?:{_D}){{9}}[0-9]){_SEP}*$"
 )
 IDENTIFIER_FORMAT = "book-identifier"
 MAX_QUANTITY, MAX_NOTE = 10_000, 500
@@ -190,6 +195,57 @@ Note = Annotated[
     AfterValidator(no_control_characters),
     WithJsonSchema(
         {"type": "string", "maxLength": MAX_NOTE, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}
+    ),
+]
+# A `date-time` of the document (RFC 3339, with its offset) is a string of that shape: pydantic
+# alone would also take a number or a numeric string as Unix time.
+_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _date_time_text(value: Any) -> Any:
+    if not isinstance(value, str) or _DATE_TIME.match(value) is None:
+        raise PydanticCustomError(
+            "date_time_text",
+            "must be an RFC 3339 date-time string with its offset, e.g. 2026-12-31T23:00:00Z",
+        )
+    return value
+
+
+DateTimeText = BeforeValidator(_date_time_text)
+# email-validator refuses addresses at the special-use domains of RFC 6761 and its kin (.arpa,
+# .invalid, .local, .localhost, .onion, .test): the document says so, case-insensitively.
+_SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_SPECIAL_USE = "|".join("".join(f"[{c}{c.upper()}]" for c in name) for name in _SPECIAL_USE_DOMAINS)
+# An account's address is ASCII: a dot-atom of at most 64 characters, then a domain of labels
+# (letters, digits, inner hyphens, no `--`) whose last starts with a letter.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = (
+    rf"^(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?!(?:.*\.)?(?:{_SPECIAL_USE})$)(?!.*--)"
+    rf"(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
+_EMAIL_STR: TypeAdapter[EmailStr] = TypeAdapter(EmailStr)
+
+
+def _email(value: str) -> str:
+    """The pattern, then email-validator (through EmailStr) on what passed it."""
+    if _EMAIL.match(value) is None:
+        raise PydanticCustomError(
+            "email_shape", "not an email address of the accepted shape (see the pattern)"
+        )
+    return str(_EMAIL_STR.validate_python(value))
+
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema(
+        {"type": "string", "format": "email", "maxLength": 254, "pattern": EMAIL_PATTERN}
     ),
 ]
 RoleName = Literal["user", "admin"]

@@ -59,6 +59,33 @@ class StreamTicket(BaseModel):
     batch_id: uuid.UUID | None
 
 
+# One event of the stream, as Open API 3.1 reads `schema` of an event stream (3.2's itemSchema).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "description": "`status` or `progress`"},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "retry": {"type": "integer", "minimum": 0},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "required": ["batch_id", "status", "items_total", "items_processed"],
+                "properties": {
+                    "batch_id": {"type": "string", "format": "uuid"},
+                    "status": {"type": "string"},
+                    "items_total": {"type": "integer"},
+                    "items_processed": {"type": "integer"},
+                    "items_failed": {"type": "integer"},
+                    "eta_seconds": {"type": ["number", "null"]},
+                },
+            },
+        },
+    },
+}
+
+
 class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
@@ -157,7 +184,7 @@ async def create_stream_ticket(
             "an integer increasing per batch (send it back as `Last-Event-ID` to resume). "
             "Comments (`: keepalive`) keep the connection alive; the stream ends after the "
             "event whose status is COMPLETED, FAILED or CANCELLED.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
         **problems(*AUTHENTICATED, 404),
     },

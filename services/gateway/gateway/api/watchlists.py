@@ -15,6 +15,8 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    StrictBool,
+    StrictFloat,
     TypeAdapter,
     field_validator,
 )
@@ -35,6 +37,7 @@ from .schemas import (
     MAX_QUANTITY,
     BuyCost,
     Count,
+    DateTimeText,
     Name,
     Strict,
 )
@@ -57,7 +60,7 @@ def _reasonable(moment: datetime) -> datetime:
         return edge.replace(tzinfo=UTC)
 
 
-RunTime = Annotated[AwareDatetime, AfterValidator(_reasonable)]
+RunTime = Annotated[AwareDatetime, DateTimeText, AfterValidator(_reasonable)]
 
 
 ThresholdAlertKind = Literal[
@@ -75,7 +78,7 @@ class ThresholdAlert(Strict):
     below a `value`."""
 
     kind: ThresholdAlertKind
-    value: float = Field(ge=-1e9, le=1e9, description="The threshold")
+    value: StrictFloat = Field(ge=-1e9, le=1e9, description="The threshold")
 
 
 ChangeAlertKind = Literal["becomes_buy", "amazon_leaves", "amazon_joins"]
@@ -157,7 +160,7 @@ class WatchlistIn(Strict):
 class WatchlistPatch(Strict):
     name: Name | None = None
     interval_minutes: Count | None = Field(None, ge=1, le=MAX_INTERVAL, json_schema_extra=HOURLY)
-    paused: bool | None = None
+    paused: StrictBool | None = None
     next_run_at: RunTime | None = Field(
         None, description="Move the next run, e.g. to now: run it at the scheduler's next tick"
     )
@@ -302,7 +305,9 @@ async def _item_values(
     "",
     status_code=201,
     response_model=WatchlistDetail,
-    responses=problems(*AUTHENTICATED, *WITH_BODY),
+    responses=problems(
+        *AUTHENTICATED, *WITH_BODY, 404, s404="An item's `from_analysis` is no analysis of yours"
+    ),
 )
 async def create_watchlist(
     body: WatchlistIn,
@@ -422,7 +427,14 @@ async def delete_watchlist(
     "/{watchlist_id}/items",
     status_code=201,
     response_model=WatchItemOut,
-    responses=problems(*AUTHENTICATED, *WITH_BODY, 404, 409, s409=f"{MAX_ITEMS} books already"),
+    responses=problems(
+        *AUTHENTICATED,
+        *WITH_BODY,
+        404,
+        409,
+        s404="No such watchlist, or `from_analysis` is no analysis of yours",
+        s409=f"{MAX_ITEMS} books already",
+    ),
 )
 async def add_watchlist_item(
     watchlist_id: uuid.UUID,

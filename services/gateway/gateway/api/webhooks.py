@@ -19,7 +19,24 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from av_shared.pagination import MAX_PAGE_SIZE, Page, offset_of
+from av_shared.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    MAX_OFFSET_ROWS,
+    MAX_PAGE_SIZE,
+    PAGE_DESCRIPTION,
+    PAGINATION_NOTE,
+    CursorValue,
+    Page,
+    after_key,
+    capped_count,
+    check_page,
+    counted,
+    encode_cursor,
+    offset_of,
+    page_answer,
+    read_cursor,
+)
 
 from ..db.tables import users
 from ..webhooks.outbox import WebhookEvent
@@ -245,15 +262,25 @@ async def delete_webhook(webhook_id: uuid.UUID, user: CurrentUser, session: Sess
     return Response(status_code=204)
 
 
-async def _deliveries(session: AsyncSession, *conditions: Any, page: int, size: int) -> list[Any]:
+async def _deliveries(
+    session: AsyncSession,
+    *conditions: Any,
+    page: int,
+    size: int,
+    after: list[CursorValue] | None = None,
+    one_more: bool = False,
+) -> list[Any]:
+    """Newest first, ties by id descending (ix_webhook_deliveries_webhook_created_id);
+    `one_more`: a row past the page (is there a next page?)."""
     d = webhook_deliveries.c
+    query = select(webhook_deliveries).where(*conditions)
+    if after is not None:
+        query = after_key(query, [d.created_at, d.id], after, True)
     rows = (
         await session.execute(
-            select(webhook_deliveries)
-            .where(*conditions)
-            .order_by(d.created_at.desc(), d.id)
-            .offset(offset_of(page, size))
-            .limit(size)
+            query.order_by(d.created_at.desc(), d.id.desc())
+            .offset(0 if after else offset_of(page, size))
+            .limit(size + one_more)
         )
     ).all()
     return list(rows)
@@ -302,24 +329,33 @@ async def _with_history(session: AsyncSession, rows: list[Any]) -> list[Delivery
     "/{webhook_id}/deliveries",
     response_model=DeliveryPage,
     responses=problems(*AUTHENTICATED, 404),
+    description="What was sent to the webhook, newest first (ties by id, descending), each with "
+    "every attempt and its answer." + PAGINATION_NOTE,
 )
 async def list_webhook_deliveries(
     webhook_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET_ROWS, description=PAGE_DESCRIPTION)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
 ) -> DeliveryPage:
-    """What was sent to the webhook, newest first, each with every attempt and its answer."""
+    check_page(page, size, after)
+    mark = None if after is None else read_cursor(after, "-created", ["datetime", "uuid"])
     async with session.begin():
         await _own_webhook(session, webhook_id, user.id)
         condition = webhook_deliveries.c.webhook_id == webhook_id
-        total = await session.scalar(
-            select(func.count()).select_from(webhook_deliveries).where(condition)
+        total = await session.scalar(capped_count(select(webhook_deliveries.c.id).where(condition)))
+        read = await _deliveries(
+            session, condition, page=page, size=size, after=mark, one_more=True
         )
-        rows = await _deliveries(session, condition, page=page, size=size)
+        rows, cursor = page_answer(
+            read, size, lambda r: encode_cursor("-created", [r.created_at, r.id])
+        )
         items = await _with_history(session, rows)
-    return DeliveryPage(items=items, total=total or 0, page=page, size=size)
+    return DeliveryPage(items=items, **counted(total or 0), page=page, size=size, next=cursor)
 
 
 @router.post(

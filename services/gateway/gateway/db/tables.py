@@ -37,6 +37,7 @@ users = Table(
     # Quotas an admin set for this seller; NULL: the gateway's default setting.
     Column("max_items_per_day", Integer, nullable=True),
     Column("max_open_batches", Integer, nullable=True),
+    Index("ix_users_created_id", "created_at", "id"),  # the admin's list (0008_keyset_indexes)
 )
 
 # A login: its refresh tokens rotate, its access tokens carry its id (`sid`). Revoking it (logout,

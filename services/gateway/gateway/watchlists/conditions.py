@@ -45,11 +45,13 @@ def _number(analysis: Analysis, field: str) -> float | None:
 
 
 def competing_offers(analysis: Analysis) -> int | None:
-    """The competing FBA offers the engine counted (its rule's `actual`), None when unknown."""
+    """The competing FBA offers the engine counted (its rule's `actual`: `3`, `1,234`, or
+    `<= 3` when only all offers were counted, an upper bound that decides "below n" alike),
+    None when unknown."""
     for reason in analysis.get("reasons") or ():
         if reason.get("rule") == OFFERS_RULE:
-            found = re.search(r"\d+", str(reason.get("actual", "")))
-            return int(found.group()) if found else None
+            found = re.search(r"\d[\d,]*", str(reason.get("actual", "")))
+            return int(found.group().replace(",", "")) if found else None
     return None
 
 

@@ -101,5 +101,6 @@ alerts = Table(
     Column("after", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ux_alerts_run_item_kind", "run_id", "item_id", "kind", unique=True),
-    Index("ix_alerts_owner_created", "owner_id", text("created_at DESC")),
+    # The alerts list's order (0008_keyset_indexes): keyset pages are one range of it.
+    Index("ix_alerts_owner_created_id", "owner_id", text("created_at DESC"), text("id DESC")),
 )

@@ -67,7 +67,12 @@ webhook_deliveries = Table(
         "next_attempt_at",
         postgresql_where=text("status = 'pending'"),
     ),
-    Index("ix_webhook_deliveries_webhook", "webhook_id", text("created_at DESC")),
+    Index(  # the deliveries list's order (0008_keyset_indexes)
+        "ix_webhook_deliveries_webhook_created_id",
+        "webhook_id",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
 )
 
 webhook_attempts = Table(
